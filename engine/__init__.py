@@ -1,0 +1,51 @@
+"""CIFAR Studio's engine: data, models, training, checkpoints, evaluation and prediction.
+
+This package never imports Qt. Its public API is what this module exports; the GUI uses
+nothing else. Names are imported lazily (PEP 562) so ``import engine`` is instant and torch
+loads on first use, after the window is on screen.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # configuration
+    "TrainConfig": "config", "OPTIMIZERS": "config", "SCHEDULES": "config", "PRECISIONS": "config",
+    "DEVICES": "config", "PRESETS": "presets", "Preset": "presets", "preset_config": "presets",
+    # errors
+    "EngineError": "errors", "ConfigError": "errors", "DataError": "errors", "CheckpointError": "errors",
+    "ImageError": "errors",
+    # data
+    "load_dataset": "data.sources", "DataSpec": "data.sources", "BUILTIN_DATASETS": "data.sources",
+    "Dataset": "data.dataset", "Augment": "data.loader",
+    # models
+    "list_models": "models", "create_model": "models", "get_model_info": "models", "count_parameters": "models", "parameter_count": "models",
+    "ModelInfo": "models",
+    # training
+    "train": "train", "StopFlag": "train", "schedule_preview": "train", "RunStarted": "train",
+    "BatchEnd": "train", "EpochEnd": "train", "LogMessage": "train", "RunFinished": "train",
+    # checkpoints, evaluation, prediction
+    "Checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "evaluate_checkpoint": "evaluation_run",
+    "Predictor": "predict", "Prediction": "predict", "expand_inputs": "predict", "LOW_CONFIDENCE": "predict",
+    # machine and files
+    "detect_device": "device", "DeviceInfo": "device", "set_thread_budget": "device",
+    "default_checkpoint_path": "paths", "resources_dir": "paths", "IMAGE_EXTENSIONS": "images",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

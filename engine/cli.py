@@ -1,0 +1,299 @@
+"""``python -m engine``: models, presets, train, evaluate, predict, bench, info.
+
+Progress goes to stderr; ``--json`` puts machine-readable results on stdout. Exit status:
+0 success (per-file prediction errors included), 1 a training run that failed, 2 bad usage
+or unusable input (one line on stderr), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+_logger = logging.getLogger("engine.cli")
+
+
+def _out(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+def _err(msg: str) -> None:
+    if sys.stderr is not None:
+        sys.stderr.write(msg + "\n")
+
+
+# ---------------------------------------------------------------------------- models / presets / info
+def cmd_models(args) -> int:
+    from .models import list_models, parameter_count
+
+    rows = []
+    for info in list_models():
+        params = parameter_count(info.name, num_classes=10, in_channels=3)
+        rows.append({"name": info.name, "family": info.family, "parameters": params,
+                     "input": info.input_handling, "description": info.description})
+    if args.json:
+        _out(rows)
+    else:
+        for r in rows:
+            print(f"{r['name']:<20} {r['parameters'] / 1e6:8.2f}M  {r['family']:<16} {r['description']}")
+        print("\nAlso: any torchvision classification model as tv:NAME (e.g. tv:resnet18), "
+              "for transfer learning with cached ImageNet weights.")
+    return 0
+
+
+def cmd_presets(args) -> int:
+    from .presets import PRESETS
+
+    if args.json:
+        _out({p.name: {"title": p.title, "description": p.description, "settings": p.overrides}
+              for p in PRESETS.values()})
+    else:
+        for p in PRESETS.values():
+            print(f"{p.name:<20} {p.title}\n{'':<20} {p.description}\n")
+    return 0
+
+
+def cmd_info(args) -> int:
+    import torch
+
+    from . import __version__
+    from .device import cpu_has_fast_bf16, detect_device
+    from .paths import cache_dir, data_dir, default_checkpoint_path
+
+    info = {"cifar_studio": __version__, "torch": torch.__version__, "device": detect_device().name,
+            "cpu_bf16": cpu_has_fast_bf16(), "threads": torch.get_num_threads(),
+            "default_model": str(default_checkpoint_path()), "data_dir": str(data_dir()),
+            "cache_dir": str(cache_dir())}
+    if args.json:
+        _out(info)
+    else:
+        for k, v in info.items():
+            print(f"{k:<14} {v}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- train
+def _train_config(args):
+    from .config import TrainConfig
+    from .presets import preset_config
+
+    cfg = preset_config(args.preset) if args.preset else TrainConfig()
+    if args.config:
+        file_cfg = TrainConfig.load(args.config).to_dict()
+        cfg = TrainConfig.from_dict({**cfg.to_dict(), **file_cfg})
+    flags = {"data": args.data, "model": args.model, "epochs": args.epochs, "batch_size": args.batch_size,
+             "lr": args.lr, "device": args.device, "limit": args.limit, "optimizer": args.optimizer,
+             "schedule": args.schedule, "seed": args.seed, "val_fraction": args.val_fraction,
+             "mixed_precision": args.precision, "tta": args.tta, "ema_decay": args.ema,
+             "classes": args.classes.split(",") if args.classes else None}
+    changes = {k: v for k, v in flags.items() if v is not None}
+    return cfg.replace(**changes) if changes else cfg.validate()
+
+
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    from .train import BatchEnd, EpochEnd, LogMessage, RunStarted, StopFlag, train
+
+    cfg = _train_config(args)
+    stop = StopFlag()
+    bar: dict = {"bar": None, "epoch": None}
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        tqdm.write("stopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+
+    def callback(ev):
+        b = bar["bar"]
+        if isinstance(ev, RunStarted):
+            tqdm.write(f"training {ev.model} ({ev.parameters:,} parameters) on {ev.device}: "
+                       f"{ev.train_size} train / {ev.val_size} validation images -> {ev.out_dir}", file=sys.stderr)
+        elif isinstance(ev, BatchEnd):
+            if b is None or bar["epoch"] != ev.epoch:
+                if b is not None:
+                    b.close()
+                bar["epoch"] = ev.epoch
+                b = bar["bar"] = tqdm(total=ev.steps_per_epoch, desc=f"epoch {ev.epoch}/{ev.total_steps // ev.steps_per_epoch}",
+                                      file=sys.stderr, leave=False, dynamic_ncols=True,
+                                      disable=sys.stderr is None or args.quiet)
+            b.n = ev.step
+            b.set_postfix(loss=f"{ev.loss:.3f}", lr=f"{ev.lr:.3g}", img_s=f"{ev.images_per_s:.0f}", refresh=True)
+        elif isinstance(ev, EpochEnd):
+            if b is not None:
+                b.close()
+                bar["bar"] = None
+            val = f"val loss {ev.val_loss:.4f} acc {ev.val_acc:.2%}" if ev.val_acc is not None else "no validation"
+            tqdm.write(f"epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f} acc {ev.train_acc:.2%}, {val}, "
+                       f"lr {ev.lr:.3g}, {ev.images_per_s:.0f} img/s, {ev.elapsed:.0f}s elapsed, eta {ev.eta:.0f}s"
+                       + (" *best*" if ev.is_best and ev.val_acc is not None else ""), file=sys.stderr)
+        elif isinstance(ev, LogMessage) and ev.level != "info":
+            tqdm.write(f"{ev.level}: {ev.message}", file=sys.stderr)
+
+    try:
+        result = train(cfg, args.out, callback=callback, stop=stop, resume=args.resume)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if bar["bar"] is not None:
+            bar["bar"].close()
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only the main process reports
+        return {"completed": 0, "stopped": 130, "failed": 1}[result.status]
+    _err(f"{result.status}: {result.message}; best checkpoint: {result.best_checkpoint}")
+    if args.json:
+        final = result.history[-1] if result.history else {}
+        _out({"status": result.status, "message": result.message, "best_checkpoint": result.best_checkpoint,
+              "last_checkpoint": result.last_checkpoint, "best_val_acc": result.best_val_acc,
+              "epochs_done": result.epochs_done, "final_metrics": final, "out_dir": result.out_dir})
+    return {"completed": 0, "stopped": 130, "failed": 1}[result.status]
+
+
+# ---------------------------------------------------------------------------- evaluate / predict
+def cmd_evaluate(args) -> int:
+    from .evaluation_run import evaluate_checkpoint
+
+    report = evaluate_checkpoint(args.checkpoint, args.data, split=args.split, tta=args.tta, device=args.device)
+    if args.json:
+        _out(report.to_dict())
+        return 0
+    r, classes = report.result, report.classes
+    print(f"{report.split}\naccuracy {r.accuracy:.2%}  loss {r.loss:.4f}  (TTA level {args.tta})\n")
+    width = max(len(c) for c in classes) + 2
+    print(f"{'class':<{width}}precision  recall     f1  support")
+    for c, p, rec, f, n in zip(classes, r.precision, r.recall, r.f1, r.confusion.sum(1)):
+        print(f"{c:<{width}}{p:9.3f}{rec:8.3f}{f:7.3f}{n:9d}")
+    print("\nconfusion matrix (rows: true class, columns: predicted)")
+    short = [c[:6] for c in classes]
+    print(" " * width + " ".join(f"{s:>6}" for s in short))
+    for c, row in zip(classes, r.confusion):
+        print(f"{c:<{width}}" + " ".join(f"{v:6d}" for v in row))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .predict import Predictor
+
+    predictor = Predictor(args.checkpoint, device=args.device if args.device != "auto" else "cpu")
+    results = predictor.predict_paths(args.paths, tta=args.tta)
+    if not results:
+        _err(f"error: no image files found in {', '.join(args.paths)}")
+        return 2
+    if args.json:
+        _out([r.to_dict() for r in results])
+        return 0
+    for r in results:
+        if r.error:
+            print(f"{r.path}: error: {r.error}")
+        else:
+            ranked = ", ".join(f"{c} {p:.1%}" for c, p in r.ranked[:3])
+            hint = "  (low confidence: may be none of these classes)" if r.uncertain else ""
+            print(f"{r.path}: {r.top} ({ranked}){hint}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    return run_bench(args)
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m engine", description="CIFAR Studio engine: train, evaluate and "
+                                "predict image classifiers without the GUI.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("models", help="list architectures with parameter counts")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_models)
+
+    s = sub.add_parser("presets", help="list training recipes")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_presets)
+
+    s = sub.add_parser("info", help="versions, detected device and folders")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_info)
+
+    s = sub.add_parser("train", help="train a model", description="Settings: defaults, then --preset, then "
+                       "--config FILE, then the flags given here.")
+    s.add_argument("--data", help="cifar10, mnist, fashion-mnist, an image folder or a .zip of one")
+    s.add_argument("--model", help="architecture name (see `models`)")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--out", required=True, help="run folder for checkpoints and metrics")
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--lr", type=float)
+    s.add_argument("--optimizer", help="sgd, nesterov, adam or adamw")
+    s.add_argument("--schedule", help="constant, step, multistep, cosine, onecycle, linear or plateau")
+    s.add_argument("--device", help="auto, cpu, cuda or mps")
+    s.add_argument("--precision", help="mixed precision: auto, off, bf16 or fp16")
+    s.add_argument("--limit", type=int, help="use at most N training images (quick tries)")
+    s.add_argument("--val-fraction", type=float, help="fraction held out for validation (default 0.1)")
+    s.add_argument("--classes", help="comma-separated subset of classes, e.g. airplane,bird")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--tta", type=int, choices=(0, 1, 2), help="validation test-time augmentation level")
+    s.add_argument("--ema", type=float, help="weight EMA decay (0 = off)")
+    s.add_argument("--preset", help="start from a named recipe (see `presets`)")
+    s.add_argument("--config", help="JSON file with TrainConfig fields")
+    s.add_argument("--resume", help="continue from a run's last.pt (or its folder)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    s.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--data", required=True)
+    s.add_argument("--split", default="auto", choices=("auto", "test", "val", "train", "all"),
+                   help="auto: the test split if the data has one, else all images; val: the checkpoint's "
+                        "own held-out validation split")
+    s.add_argument("--tta", type=int, default=0, choices=(0, 1, 2))
+    s.add_argument("--device", default="auto")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_evaluate)
+
+    s = sub.add_parser("predict", help="classify images and folders")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("--checkpoint", help="default: the bundled CIFAR-10 model")
+    s.add_argument("--tta", dest="tta", action="store_const", const=2, default=0,
+                   help="test-time augmentation: average over flips and 1-pixel shifts")
+    s.add_argument("--tta-level", dest="tta", type=int, choices=(0, 1, 2), help="0 off, 1 flips, 2 flips and shifts")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_predict)
+
+    s = sub.add_parser("bench", help="measure training and prediction speed on this machine")
+    from .bench import add_bench_arguments
+
+    add_bench_arguments(s)
+    s.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import EngineError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.fn(args)
+    except EngineError as exc:
+        _err(f"error: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The training configuration: one dataclass, validated, round-tripping through JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .data.loader import Augment
+from .errors import ConfigError
+
+__all__ = ["TrainConfig", "OPTIMIZERS", "SCHEDULES", "PRECISIONS", "DEVICES"]
+
+OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw")
+SCHEDULES = ("constant", "step", "multistep", "cosine", "onecycle", "linear", "plateau")
+PRECISIONS = ("auto", "off", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class TrainConfig:
+    # --- data ---
+    data: str = "cifar10"  # built-in name, image folder, .zip, or idx folder
+    classes: list[str] | None = None  # train on a subset, e.g. ["airplane", "bird"]
+    val_fraction: float = 0.1  # held out from train when the source has no val/ split
+    limit: int | None = None  # cap on training images, for quick tries
+    image_size: int | None = None  # resize folder images to this square size (default: as found, or 32)
+    # --- model ---
+    model: str = "resnet20"
+    model_args: dict[str, Any] = field(default_factory=dict)  # e.g. {"block": "e"}
+    # --- optimisation ---
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9  # SGD momentum, or Adam's beta1
+    weight_decay: float = 5e-4
+    norm_bias_lr_scale: float = 1.0  # learning-rate multiplier for normalisation-layer parameters
+    label_smoothing: float = 0.0
+    # --- schedule ---
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0  # linear warm-up from warmup_start_factor * lr
+    warmup_start_factor: float = 0.1
+    step_size: float = 30.0  # "step": decay every step_size epochs ...
+    gamma: float = 0.1  # ... by this factor (also per milestone for "multistep" and "plateau")
+    milestones: list[float] = field(default_factory=list)  # "multistep": epochs at which to decay
+    final_lr_factor: float = 0.0  # "linear" / "onecycle" / "cosine": lr at the end, as a fraction
+    plateau_patience: int = 5
+    # --- regularisation and speed ---
+    augment: Augment = field(default_factory=Augment)
+    ema_decay: float = 0.0  # exponential moving average of weights per step; 0 = off
+    mixed_precision: str = "auto"  # auto: bf16/fp16 on GPU, bf16 on CPUs that have it
+    channels_last: bool = True
+    compile: bool = False  # torch.compile (needs a compiler toolchain; off by default)
+    tta: int = 0  # validation test-time augmentation: 0 off, 1 flips, 2 flips and 1-pixel shifts
+    # --- run ---
+    seed: int = 0
+    device: str = "auto"
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> "TrainConfig":
+        """Raise :class:`ConfigError` naming the first invalid field; returns self."""
+        def need(cond: bool, name: str, msg: str):
+            if not cond:
+                raise ConfigError(name, msg)
+
+        need(isinstance(self.data, str) and self.data.strip() != "", "data", "must name a dataset or a path")
+        need(self.classes is None or (isinstance(self.classes, list) and all(isinstance(c, str) for c in self.classes)
+                                      and len(set(self.classes)) >= 2),
+             "classes", "choose at least two different classes (or none for all)")
+        need(0.0 <= self.val_fraction < 1.0, "val_fraction", f"must be in [0, 1), got {self.val_fraction}")
+        need(self.limit is None or self.limit > 0, "limit", f"must be positive, got {self.limit}")
+        need(self.image_size is None or 8 <= self.image_size <= 512, "image_size", "must be between 8 and 512")
+        need(isinstance(self.model, str) and self.model != "", "model", "must name an architecture")
+        need(isinstance(self.model_args, dict), "model_args", "must be an object of keyword arguments")
+        need(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", f"must be a whole number >= 1, got {self.epochs}")
+        need(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
+        need(self.optimizer in OPTIMIZERS, "optimizer", f"must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+        need(_finite(self.lr) and self.lr > 0, "lr", f"must be a positive number, got {self.lr}")
+        need(_finite(self.momentum) and 0 <= self.momentum < 1, "momentum", f"must be in [0, 1), got {self.momentum}")
+        need(_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "must be >= 0")
+        need(_finite(self.norm_bias_lr_scale) and self.norm_bias_lr_scale > 0, "norm_bias_lr_scale", "must be > 0")
+        need(0 <= self.label_smoothing < 1, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
+        need(self.schedule in SCHEDULES, "schedule", f"must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
+        need(0 <= self.warmup_epochs < self.epochs or self.warmup_epochs == 0, "warmup_epochs",
+             f"({self.warmup_epochs}) must be shorter than the run ({self.epochs} epochs)")
+        need(0 < self.warmup_start_factor <= 1, "warmup_start_factor", "must be in (0, 1]")
+        need(self.step_size > 0, "step_size", "must be > 0")
+        need(0 < self.gamma <= 1, "gamma", f"must be in (0, 1], got {self.gamma}")
+        need(isinstance(self.milestones, list) and all(_finite(m) and m > 0 for m in self.milestones)
+             and list(self.milestones) == sorted(self.milestones), "milestones", "must be increasing positive epochs")
+        need(self.schedule != "multistep" or len(self.milestones) > 0, "milestones", "multistep needs at least one")
+        need(0 <= self.final_lr_factor <= 1, "final_lr_factor", "must be in [0, 1]")
+        need(self.plateau_patience >= 0, "plateau_patience", "must be >= 0")
+        need(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
+        need(self.mixed_precision in PRECISIONS, "mixed_precision", f"must be one of {', '.join(PRECISIONS)}")
+        need(isinstance(self.device, str) and (self.device in DEVICES or self.device.startswith("cuda:")), "device",
+             f"must be one of {', '.join(DEVICES)} (or cuda:N); got {self.device!r}")
+        need(isinstance(self.augment, Augment), "augment", "must be an object")
+        a = self.augment
+        need(_whole(a.crop_padding) and 0 <= a.crop_padding <= 16, "augment.crop_padding",
+             "must be a whole number between 0 and 16")
+        need(a.padding_mode in ("reflect", "zeros"), "augment.padding_mode", "must be reflect or zeros")
+        need(isinstance(a.flip, bool), "augment.flip", "must be true or false")
+        need(_whole(a.cutout) and 0 <= a.cutout <= 32, "augment.cutout", "must be a whole number between 0 and 32")
+        need(self.tta in (0, 1, 2), "tta", f"must be 0 (off), 1 (flip) or 2 (flip and shift), got {self.tta}")
+        need(isinstance(self.seed, int), "seed", "must be a whole number")
+        return self
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Build from plain data; unknown keys and wrong types raise :class:`ConfigError`."""
+        if not isinstance(data, dict):
+            raise ConfigError("config", "must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ConfigError(key, "unknown setting")
+        values = dict(data)
+        if "augment" in values:
+            aug = values["augment"]
+            if not isinstance(aug, dict):
+                raise ConfigError("augment", "must be an object")
+            aug_known = {f.name for f in fields(Augment)}
+            for key in aug:
+                if key not in aug_known:
+                    raise ConfigError(f"augment.{key}", "unknown setting")
+            values["augment"] = Augment(**aug)
+        cfg = cls(**values)
+        cfg._coerce()
+        return cfg.validate()
+
+    def _coerce(self) -> None:
+        """Accept JSON's ints where floats belong; reject strings and bools where numbers belong."""
+        for f in fields(self):
+            value, base = getattr(self, f.name), f.type.replace(" | None", "")
+            if value is None and f.type.endswith("| None"):
+                continue
+            if base == "bool":
+                if not isinstance(value, bool):
+                    raise ConfigError(f.name, f"must be true or false, got {value!r}")
+            elif base in ("float", "int"):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ConfigError(f.name, f"must be a number, got {value!r}")
+                if base == "float":
+                    setattr(self, f.name, float(value))
+                elif isinstance(value, float):
+                    if not value.is_integer():
+                        raise ConfigError(f.name, f"must be a whole number, got {value}")
+                    setattr(self, f.name, int(value))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError("config", f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        try:
+            return cls.from_json(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from None
+
+    def replace(self, **changes) -> "TrainConfig":
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+def _whole(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

@@ -1,0 +1,109 @@
+"""One entry point for every data source: ``load_dataset(spec, ...)``.
+
+``spec`` is a built-in name (``cifar10``, ``mnist``, ``fashion-mnist``) or a path to an image
+folder, a ``.zip`` of one, or a folder of MNIST-style idx files.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DataError
+from ..paths import data_dir
+from .dataset import Dataset, limit_images, select_classes, stratified_split
+
+__all__ = ["load_dataset", "BUILTIN_DATASETS", "DataSpec", "normalize_spec"]
+
+_logger = logging.getLogger(__name__)
+
+# name -> what the GUI shows
+BUILTIN_DATASETS = {
+    "cifar10": "CIFAR-10 (torchvision download)",
+    "fashion-mnist": "Fashion-MNIST (28x28 grayscale)",
+    "mnist": "MNIST (28x28 grayscale digits)",
+}
+_ALIASES = {"cifar-10": "cifar10", "cifar": "cifar10", "fashion_mnist": "fashion-mnist",
+            "fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist"}
+
+
+def normalize_spec(spec: str) -> str:
+    key = spec.strip().lower()
+    key = _ALIASES.get(key, key)
+    return key if key in BUILTIN_DATASETS else spec
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """How to load and split a dataset (the data part of a training config)."""
+
+    source: str
+    classes: tuple[str, ...] | None = None
+    val_fraction: float = 0.1
+    seed: int = 0
+    limit: int | None = None
+    image_size: int | None = None
+
+
+def _load_idx(kind: str) -> Dataset:
+    from .idx import FASHION_CLASSES, MNIST_CLASSES, find_idx_folder, load_idx_dataset
+
+    classes = FASHION_CLASSES if kind == "fashion-mnist" else MNIST_CLASSES
+    title = "Fashion-MNIST" if kind == "fashion-mnist" else "MNIST"
+    folder = find_idx_folder(kind)
+    if folder is None:
+        try:
+            from torchvision import datasets
+
+            getattr(datasets, "FashionMNIST" if kind == "fashion-mnist" else "MNIST")(
+                str(data_dir()), train=True, download=True)
+        except Exception as exc:
+            hint = " (or `apt install dataset-fashion-mnist`)" if kind == "fashion-mnist" else ""
+            where = data_dir() / title.replace("-", "") / "raw"
+            raise DataError(f"{title} is not on this machine and could not be downloaded ({type(exc).__name__}); "
+                            f"put its idx files in {where}{hint}") from None
+        folder = find_idx_folder(kind)
+    return load_idx_dataset(folder, classes, title)
+
+
+def _load_source(source: str, image_size: int | None) -> Dataset:
+    name = normalize_spec(source)
+    if name == "cifar10":
+        from .cifar import load_cifar10
+
+        return load_cifar10()
+    if name in ("mnist", "fashion-mnist"):
+        return _load_idx(name)
+    path = Path(source).expanduser()
+    if path.is_dir() and any(path.glob("train-images-idx3-ubyte*")):
+        from .idx import load_idx_dataset
+
+        return load_idx_dataset(path, [], path.name)
+    if not path.exists():
+        raise DataError(f"{source}: no such file or folder, and not one of: {', '.join(BUILTIN_DATASETS)}")
+    from .folder import load_image_folder
+
+    return load_image_folder(path, image_size=image_size)
+
+
+def load_dataset(spec: DataSpec | str, **kwargs) -> Dataset:
+    """Load, select classes, hold out a stratified validation split and apply ``limit``.
+
+    A split the source provides (``val/``) is used as given; otherwise ``val_fraction`` of the
+    training images is held out (seeded, every class in proportion). A ``test`` split is never
+    used for training or model selection.
+    """
+    if isinstance(spec, str):
+        spec = DataSpec(spec, **kwargs)
+    ds = _load_source(spec.source, spec.image_size)
+    if spec.classes:
+        ds = select_classes(ds, list(spec.classes))
+    if ds.val is None and spec.val_fraction > 0:
+        train_idx, val_idx = stratified_split(ds.train.labels, spec.val_fraction, spec.seed)
+        ds.val, ds.train = ds.train.subset(val_idx), ds.train.subset(train_idx)
+    if spec.limit:
+        ds.train = limit_images(ds.train, spec.limit, spec.seed)
+    if len(ds.train) == 0:
+        raise DataError(f"{spec.source}: no training images")
+    return ds

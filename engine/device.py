@@ -1,0 +1,101 @@
+"""Device, precision and thread decisions, made once per run."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+
+import torch
+
+from .errors import ConfigError
+
+__all__ = ["DeviceInfo", "detect_device", "resolve_device", "autocast_dtype", "autocast_context",
+           "set_thread_budget", "cpu_has_fast_bf16"]
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    kind: str  # "cuda", "mps" or "cpu"
+    name: str  # "CUDA: NVIDIA H100 80GB HBM3", "Apple MPS", "CPU, 2 threads"
+    torch_device: str
+
+
+def detect_device() -> DeviceInfo:
+    """The best device on this machine, named for a status bar."""
+    if torch.cuda.is_available():
+        return DeviceInfo("cuda", f"CUDA: {torch.cuda.get_device_name(0)}", "cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return DeviceInfo("mps", "Apple MPS", "mps")
+    return DeviceInfo("cpu", f"CPU, {torch.get_num_threads()} threads", "cpu")
+
+
+def resolve_device(requested: str) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU; an unavailable explicit choice is an error."""
+    if requested == "auto":
+        return torch.device(detect_device().torch_device)
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError("device", "CUDA was requested but no CUDA GPU is available")
+        return torch.device(requested)
+    if requested == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ConfigError("device", "Apple MPS was requested but is not available")
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True where oneDNN runs bf16 convolutions natively (AVX512-BF16 or AMX)."""
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return " amx_bf16" in flags or " avx512_bf16" in flags
+
+
+def autocast_dtype(device: torch.device, setting: str) -> torch.dtype | None:
+    """The autocast dtype for ``mixed_precision`` on ``device``; None means full fp32."""
+    if setting == "off":
+        return None
+    if setting == "fp16":
+        return torch.float16 if device.type in ("cuda", "mps") else torch.bfloat16
+    if setting == "bf16":
+        return torch.bfloat16
+    # auto
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_has_fast_bf16():
+        return torch.bfloat16
+    return None
+
+
+def autocast_context(device: torch.device, dtype: torch.dtype | None):
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def set_thread_budget(reserve_for_ui: bool = False) -> int:
+    """Choose torch's intra-op thread count deliberately and return it.
+
+    Torch defaults to one thread per core, and its busy-waiting OpenMP threads can starve a
+    GUI thread on small machines (pytorch#37259). With ``reserve_for_ui`` one core stays free
+    when there are more than two; on a 2-core machine training keeps both, because the GUI
+    thread only needs short slices and halving training speed costs more than it gains.
+    ``CIFAR_STUDIO_THREADS`` overrides.
+    """
+    cores = os.cpu_count() or 1
+    env = os.environ.get("CIFAR_STUDIO_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        threads = int(env)
+    elif reserve_for_ui and cores > 2:
+        threads = cores - 1
+    else:
+        threads = cores
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads

@@ -1,0 +1,107 @@
+"""Model registry: architectures by name, each built from ``num_classes`` and ``in_channels``.
+
+A checkpoint stores the registry name and the keyword arguments, so a model can be rebuilt
+from plain data (no pickled classes). Names starting with ``tv:`` are torchvision
+classification models (see :mod:`engine.models.torchvision_models`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from torch import nn
+
+from ..errors import EngineError
+
+__all__ = ["ModelInfo", "count_parameters", "create_model", "get_model_info", "list_models", "parameter_count", "register"]
+
+_logger = logging.getLogger(__name__)
+
+_REGISTRY: dict[str, "ModelInfo"] = {}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the registry knows about one architecture."""
+
+    name: str
+    family: str  # groups models in menus: "CIFAR ResNet", "ImageNet ResNet", "Classic", ...
+    description: str  # one line, shown as a tooltip and in `python -m engine models`
+    factory: Callable[..., nn.Module]
+    # How the network meets small inputs: "native" (built for 32x32 / 28x28) or
+    # "upsample" (the original needs ~224 px, the model resizes its input first).
+    input_handling: str = "native"
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+def register(name: str, family: str, description: str, input_handling: str = "native", **defaults):
+    """Decorator adding a factory ``fn(num_classes, in_channels, **kwargs) -> nn.Module``."""
+
+    def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        _REGISTRY[name] = ModelInfo(name, family, description, fn, input_handling, dict(defaults))
+        return fn
+
+    return wrap
+
+
+def _ensure_loaded() -> None:
+    # Importing the zoo modules runs their @register decorators.
+    from . import zoo  # noqa: F401
+
+
+def list_models() -> list[ModelInfo]:
+    """Registered architectures in registration order (torchvision models not included)."""
+    _ensure_loaded()
+    return list(_REGISTRY.values())
+
+
+def get_model_info(name: str) -> ModelInfo:
+    _ensure_loaded()
+    if name.startswith("tv:"):
+        from .torchvision_models import torchvision_model_info
+
+        return torchvision_model_info(name)
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise EngineError(
+            f"unknown architecture {name!r}; `python -m engine models` lists the known ones"
+        ) from None
+
+
+def create_model(name: str, num_classes: int = 10, in_channels: int = 3, **kwargs) -> nn.Module:
+    """Build architecture ``name``. Unknown names and bad arguments raise :class:`EngineError`."""
+    info = get_model_info(name)
+    args = {**info.defaults, **kwargs}
+    if num_classes < 1:
+        raise EngineError(f"num_classes must be at least 1, got {num_classes}")
+    if in_channels not in (1, 3):
+        raise EngineError(f"in_channels must be 1 or 3, got {in_channels}")
+    try:
+        return info.factory(num_classes=num_classes, in_channels=in_channels, **args)
+    except TypeError as exc:
+        raise EngineError(f"bad arguments for model {name!r}: {exc}") from None
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def parameter_count(name: str, num_classes: int = 10, in_channels: int = 3, **kwargs) -> int:
+    """Parameters of architecture ``name`` without paying for real weights.
+
+    Built on PyTorch's "meta" device (shapes only, no memory, no initialisation), which makes
+    listing every model instant; a model that cannot be built there is built normally.
+    """
+    import torch
+
+    try:
+        with torch.device("meta"):
+            model = create_model(name, num_classes, in_channels, **kwargs)
+    except (RuntimeError, NotImplementedError, TypeError):
+        model = create_model(name, num_classes, in_channels, **kwargs)
+    return count_parameters(model)

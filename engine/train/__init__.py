@@ -1,0 +1,8 @@
+"""Training: the loop, its events, optimizers and schedules."""
+
+from .events import BatchEnd, EpochEnd, LogMessage, RunFinished, RunStarted, TrainEvent
+from .optim import schedule_preview
+from .trainer import StopFlag, TrainingFailed, train
+
+__all__ = ["train", "StopFlag", "TrainingFailed", "schedule_preview", "RunStarted", "BatchEnd", "EpochEnd",
+           "LogMessage", "RunFinished", "TrainEvent"]

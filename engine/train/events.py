@@ -1,0 +1,71 @@
+"""Events the trainer reports through its callback (plain dataclasses, no Qt)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["RunStarted", "BatchEnd", "EpochEnd", "LogMessage", "RunFinished", "TrainEvent"]
+
+
+@dataclass
+class RunStarted:
+    model: str
+    parameters: int
+    device: str  # e.g. "CPU, 2 threads (bf16)"
+    classes: list[str]
+    train_size: int
+    val_size: int
+    epochs: int
+    start_epoch: int  # > 0 when resuming
+    steps_per_epoch: int
+    out_dir: str
+    history: list[dict] = field(default_factory=list)  # earlier epochs when resuming
+
+
+@dataclass
+class BatchEnd:
+    epoch: int  # 1-based
+    step: int  # 1-based within the epoch
+    steps_per_epoch: int
+    global_step: int
+    total_steps: int
+    loss: float
+    lr: float
+    images_per_s: float
+
+
+@dataclass
+class EpochEnd:
+    epoch: int  # 1-based
+    epochs: int
+    train_loss: float
+    train_acc: float
+    val_loss: float | None
+    val_acc: float | None
+    lr: float
+    elapsed: float  # seconds since the run (or resume) started
+    eta: float  # seconds left, estimated
+    images_per_s: float
+    is_best: bool
+    metrics: dict  # the row written to metrics.jsonl
+
+
+@dataclass
+class LogMessage:
+    level: str  # "info" / "warning" / "error"
+    message: str
+
+
+@dataclass
+class RunFinished:
+    status: str  # "completed", "stopped" or "failed"
+    message: str
+    epochs_done: int
+    best_val_acc: float | None
+    best_checkpoint: str | None
+    last_checkpoint: str | None
+    out_dir: str
+    history: list[dict] = field(default_factory=list)
+
+
+TrainEvent = RunStarted | BatchEnd | EpochEnd | LogMessage | RunFinished

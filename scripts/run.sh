@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up everything on a fresh Linux machine with Python 3.10+ and launch CIFAR Studio.
+# This is the README's run command. Arguments pass through (e.g. image files to classify).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=${CIFAR_STUDIO_VENV:-.venv}
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+# Installing is quick when nothing changed; the first time it fetches torch (several GB).
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e .
+exec "$VENV/bin/python" -m gui "$@"

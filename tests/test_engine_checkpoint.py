@@ -1,0 +1,261 @@
+"""The checkpoint format: round trips, wrapper prefixes, and one-line refusals of files that
+are not usable checkpoints (loading never runs code)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.checkpoint import (
+    FORMAT,
+    FORMAT_VERSION,
+    Checkpoint,
+    clean_state_dict,
+    load_checkpoint,
+    save_checkpoint,
+)
+from engine.errors import CheckpointError
+from engine.models import create_model
+
+
+def _checkpoint(arch="tutorial_net", classes=("cat", "dog", "frog"), channels=3, size=(16, 16), **kw) -> Checkpoint:
+    torch.manual_seed(0)
+    model = create_model(arch, num_classes=len(classes), in_channels=channels)
+    return Checkpoint(path=None, arch=arch, arch_args={}, state_dict=model.state_dict(), classes=list(classes),
+                      mean=[0.5] * channels, std=[0.25] * channels, input_size=size, channels=channels, **kw)
+
+
+def _payload(**changes) -> dict:
+    payload = _checkpoint().to_payload()
+    payload.update(changes)
+    return payload
+
+
+def _refused(path: Path) -> str:
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path).build_model()
+    msg = str(info.value)
+    assert "\n" not in msg, msg
+    assert msg.startswith(f"{path.name}:"), msg
+    return msg
+
+
+# ---------------------------------------------------------------------------- round trip
+def test_round_trip_gives_the_same_model_and_metadata(tmp_path):
+    history = [{"epoch": 1, "train_loss": 1.0, "val_acc": 0.5}, {"epoch": 2, "train_loss": 0.5, "val_acc": 0.75}]
+    config = {"model": "tutorial_net", "lr": 0.1, "augment": {"flip": True}}
+    ck = _checkpoint(config=config, history=history, epoch=2, best_val_acc=0.75, val_acc=0.75)
+    path = save_checkpoint(ck, tmp_path / "model.pt")
+    back = load_checkpoint(path)
+    assert back.path == path
+    assert back.arch == "tutorial_net" and back.classes == ["cat", "dog", "frog"]
+    assert back.mean == [0.5] * 3 and back.std == [0.25] * 3
+    assert back.input_size == (16, 16) and back.channels == 3
+    assert back.config == config and back.history == history
+    assert back.epoch == 2 and back.best_val_acc == 0.75 and back.val_acc == 0.75
+    assert back.train_state is None
+    assert set(back.versions) >= {"cifar_studio", "torch"}
+    assert all(type(v) is str for v in back.versions.values())  # plain data, loadable with weights_only
+    x = torch.randn(4, 3, 16, 16)
+    original = create_model("tutorial_net", num_classes=3)
+    original.load_state_dict(ck.state_dict)
+    original.eval()
+    model = back.build_model()
+    assert not model.training
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), original(x))
+    assert "tutorial_net" in back.summary() and "75.00%" in back.summary()
+
+
+def test_payload_is_plain_data_for_weights_only_loading(tmp_path):
+    path = save_checkpoint(_checkpoint(), tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    assert payload["format"] == FORMAT and payload["format_version"] == FORMAT_VERSION
+    assert payload["arch"] == {"name": "tutorial_net", "args": {}}
+    assert payload["input"] == {"height": 16, "width": 16, "channels": 3}
+    assert type(payload["versions"]["torch"]) is str
+
+
+def test_trained_checkpoint_loads(tiny_checkpoint):
+    ck = load_checkpoint(tiny_checkpoint)
+    assert ck.config["model"] == "tutorial_net" and ck.history
+    assert all(type(v) is str for v in ck.versions.values())
+    ck.build_model()
+
+
+def test_wrapper_prefixes_are_stripped(tmp_path):
+    ck = _checkpoint()
+    plain = ck.state_dict
+    ck.state_dict = {f"module._orig_mod.{k}": v for k, v in plain.items()}
+    path = save_checkpoint(ck, tmp_path / "wrapped.pt")
+    model = load_checkpoint(path).build_model()
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, plain[k])
+    assert clean_state_dict({"_orig_mod.module.a": 1, "features._orig_mod.b": 2}) == {"a": 1, "features.b": 2}
+
+
+def test_arch_args_are_used(tmp_path):
+    model = create_model("tutorial_net_wide", num_classes=2, width=8)
+    ck = Checkpoint(None, "tutorial_net_wide", {"width": 8}, model.state_dict(), ["a", "b"], [0.0] * 3, [1.0] * 3,
+                    (32, 32), 3)
+    back = load_checkpoint(save_checkpoint(ck, tmp_path / "w.pt"))
+    assert back.arch_args == {"width": 8}
+    back.build_model()
+
+
+def test_grayscale_checkpoint(tmp_path):
+    path = save_checkpoint(_checkpoint("lenet5", channels=1, size=(28, 28)), tmp_path / "g.pt")
+    model = load_checkpoint(path).build_model()
+    assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 3)
+
+
+# ---------------------------------------------------------------------------- refusals
+def test_random_bytes(tmp_path):
+    path = tmp_path / "random.pt"
+    path.write_bytes(os.urandom(4096))
+    _refused(path)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.pt"
+    path.write_bytes(b"")
+    _refused(path)
+
+
+def test_truncated_checkpoint(tmp_path):
+    path = save_checkpoint(_checkpoint(), tmp_path / "cut.pt")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert "truncated" in _refused(path)
+
+
+def test_text_file(tmp_path):
+    path = tmp_path / "notes.pt"
+    path.write_text("model weights are in the other folder\n")
+    _refused(path)
+
+
+def test_plain_state_dict_is_not_our_format(tmp_path):
+    path = tmp_path / "state_dict.pth"
+    torch.save(create_model("tutorial_net").state_dict(), path)
+    assert "not a CIFAR Studio checkpoint" in _refused(path)
+
+
+def test_missing_file_and_folder(tmp_path):
+    assert "no such file" in _refused(tmp_path / "missing.pt")
+    (tmp_path / "dir.pt").mkdir()
+    _refused(tmp_path / "dir.pt")
+
+
+class _Exploit:
+    """Unpickling this would create a marker file."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("writer", ["pickle-protocol-2", "pickle-default", "torch.save"])
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path, writer):
+    marker = tmp_path / "PWNED"
+    path = tmp_path / "evil.pt"
+    payload = _payload(extra=_Exploit(marker))
+    if writer == "torch.save":
+        torch.save(payload, path)
+    else:
+        with open(path, "wb") as f:
+            pickle.dump(payload, f, protocol=2 if writer == "pickle-protocol-2" else pickle.DEFAULT_PROTOCOL)
+    msg = _refused(path)
+    assert "refused" in msg
+    assert not marker.exists()
+    if writer != "torch.save":  # sanity: the exploit does work when unpickled unsafely
+        with open(path, "rb") as f:
+            pickle.load(f)
+        assert marker.exists(), "the test exploit is not effective"
+
+
+def test_unknown_architecture(tmp_path):
+    path = tmp_path / "arch.pt"
+    torch.save(_payload(arch={"name": "resnet9000", "args": {}}), path)
+    assert "resnet9000" in _refused(path)
+
+
+def test_newer_format_version(tmp_path):
+    path = tmp_path / "future.pt"
+    torch.save(_payload(format_version=FORMAT_VERSION + 1), path)
+    assert "newer" in _refused(path)
+
+
+def test_weights_that_do_not_fit_the_architecture(tmp_path):
+    path = tmp_path / "mismatch.pt"
+    torch.save(_payload(arch={"name": "lenet5", "args": {}}), path)
+    assert "lenet5" in _refused(path)
+    wrong_classes = _checkpoint()
+    wrong_classes.classes = ["a", "b"]  # 3 outputs in the weights, 2 class names
+    path2 = save_checkpoint(wrong_classes, tmp_path / "classes.pt")
+    _refused(path2)
+
+
+def test_missing_required_keys(tmp_path):
+    payload = _payload()
+    del payload["classes"]
+    path = tmp_path / "partial.pt"
+    torch.save(payload, path)
+    assert "classes" in _refused(path)
+
+
+@pytest.mark.parametrize("changes", [
+    {"arch": "tutorial_net"},
+    {"arch": {"args": {}}},
+    {"arch": {"name": "tutorial_net", "args": ["x"]}},
+    {"format_version": "2"},
+    {"input": {"height": 16}},
+    {"normalization": {"mean": [0.5] * 3}},
+    {"classes": "cat"},
+    {"state_dict": [1, 2, 3]},
+    {"epoch": "three"},
+])
+def test_malformed_metadata(tmp_path, changes):
+    path = tmp_path / "odd.pt"
+    torch.save(_payload(**changes), path)
+    _refused(path)
+
+
+def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
+    path = save_checkpoint(_checkpoint(), tmp_path / "keep.pt")
+    before = path.read_bytes()
+
+    def disk_full(obj, f, *args, **kwargs):
+        f.write(b"PK partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError):
+        save_checkpoint(_checkpoint(epoch=5), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.pt"]
+
+
+def test_saved_file_is_readable_by_others(tmp_path):
+    """The temporary file is renamed into place: it must not keep mkstemp's private 0600 mode."""
+    old = os.umask(0o022)
+    try:
+        path = save_checkpoint(_checkpoint(), tmp_path / "shared.pt")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_copy_keeps_working(tmp_path, tiny_checkpoint):
+    copy = tmp_path / "renamed model.pt"
+    shutil.copy(tiny_checkpoint, copy)
+    assert load_checkpoint(copy).path == copy
