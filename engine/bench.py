@@ -24,21 +24,32 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["add_bench_arguments", "run_bench", "bench_throughput", "bench_accuracy", "bench_predict"]
+__all__ = ["add_bench_arguments", "bench_accuracy", "bench_predict", "bench_throughput", "run_bench"]
 
 
 def add_bench_arguments(p) -> None:
-    p.add_argument("--data", default=None, help="dataset for the training benchmarks (default: the shared "
-                   "CIFAR-10 archive when found, else cifar10)")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="dataset for the training benchmarks (default: the shared CIFAR-10 archive when found, else cifar10)",
+    )
     p.add_argument("--model", default="fastnet", help="model for the throughput comparison")
     p.add_argument("--batch-size", type=int, default=256, help="batch size for the throughput comparison")
     p.add_argument("--device", default="auto")
     p.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds")
     p.add_argument("--steps", type=int, default=6, help="training steps per pipeline per round")
-    p.add_argument("--budget", type=float, default=300.0, help="seconds of training per recipe in the "
-                   "accuracy comparison (0 skips it)")
-    p.add_argument("--classic-workers", type=int, default=2, help="DataLoader workers of the classic pipeline "
-                   "(the tutorials use 2)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=300.0,
+        help="seconds of training per recipe in the accuracy comparison (0 skips it)",
+    )
+    p.add_argument(
+        "--classic-workers",
+        type=int,
+        default=2,
+        help="DataLoader workers of the classic pipeline (the tutorials use 2)",
+    )
     p.add_argument("--limit", type=int, default=None, help="use at most N training images")
     p.add_argument("--checkpoint", default=None, help="model for the prediction benchmark (default: bundled)")
     p.add_argument("--skip", action="append", default=[], choices=("throughput", "accuracy", "predict"))
@@ -60,8 +71,10 @@ def _sync(device: torch.device) -> None:
 
 def _default_data() -> str:
     here = Path(__file__).resolve().parent.parent
-    for candidate in (here.parent / "shared" / "datasets" / "cifar10-train.zip",
-                      here / "shared" / "datasets" / "cifar10-train.zip"):
+    for candidate in (
+        here.parent / "shared" / "datasets" / "cifar10-train.zip",
+        here / "shared" / "datasets" / "cifar10-train.zip",
+    ):
         if candidate.exists():
             return str(candidate)
     return "cifar10"
@@ -91,10 +104,11 @@ def _endless(loader_factory):
         epoch += 1
 
 
-def bench_throughput(ds, model_name: str, batch_size: int, device: torch.device, rounds: int, steps: int,
-                     classic_workers: int) -> dict:
-    from .data.loader import Augment, DeviceBatches, channel_stats
+def bench_throughput(
+    ds, model_name: str, batch_size: int, device: torch.device, rounds: int, steps: int, classic_workers: int
+) -> dict:
     from .classic_pipeline import classic_loader
+    from .data.loader import Augment, DeviceBatches, channel_stats
     from .device import autocast_dtype
     from .models import create_model
 
@@ -105,13 +119,25 @@ def bench_throughput(ds, model_name: str, batch_size: int, device: torch.device,
     torch.manual_seed(0)
     classic_model = create_model(model_name, ds.num_classes, c).to(device)
     fast_amp = autocast_dtype(device, "auto")
-    fast_step = _step_fn(fast_model, torch.optim.SGD(fast_model.parameters(), lr=0.01, momentum=0.9, nesterov=True),
-                         device, fast_amp)
-    classic_step = _step_fn(classic_model, torch.optim.SGD(classic_model.parameters(), lr=0.01, momentum=0.9,
-                                                           nesterov=True), device, None)
+    fast_step = _step_fn(
+        fast_model, torch.optim.SGD(fast_model.parameters(), lr=0.01, momentum=0.9, nesterov=True), device, fast_amp
+    )
+    classic_step = _step_fn(
+        classic_model, torch.optim.SGD(classic_model.parameters(), lr=0.01, momentum=0.9, nesterov=True), device, None
+    )
     aug = Augment(crop_padding=4, padding_mode="zeros", flip=True)
-    fast_batches = DeviceBatches(ds.train.images, ds.train.labels, batch_size, device, mean, std, aug,
-                                 shuffle=True, drop_last=True, channels_last=True)
+    fast_batches = DeviceBatches(
+        ds.train.images,
+        ds.train.labels,
+        batch_size,
+        device,
+        mean,
+        std,
+        aug,
+        shuffle=True,
+        drop_last=True,
+        channels_last=True,
+    )
 
     def fast_epoch(epoch):
         fast_batches.set_epoch(epoch)
@@ -141,10 +167,17 @@ def bench_throughput(ds, model_name: str, batch_size: int, device: torch.device,
         _say(f"  round {r + 1}/{rounds}: fast {fast_runs[-1]:.0f} img/s, classic {classic_runs[-1]:.0f} img/s")
     fast, classic = statistics.median(fast_runs), statistics.median(classic_runs)
     precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[fast_amp]
-    return {"model": model_name, "batch_size": batch_size, "fast_images_per_s": round(fast, 1),
-            "classic_images_per_s": round(classic, 1), "ratio": round(fast / classic, 2),
-            "fast_precision": precision, "classic_workers": classic_workers,
-            "fast_runs": [round(v, 1) for v in fast_runs], "classic_runs": [round(v, 1) for v in classic_runs]}
+    return {
+        "model": model_name,
+        "batch_size": batch_size,
+        "fast_images_per_s": round(fast, 1),
+        "classic_images_per_s": round(classic, 1),
+        "ratio": round(fast / classic, 2),
+        "fast_precision": precision,
+        "classic_workers": classic_workers,
+        "fast_runs": [round(v, 1) for v in fast_runs],
+        "classic_runs": [round(v, 1) for v in classic_runs],
+    }
 
 
 # ----------------------------------------------------------------------------- 2. accuracy at equal time
@@ -156,9 +189,9 @@ def _clock_factor(kind: str, progress: float) -> float:
 
 
 def _train_for(budget: float, recipe: dict, ds, device, classic_workers: int) -> dict:
-    from .config import TrainConfig
-    from .data.loader import Augment, DeviceBatches, channel_stats
     from .classic_pipeline import classic_loader
+    from .config import TrainConfig
+    from .data.loader import DeviceBatches, channel_stats
     from .device import autocast_dtype
     from .evaluate import evaluate_arrays
     from .models import create_model
@@ -177,8 +210,18 @@ def _train_for(budget: float, recipe: dict, ds, device, classic_workers: int) ->
     amp = autocast_dtype(device, "auto") if fast else None
     step = _step_fn(model, optimizer, device, amp, cfg.label_smoothing)
     if fast:
-        batches = DeviceBatches(ds.train.images, ds.train.labels, cfg.batch_size, device, mean, std, cfg.augment,
-                                shuffle=True, drop_last=True, channels_last=True)
+        batches = DeviceBatches(
+            ds.train.images,
+            ds.train.labels,
+            cfg.batch_size,
+            device,
+            mean,
+            std,
+            cfg.augment,
+            shuffle=True,
+            drop_last=True,
+            channels_last=True,
+        )
 
         def epoch_batches(epoch):
             batches.set_epoch(epoch)
@@ -201,20 +244,45 @@ def _train_for(budget: float, recipe: dict, ds, device, classic_workers: int) ->
     train_time = time.perf_counter() - t0
     val = DeviceBatches(ds.val.images, ds.val.labels, 500, device, mean, std, channels_last=fast)
     acc = evaluate_arrays(model, val, ds.num_classes, 0, None, device).accuracy
-    out = {"model": cfg.model, "train_seconds": round(train_time, 1), "images_seen": seen,
-           "epochs": round(seen / len(ds.train), 2), "val_accuracy": round(acc, 4)}
+    out = {
+        "model": cfg.model,
+        "train_seconds": round(train_time, 1),
+        "images_seen": seen,
+        "epochs": round(seen / len(ds.train), 2),
+        "val_accuracy": round(acc, 4),
+    }
     if fast:
         out["val_accuracy_tta"] = round(evaluate_arrays(model, val, ds.num_classes, 2, None, device).accuracy, 4)
     return out
 
 
-FAST_RECIPE = {"pipeline": "fast", "schedule": "onecycle", "config": {
-    "model": "fastnet", "batch_size": 1024, "optimizer": "nesterov", "lr": 1.5, "momentum": 0.85,
-    "weight_decay": 1.33e-3, "norm_bias_lr_scale": 64.0, "label_smoothing": 0.2,
-    "augment": {"crop_padding": 2, "padding_mode": "reflect", "flip": True, "cutout": 0}}}
-CLASSIC_RECIPE = {"pipeline": "classic", "schedule": "step", "config": {
-    "model": "resnet32", "batch_size": 128, "optimizer": "nesterov", "lr": 0.1, "momentum": 0.9,
-    "weight_decay": 1e-4}}
+FAST_RECIPE = {
+    "pipeline": "fast",
+    "schedule": "onecycle",
+    "config": {
+        "model": "fastnet",
+        "batch_size": 1024,
+        "optimizer": "nesterov",
+        "lr": 1.5,
+        "momentum": 0.85,
+        "weight_decay": 1.33e-3,
+        "norm_bias_lr_scale": 64.0,
+        "label_smoothing": 0.2,
+        "augment": {"crop_padding": 2, "padding_mode": "reflect", "flip": True, "cutout": 0},
+    },
+}
+CLASSIC_RECIPE = {
+    "pipeline": "classic",
+    "schedule": "step",
+    "config": {
+        "model": "resnet32",
+        "batch_size": 128,
+        "optimizer": "nesterov",
+        "lr": 0.1,
+        "momentum": 0.9,
+        "weight_decay": 1e-4,
+    },
+}
 
 
 def bench_accuracy(ds, device, budget: float, classic_workers: int) -> dict:
@@ -222,8 +290,13 @@ def bench_accuracy(ds, device, budget: float, classic_workers: int) -> dict:
     fast = _train_for(budget, FAST_RECIPE, ds, device, classic_workers)
     _say(f"  classic recipe (ResNet-32, SGD 0.1, step decay, DataLoader, fp32) for {budget:.0f} s...")
     classic = _train_for(budget, CLASSIC_RECIPE, ds, device, classic_workers)
-    return {"budget_seconds": budget, "val_images": len(ds.val), "fast": fast, "classic": classic,
-            "accuracy_gain_points": round(100 * (fast["val_accuracy"] - classic["val_accuracy"]), 2)}
+    return {
+        "budget_seconds": budget,
+        "val_images": len(ds.val),
+        "fast": fast,
+        "classic": classic,
+        "accuracy_gain_points": round(100 * (fast["val_accuracy"] - classic["val_accuracy"]), 2),
+    }
 
 
 # ----------------------------------------------------------------------------- 3. prediction
@@ -277,12 +350,17 @@ def bench_predict(checkpoint, repeats: int = 30, folder_size: int = 100) -> dict
         with Image.open(photo) as im:
             size = im.size
     ms = lambda v: round(1000 * v, 2)  # noqa: E731
-    return {"checkpoint": str(predictor.checkpoint.path), "model": predictor.checkpoint.arch,
-            "load_seconds": round(load_s, 3), "photo": f"{photo.name} ({size[0]}x{size[1]})",
-            "end_to_end_ms_median": ms(statistics.median(end_to_end)),
-            "end_to_end_ms_p90": ms(sorted(end_to_end)[int(0.9 * len(end_to_end)) - 1]),
-            "forward_ms_median": ms(statistics.median(forward)),
-            "folder_images": len(results), "folder_images_per_s": round(len(results) / folder_s, 1)}
+    return {
+        "checkpoint": str(predictor.checkpoint.path),
+        "model": predictor.checkpoint.arch,
+        "load_seconds": round(load_s, 3),
+        "photo": f"{photo.name} ({size[0]}x{size[1]})",
+        "end_to_end_ms_median": ms(statistics.median(end_to_end)),
+        "end_to_end_ms_p90": ms(sorted(end_to_end)[int(0.9 * len(end_to_end)) - 1]),
+        "forward_ms_median": ms(statistics.median(forward)),
+        "folder_images": len(results),
+        "folder_images_per_s": round(len(results) / folder_s, 1),
+    }
 
 
 # ----------------------------------------------------------------------------- driver
@@ -305,8 +383,9 @@ def run_bench(args) -> int:
         report["data"] = ds.describe()
     if "throughput" not in args.skip:
         _say(f"training throughput, {args.model}, batch {args.batch_size} (fast vs classic, interleaved):")
-        report["throughput"] = bench_throughput(ds, args.model, args.batch_size, device, args.rounds, args.steps,
-                                                args.classic_workers)
+        report["throughput"] = bench_throughput(
+            ds, args.model, args.batch_size, device, args.rounds, args.steps, args.classic_workers
+        )
     if "accuracy" not in args.skip and args.budget > 0:
         _say(f"accuracy after {args.budget:.0f} s of training each:")
         report["accuracy"] = bench_accuracy(ds, device, args.budget, args.classic_workers)
@@ -331,17 +410,23 @@ def _print_report(r: dict) -> None:
     if "throughput" in r:
         t = r["throughput"]
         print(f"\ntraining throughput ({t['model']}, batch {t['batch_size']}):")
-        print(f"  fast pipeline    {t['fast_images_per_s']:8.1f} img/s  (on-device data, {t['fast_precision']}, "
-              "channels_last)")
-        print(f"  classic pipeline {t['classic_images_per_s']:8.1f} img/s  (DataLoader + PIL transforms, "
-              f"{t['classic_workers']} workers, fp32)")
+        print(
+            f"  fast pipeline    {t['fast_images_per_s']:8.1f} img/s  (on-device data, {t['fast_precision']}, "
+            "channels_last)"
+        )
+        print(
+            f"  classic pipeline {t['classic_images_per_s']:8.1f} img/s  (DataLoader + PIL transforms, "
+            f"{t['classic_workers']} workers, fp32)"
+        )
         print(f"  ratio            {t['ratio']:8.2f}x")
     if "accuracy" in r:
         a = r["accuracy"]
         f, c = a["fast"], a["classic"]
         print(f"\naccuracy after {a['budget_seconds']:.0f} s of training ({a['val_images']} held-out images):")
-        print(f"  fast recipe    {f['model']:<9} {f['val_accuracy']:.2%} ({f['val_accuracy_tta']:.2%} with TTA), "
-              f"{f['epochs']} epochs")
+        print(
+            f"  fast recipe    {f['model']:<9} {f['val_accuracy']:.2%} ({f['val_accuracy_tta']:.2%} with TTA), "
+            f"{f['epochs']} epochs"
+        )
         print(f"  classic recipe {c['model']:<9} {c['val_accuracy']:.2%}, {c['epochs']} epochs")
         print(f"  difference     {a['accuracy_gain_points']:+.2f} points")
     if "predict" in r:
@@ -351,7 +436,9 @@ def _print_report(r: dict) -> None:
         else:
             print(f"\nprediction ({p['model']}, CPU):")
             print(f"  model load            {p['load_seconds'] * 1000:8.1f} ms")
-            print(f"  one photo end to end  {p['end_to_end_ms_median']:8.1f} ms median, {p['end_to_end_ms_p90']:.1f} ms "
-                  f"p90 ({p['photo']})")
+            print(
+                f"  one photo end to end  {p['end_to_end_ms_median']:8.1f} ms median, {p['end_to_end_ms_p90']:.1f} ms "
+                f"p90 ({p['photo']})"
+            )
             print(f"  forward pass, 1 image {p['forward_ms_median']:8.2f} ms median")
             print(f"  folder                {p['folder_images_per_s']:8.1f} images/s ({p['folder_images']} photos)")

@@ -38,8 +38,16 @@ from torch import nn
 
 from .errors import CheckpointError, EngineError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint",
-           "atomic_torch_save", "clean_state_dict", "library_versions"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "atomic_torch_save",
+    "clean_state_dict",
+    "library_versions",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 _logger = logging.getLogger(__name__)
 FORMAT = "cifar-studio-checkpoint"
@@ -69,7 +77,7 @@ def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             stripped = False
             for prefix in ("module.", "_orig_mod."):
                 if k.startswith(prefix):
-                    k, stripped = k[len(prefix):], True
+                    k, stripped = k[len(prefix) :], True
         out[k.replace("._orig_mod.", ".")] = v
     return out
 
@@ -115,8 +123,7 @@ class Checkpoint:
     def build_model(self, device: torch.device | str = "cpu") -> nn.Module:
         from .models import create_model
 
-        model = create_model(self.arch, num_classes=len(self.classes), in_channels=self.channels,
-                             **self.arch_args)
+        model = create_model(self.arch, num_classes=len(self.classes), in_channels=self.channels, **self.arch_args)
         try:
             model.load_state_dict(clean_state_dict(self.state_dict))
         except RuntimeError as exc:
@@ -130,13 +137,18 @@ class Checkpoint:
 
     def to_payload(self) -> dict[str, Any]:
         payload = {
-            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
             "arch": {"name": self.arch, "args": self.arch_args},
-            "state_dict": self.state_dict, "classes": list(self.classes),
+            "state_dict": self.state_dict,
+            "classes": list(self.classes),
             "normalization": {"mean": list(self.mean), "std": list(self.std)},
             "input": {"height": self.input_size[0], "width": self.input_size[1], "channels": self.channels},
-            "config": self.config, "history": self.history, "epoch": self.epoch,
-            "best_val_acc": self.best_val_acc, "val_acc": self.val_acc,
+            "config": self.config,
+            "history": self.history,
+            "epoch": self.epoch,
+            "best_val_acc": self.best_val_acc,
+            "val_acc": self.val_acc,
             "versions": self.versions or library_versions(),
         }
         if self.train_state is not None:
@@ -145,7 +157,9 @@ class Checkpoint:
 
     def summary(self) -> str:
         acc = f", validation accuracy {self.val_acc:.2%}" if self.val_acc is not None else ""
-        return f"{self.arch}, {len(self.classes)} classes, {self.input_size[0]}x{self.input_size[1]}x{self.channels}{acc}"
+        return (
+            f"{self.arch}, {len(self.classes)} classes, {self.input_size[0]}x{self.input_size[1]}x{self.channels}{acc}"
+        )
 
 
 def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
@@ -164,13 +178,20 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-            raise CheckpointError(f"{name}: contains Python objects other than weights and plain data; "
-                                  "refused (loading it could run code)") from None
+            raise CheckpointError(
+                f"{name}: contains Python objects other than weights and plain data; "
+                "refused (loading it could run code)"
+            ) from None
         raise CheckpointError(f"{name}: not a checkpoint (unreadable pickle data)") from None
     except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
         msg = str(exc).lower()
-        if "zip" in msg or "central directory" in msg or "eof" in msg or isinstance(exc, EOFError) \
-                or _starts_like_zip(path):  # torch.save files are zips; a cut one fails in assorted ways
+        if (
+            "zip" in msg
+            or "central directory" in msg
+            or "eof" in msg
+            or isinstance(exc, EOFError)
+            or _starts_like_zip(path)
+        ):  # torch.save files are zips; a cut one fails in assorted ways
             raise CheckpointError(f"{name}: truncated or damaged file (not a complete checkpoint)") from None
         raise CheckpointError(f"{name}: not a checkpoint ({str(exc).splitlines()[0][:120]})") from None
     except Exception as exc:  # torch raises assorted errors for random bytes
@@ -194,15 +215,25 @@ def checkpoint_from_payload(payload: Any, path: Path | None = None) -> Checkpoin
     if not isinstance(version, int) or isinstance(version, bool):
         raise CheckpointError(f"{name}: malformed checkpoint metadata (format_version {version!r})")
     if version > FORMAT_VERSION:
-        raise CheckpointError(f"{name}: written by a newer CIFAR Studio (format {payload['format_version']}); "
-                              "update the app to open it")
+        raise CheckpointError(
+            f"{name}: written by a newer CIFAR Studio (format {payload['format_version']}); update the app to open it"
+        )
     missing = [k for k in _REQUIRED if k not in payload]
     if missing:
         raise CheckpointError(f"{name}: incomplete checkpoint (missing {', '.join(missing)})")
     arch = payload["arch"]
-    bad = next((key for key, value, kind in (("arch", arch, dict), ("state_dict", payload["state_dict"], dict),
-                                             ("classes", payload["classes"], list))
-                if not isinstance(value, kind)), None)
+    bad = next(
+        (
+            key
+            for key, value, kind in (
+                ("arch", arch, dict),
+                ("state_dict", payload["state_dict"], dict),
+                ("classes", payload["classes"], list),
+            )
+            if not isinstance(value, kind)
+        ),
+        None,
+    )
     if bad is None and (not isinstance(arch.get("name"), str) or not isinstance(arch.get("args") or {}, dict)):
         bad = "arch"
     if bad is not None:
@@ -216,13 +247,21 @@ def checkpoint_from_payload(payload: Any, path: Path | None = None) -> Checkpoin
     try:
         inp, norm = payload["input"], payload["normalization"]
         return Checkpoint(
-            path=path, arch=arch["name"], arch_args=dict(arch.get("args") or {}),
-            state_dict=payload["state_dict"], classes=[str(c) for c in payload["classes"]],
-            mean=[float(v) for v in norm["mean"]], std=[float(v) for v in norm["std"]],
-            input_size=(int(inp["height"]), int(inp["width"])), channels=int(inp["channels"]),
-            config=payload.get("config") or {}, history=payload.get("history") or [],
-            epoch=int(payload.get("epoch") or 0), best_val_acc=payload.get("best_val_acc"),
-            val_acc=payload.get("val_acc"), versions=payload.get("versions") or {},
+            path=path,
+            arch=arch["name"],
+            arch_args=dict(arch.get("args") or {}),
+            state_dict=payload["state_dict"],
+            classes=[str(c) for c in payload["classes"]],
+            mean=[float(v) for v in norm["mean"]],
+            std=[float(v) for v in norm["std"]],
+            input_size=(int(inp["height"]), int(inp["width"])),
+            channels=int(inp["channels"]),
+            config=payload.get("config") or {},
+            history=payload.get("history") or [],
+            epoch=int(payload.get("epoch") or 0),
+            best_val_acc=payload.get("best_val_acc"),
+            val_acc=payload.get("val_acc"),
+            versions=payload.get("versions") or {},
             train_state=payload.get("train_state"),
         )
     except (KeyError, TypeError, ValueError) as exc:

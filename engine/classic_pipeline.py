@@ -29,14 +29,27 @@ class PILImageDataset(torch.utils.data.Dataset):
         return (self.transform(img) if self.transform else img), int(self.labels[i])
 
 
-def classic_loader(images: np.ndarray, labels: np.ndarray, mean: list[float], std: list[float],
-                   batch_size: int, workers: int = 2, augment: bool = True, shuffle: bool = True,
-                   seed: int = 0) -> torch.utils.data.DataLoader:
+def classic_loader(
+    images: np.ndarray,
+    labels: np.ndarray,
+    mean: list[float],
+    std: list[float],
+    batch_size: int,
+    workers: int = 2,
+    augment: bool = True,
+    shuffle: bool = True,
+    seed: int = 0,
+) -> torch.utils.data.DataLoader:
     from torchvision import transforms as T
 
     steps = [T.RandomCrop(images.shape[1], padding=4), T.RandomHorizontalFlip()] if augment else []
     transform = T.Compose([*steps, T.ToTensor(), T.Normalize(mean, std)])
     return torch.utils.data.DataLoader(
-        PILImageDataset(images, labels, transform), batch_size=batch_size, shuffle=shuffle,
-        num_workers=workers, drop_last=shuffle, persistent_workers=workers > 0,
-        generator=torch.Generator().manual_seed(seed))
+        PILImageDataset(images, labels, transform),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=workers,
+        drop_last=shuffle,
+        persistent_workers=workers > 0,
+        generator=torch.Generator().manual_seed(seed),
+    )

@@ -13,9 +13,8 @@ import logging
 import os
 import signal
 import sys
-from pathlib import Path
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 _logger = logging.getLogger("engine.cli")
 
@@ -36,15 +35,24 @@ def cmd_models(args) -> int:
     rows = []
     for info in list_models():
         params = parameter_count(info.name, num_classes=10, in_channels=3)
-        rows.append({"name": info.name, "family": info.family, "parameters": params,
-                     "input": info.input_handling, "description": info.description})
+        rows.append(
+            {
+                "name": info.name,
+                "family": info.family,
+                "parameters": params,
+                "input": info.input_handling,
+                "description": info.description,
+            }
+        )
     if args.json:
         _out(rows)
     else:
         for r in rows:
             print(f"{r['name']:<20} {r['parameters'] / 1e6:8.2f}M  {r['family']:<16} {r['description']}")
-        print("\nAlso: any torchvision classification model as tv:NAME (e.g. tv:resnet18), "
-              "for transfer learning with cached ImageNet weights.")
+        print(
+            "\nAlso: any torchvision classification model as tv:NAME (e.g. tv:resnet18), "
+            "for transfer learning with cached ImageNet weights."
+        )
     return 0
 
 
@@ -52,8 +60,12 @@ def cmd_presets(args) -> int:
     from .presets import PRESETS
 
     if args.json:
-        _out({p.name: {"title": p.title, "description": p.description, "settings": p.overrides}
-              for p in PRESETS.values()})
+        _out(
+            {
+                p.name: {"title": p.title, "description": p.description, "settings": p.overrides}
+                for p in PRESETS.values()
+            }
+        )
     else:
         for p in PRESETS.values():
             print(f"{p.name:<20} {p.title}\n{'':<20} {p.description}\n")
@@ -67,10 +79,16 @@ def cmd_info(args) -> int:
     from .device import cpu_has_fast_bf16, detect_device
     from .paths import cache_dir, data_dir, default_checkpoint_path
 
-    info = {"cifar_studio": __version__, "torch": torch.__version__, "device": detect_device().name,
-            "cpu_bf16": cpu_has_fast_bf16(), "threads": torch.get_num_threads(),
-            "default_model": str(default_checkpoint_path()), "data_dir": str(data_dir()),
-            "cache_dir": str(cache_dir())}
+    info = {
+        "cifar_studio": __version__,
+        "torch": torch.__version__,
+        "device": detect_device().name,
+        "cpu_bf16": cpu_has_fast_bf16(),
+        "threads": torch.get_num_threads(),
+        "default_model": str(default_checkpoint_path()),
+        "data_dir": str(data_dir()),
+        "cache_dir": str(cache_dir()),
+    }
     if args.json:
         _out(info)
     else:
@@ -88,11 +106,23 @@ def _train_config(args):
     if args.config:
         file_cfg = TrainConfig.load(args.config).to_dict()
         cfg = TrainConfig.from_dict({**cfg.to_dict(), **file_cfg})
-    flags = {"data": args.data, "model": args.model, "epochs": args.epochs, "batch_size": args.batch_size,
-             "lr": args.lr, "device": args.device, "limit": args.limit, "optimizer": args.optimizer,
-             "schedule": args.schedule, "seed": args.seed, "val_fraction": args.val_fraction,
-             "mixed_precision": args.precision, "tta": args.tta, "ema_decay": args.ema,
-             "classes": args.classes.split(",") if args.classes else None}
+    flags = {
+        "data": args.data,
+        "model": args.model,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "device": args.device,
+        "limit": args.limit,
+        "optimizer": args.optimizer,
+        "schedule": args.schedule,
+        "seed": args.seed,
+        "val_fraction": args.val_fraction,
+        "mixed_precision": args.precision,
+        "tta": args.tta,
+        "ema_decay": args.ema,
+        "classes": args.classes.split(",") if args.classes else None,
+    }
     changes = {k: v for k, v in flags.items() if v is not None}
     return cfg.replace(**changes) if changes else cfg.validate()
 
@@ -117,16 +147,24 @@ def cmd_train(args) -> int:
     def callback(ev):
         b = bar["bar"]
         if isinstance(ev, RunStarted):
-            tqdm.write(f"training {ev.model} ({ev.parameters:,} parameters) on {ev.device}: "
-                       f"{ev.train_size} train / {ev.val_size} validation images -> {ev.out_dir}", file=sys.stderr)
+            tqdm.write(
+                f"training {ev.model} ({ev.parameters:,} parameters) on {ev.device}: "
+                f"{ev.train_size} train / {ev.val_size} validation images -> {ev.out_dir}",
+                file=sys.stderr,
+            )
         elif isinstance(ev, BatchEnd):
             if b is None or bar["epoch"] != ev.epoch:
                 if b is not None:
                     b.close()
                 bar["epoch"] = ev.epoch
-                b = bar["bar"] = tqdm(total=ev.steps_per_epoch, desc=f"epoch {ev.epoch}/{ev.total_steps // ev.steps_per_epoch}",
-                                      file=sys.stderr, leave=False, dynamic_ncols=True,
-                                      disable=sys.stderr is None or args.quiet)
+                b = bar["bar"] = tqdm(
+                    total=ev.steps_per_epoch,
+                    desc=f"epoch {ev.epoch}/{ev.total_steps // ev.steps_per_epoch}",
+                    file=sys.stderr,
+                    leave=False,
+                    dynamic_ncols=True,
+                    disable=sys.stderr is None or args.quiet,
+                )
             b.n = ev.step
             b.set_postfix(loss=f"{ev.loss:.3f}", lr=f"{ev.lr:.3g}", img_s=f"{ev.images_per_s:.0f}", refresh=True)
         elif isinstance(ev, EpochEnd):
@@ -134,9 +172,12 @@ def cmd_train(args) -> int:
                 b.close()
                 bar["bar"] = None
             val = f"val loss {ev.val_loss:.4f} acc {ev.val_acc:.2%}" if ev.val_acc is not None else "no validation"
-            tqdm.write(f"epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f} acc {ev.train_acc:.2%}, {val}, "
-                       f"lr {ev.lr:.3g}, {ev.images_per_s:.0f} img/s, {ev.elapsed:.0f}s elapsed, eta {ev.eta:.0f}s"
-                       + (" *best*" if ev.is_best and ev.val_acc is not None else ""), file=sys.stderr)
+            tqdm.write(
+                f"epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f} acc {ev.train_acc:.2%}, {val}, "
+                f"lr {ev.lr:.3g}, {ev.images_per_s:.0f} img/s, {ev.elapsed:.0f}s elapsed, eta {ev.eta:.0f}s"
+                + (" *best*" if ev.is_best and ev.val_acc is not None else ""),
+                file=sys.stderr,
+            )
         elif isinstance(ev, LogMessage) and ev.level != "info":
             tqdm.write(f"{ev.level}: {ev.message}", file=sys.stderr)
 
@@ -151,9 +192,18 @@ def cmd_train(args) -> int:
     _err(f"{result.status}: {result.message}; best checkpoint: {result.best_checkpoint}")
     if args.json:
         final = result.history[-1] if result.history else {}
-        _out({"status": result.status, "message": result.message, "best_checkpoint": result.best_checkpoint,
-              "last_checkpoint": result.last_checkpoint, "best_val_acc": result.best_val_acc,
-              "epochs_done": result.epochs_done, "final_metrics": final, "out_dir": result.out_dir})
+        _out(
+            {
+                "status": result.status,
+                "message": result.message,
+                "best_checkpoint": result.best_checkpoint,
+                "last_checkpoint": result.last_checkpoint,
+                "best_val_acc": result.best_val_acc,
+                "epochs_done": result.epochs_done,
+                "final_metrics": final,
+                "out_dir": result.out_dir,
+            }
+        )
     return {"completed": 0, "stopped": 130, "failed": 1}[result.status]
 
 
@@ -208,8 +258,10 @@ def cmd_bench(args) -> int:
 
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m engine", description="CIFAR Studio engine: train, evaluate and "
-                                "predict image classifiers without the GUI.")
+    p = argparse.ArgumentParser(
+        prog="python -m engine",
+        description="CIFAR Studio engine: train, evaluate and predict image classifiers without the GUI.",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -225,8 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_info)
 
-    s = sub.add_parser("train", help="train a model", description="Settings: defaults, then --preset, then "
-                       "--config FILE, then the flags given here.")
+    s = sub.add_parser(
+        "train",
+        help="train a model",
+        description="Settings: defaults, then --preset, then --config FILE, then the flags given here.",
+    )
     s.add_argument("--data", help="cifar10, mnist, fashion-mnist, an image folder or a .zip of one")
     s.add_argument("--model", help="architecture name (see `models`)")
     s.add_argument("--epochs", type=int)
@@ -253,9 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix")
     s.add_argument("--checkpoint", required=True)
     s.add_argument("--data", required=True)
-    s.add_argument("--split", default="auto", choices=("auto", "test", "val", "train", "all"),
-                   help="auto: the test split if the data has one, else all images; val: the checkpoint's "
-                        "own held-out validation split")
+    s.add_argument(
+        "--split",
+        default="auto",
+        choices=("auto", "test", "val", "train", "all"),
+        help="auto: the test split if the data has one, else all images; val: the checkpoint's "
+        "own held-out validation split",
+    )
     s.add_argument("--tta", type=int, default=0, choices=(0, 1, 2))
     s.add_argument("--device", default="auto")
     s.add_argument("--json", action="store_true")
@@ -264,8 +323,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("predict", help="classify images and folders")
     s.add_argument("paths", nargs="+", metavar="PATH")
     s.add_argument("--checkpoint", help="default: the bundled CIFAR-10 model")
-    s.add_argument("--tta", dest="tta", action="store_const", const=2, default=0,
-                   help="test-time augmentation: average over flips and 1-pixel shifts")
+    s.add_argument(
+        "--tta",
+        dest="tta",
+        action="store_const",
+        const=2,
+        default=0,
+        help="test-time augmentation: average over flips and 1-pixel shifts",
+    )
     s.add_argument("--tta-level", dest="tta", type=int, choices=(0, 1, 2), help="0 off, 1 flips, 2 flips and shifts")
     s.add_argument("--device", default="cpu")
     s.add_argument("--json", action="store_true")
@@ -283,8 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import EngineError
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         return args.fn(args)
     except EngineError as exc:

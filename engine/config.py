@@ -11,7 +11,7 @@ from typing import Any
 from .data.loader import Augment
 from .errors import ConfigError
 
-__all__ = ["TrainConfig", "OPTIMIZERS", "SCHEDULES", "PRECISIONS", "DEVICES"]
+__all__ = ["DEVICES", "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "TrainConfig"]
 
 OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "onecycle", "linear", "plateau")
@@ -60,48 +60,80 @@ class TrainConfig:
     device: str = "auto"
 
     # ------------------------------------------------------------------ validation
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raise :class:`ConfigError` naming the first invalid field; returns self."""
+
         def need(cond: bool, name: str, msg: str):
             if not cond:
                 raise ConfigError(name, msg)
 
         need(isinstance(self.data, str) and self.data.strip() != "", "data", "must name a dataset or a path")
-        need(self.classes is None or (isinstance(self.classes, list) and all(isinstance(c, str) for c in self.classes)
-                                      and len(set(self.classes)) >= 2),
-             "classes", "choose at least two different classes (or none for all)")
+        need(
+            self.classes is None
+            or (
+                isinstance(self.classes, list)
+                and all(isinstance(c, str) for c in self.classes)
+                and len(set(self.classes)) >= 2
+            ),
+            "classes",
+            "choose at least two different classes (or none for all)",
+        )
         need(0.0 <= self.val_fraction < 1.0, "val_fraction", f"must be in [0, 1), got {self.val_fraction}")
         need(self.limit is None or self.limit > 0, "limit", f"must be positive, got {self.limit}")
         need(self.image_size is None or 8 <= self.image_size <= 512, "image_size", "must be between 8 and 512")
         need(isinstance(self.model, str) and self.model != "", "model", "must name an architecture")
         need(isinstance(self.model_args, dict), "model_args", "must be an object of keyword arguments")
-        need(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", f"must be a whole number >= 1, got {self.epochs}")
-        need(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
-        need(self.optimizer in OPTIMIZERS, "optimizer", f"must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+        need(
+            isinstance(self.epochs, int) and self.epochs >= 1,
+            "epochs",
+            f"must be a whole number >= 1, got {self.epochs}",
+        )
+        need(
+            isinstance(self.batch_size, int) and self.batch_size >= 1,
+            "batch_size",
+            f"must be >= 1, got {self.batch_size}",
+        )
+        need(
+            self.optimizer in OPTIMIZERS, "optimizer", f"must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}"
+        )
         need(_finite(self.lr) and self.lr > 0, "lr", f"must be a positive number, got {self.lr}")
         need(_finite(self.momentum) and 0 <= self.momentum < 1, "momentum", f"must be in [0, 1), got {self.momentum}")
         need(_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "must be >= 0")
         need(_finite(self.norm_bias_lr_scale) and self.norm_bias_lr_scale > 0, "norm_bias_lr_scale", "must be > 0")
         need(0 <= self.label_smoothing < 1, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
         need(self.schedule in SCHEDULES, "schedule", f"must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
-        need(0 <= self.warmup_epochs < self.epochs or self.warmup_epochs == 0, "warmup_epochs",
-             f"({self.warmup_epochs}) must be shorter than the run ({self.epochs} epochs)")
+        need(
+            0 <= self.warmup_epochs < self.epochs or self.warmup_epochs == 0,
+            "warmup_epochs",
+            f"({self.warmup_epochs}) must be shorter than the run ({self.epochs} epochs)",
+        )
         need(0 < self.warmup_start_factor <= 1, "warmup_start_factor", "must be in (0, 1]")
         need(self.step_size > 0, "step_size", "must be > 0")
         need(0 < self.gamma <= 1, "gamma", f"must be in (0, 1], got {self.gamma}")
-        need(isinstance(self.milestones, list) and all(_finite(m) and m > 0 for m in self.milestones)
-             and list(self.milestones) == sorted(self.milestones), "milestones", "must be increasing positive epochs")
+        need(
+            isinstance(self.milestones, list)
+            and all(_finite(m) and m > 0 for m in self.milestones)
+            and list(self.milestones) == sorted(self.milestones),
+            "milestones",
+            "must be increasing positive epochs",
+        )
         need(self.schedule != "multistep" or len(self.milestones) > 0, "milestones", "multistep needs at least one")
         need(0 <= self.final_lr_factor <= 1, "final_lr_factor", "must be in [0, 1]")
         need(self.plateau_patience >= 0, "plateau_patience", "must be >= 0")
         need(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
         need(self.mixed_precision in PRECISIONS, "mixed_precision", f"must be one of {', '.join(PRECISIONS)}")
-        need(isinstance(self.device, str) and (self.device in DEVICES or self.device.startswith("cuda:")), "device",
-             f"must be one of {', '.join(DEVICES)} (or cuda:N); got {self.device!r}")
+        need(
+            isinstance(self.device, str) and (self.device in DEVICES or self.device.startswith("cuda:")),
+            "device",
+            f"must be one of {', '.join(DEVICES)} (or cuda:N); got {self.device!r}",
+        )
         need(isinstance(self.augment, Augment), "augment", "must be an object")
         a = self.augment
-        need(_whole(a.crop_padding) and 0 <= a.crop_padding <= 16, "augment.crop_padding",
-             "must be a whole number between 0 and 16")
+        need(
+            _whole(a.crop_padding) and 0 <= a.crop_padding <= 16,
+            "augment.crop_padding",
+            "must be a whole number between 0 and 16",
+        )
         need(a.padding_mode in ("reflect", "zeros"), "augment.padding_mode", "must be reflect or zeros")
         need(isinstance(a.flip, bool), "augment.flip", "must be true or false")
         need(_whole(a.cutout) and 0 <= a.cutout <= 32, "augment.cutout", "must be a whole number between 0 and 32")
@@ -114,7 +146,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Build from plain data; unknown keys and wrong types raise :class:`ConfigError`."""
         if not isinstance(data, dict):
             raise ConfigError("config", "must be a JSON object")
@@ -159,7 +191,7 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
+    def from_json(cls, text: str) -> TrainConfig:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -167,13 +199,13 @@ class TrainConfig:
         return cls.from_dict(data)
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrainConfig":
+    def load(cls, path: str | Path) -> TrainConfig:
         try:
             return cls.from_json(Path(path).read_text())
         except OSError as exc:
             raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from None
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         return TrainConfig.from_dict({**self.to_dict(), **changes})
 
 

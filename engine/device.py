@@ -11,8 +11,16 @@ import torch
 
 from .errors import ConfigError
 
-__all__ = ["DeviceInfo", "detect_device", "resolve_device", "autocast_dtype", "autocast_context",
-           "set_thread_budget", "cpu_has_fast_bf16"]
+__all__ = [
+    "DeviceInfo",
+    "autocast_context",
+    "autocast_dtype",
+    "cpu_has_fast_bf16",
+    "detect_device",
+    "resolve_device",
+    "set_thread_budget",
+    "threads_label",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -30,7 +38,11 @@ def detect_device() -> DeviceInfo:
         return DeviceInfo("cuda", f"CUDA: {torch.cuda.get_device_name(0)}", "cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return DeviceInfo("mps", "Apple MPS", "mps")
-    return DeviceInfo("cpu", f"CPU, {torch.get_num_threads()} threads", "cpu")
+    return DeviceInfo("cpu", f"CPU, {threads_label(torch.get_num_threads())}", "cpu")
+
+
+def threads_label(n: int) -> str:
+    return f"{n} thread" if n == 1 else f"{n} threads"
 
 
 def resolve_device(requested: str) -> torch.device:

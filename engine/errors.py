@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["EngineError", "ConfigError", "DataError", "CheckpointError", "ImageError"]
+__all__ = ["CheckpointError", "ConfigError", "DataError", "EngineError", "ImageError"]
 
 
 class EngineError(Exception):

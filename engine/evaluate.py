@@ -11,7 +11,7 @@ from torch import nn
 
 from .device import autocast_context
 
-__all__ = ["EvalResult", "tta_logits", "evaluate_arrays", "metrics_from_predictions"]
+__all__ = ["EvalResult", "evaluate_arrays", "metrics_from_predictions", "tta_logits"]
 
 
 def tta_logits(model: nn.Module, x: torch.Tensor, level: int = 0) -> torch.Tensor:
@@ -47,11 +47,14 @@ class EvalResult:
 
     def to_dict(self, classes: list[str]) -> dict:
         return {
-            "accuracy": self.accuracy, "loss": self.loss, "images": int(len(self.labels)),
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "images": len(self.labels),
             "classes": classes,
-            "per_class": {c: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                          for c, p, r, f, s in zip(classes, self.precision, self.recall, self.f1,
-                                                   self.confusion.sum(1))},
+            "per_class": {
+                c: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+                for c, p, r, f, s in zip(classes, self.precision, self.recall, self.f1, self.confusion.sum(1))
+            },
             "confusion_matrix": self.confusion.tolist(),
         }
 
@@ -69,9 +72,15 @@ def metrics_from_predictions(labels: np.ndarray, predictions: np.ndarray, num_cl
 
 
 @torch.inference_mode()
-def evaluate_arrays(model: nn.Module, batches, num_classes: int, tta: int = 0,
-                    autocast_dtype: torch.dtype | None = None, device: torch.device | None = None,
-                    should_stop=None) -> EvalResult | None:
+def evaluate_arrays(
+    model: nn.Module,
+    batches,
+    num_classes: int,
+    tta: int = 0,
+    autocast_dtype: torch.dtype | None = None,
+    device: torch.device | None = None,
+    should_stop=None,
+) -> EvalResult | None:
     """Run ``model`` over ``batches`` (an iterable of normalised (x, y)); None if stopped."""
     was_training = model.training
     model.eval()
@@ -92,5 +101,6 @@ def evaluate_arrays(model: nn.Module, batches, num_classes: int, tta: int = 0,
     pred = p.argmax(1)
     cm, precision, recall, f1 = metrics_from_predictions(y, pred, num_classes)
     n = max(len(y), 1)
-    return EvalResult(float(loss_sum) / n, float((pred == y).mean()) if len(y) else 0.0,
-                      cm, precision, recall, f1, p, pred, y)
+    return EvalResult(
+        float(loss_sum) / n, float((pred == y).mean()) if len(y) else 0.0, cm, precision, recall, f1, p, pred, y
+    )

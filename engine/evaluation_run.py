@@ -17,7 +17,7 @@ from .errors import DataError
 from .evaluate import EvalResult, evaluate_arrays
 from .images import image_to_array
 
-__all__ = ["EvaluationReport", "evaluate_checkpoint", "SPLITS"]
+__all__ = ["SPLITS", "EvaluationReport", "evaluate_checkpoint"]
 
 SPLITS = ("auto", "test", "val", "train", "all")
 
@@ -38,13 +38,21 @@ def _resize(s: ImageSet, size: tuple[int, int], channels: int) -> ImageSet:
         return s
     from PIL import Image
 
-    arrays = [image_to_array(Image.fromarray(a.squeeze(-1) if a.shape[-1] == 1 else a), size, channels)
-              for a in s.images]
+    arrays = [
+        image_to_array(Image.fromarray(a.squeeze(-1) if a.shape[-1] == 1 else a), size, channels) for a in s.images
+    ]
     return ImageSet(np.stack(arrays), s.labels)
 
 
-def evaluate_checkpoint(checkpoint: Checkpoint | str | Path, data: str, split: str = "auto", tta: int = 0,
-                        device: str = "auto", batch_size: int = 256, should_stop=None) -> EvaluationReport:
+def evaluate_checkpoint(
+    checkpoint: Checkpoint | str | Path,
+    data: str,
+    split: str = "auto",
+    tta: int = 0,
+    device: str = "auto",
+    batch_size: int = 256,
+    should_stop=None,
+) -> EvaluationReport:
     """Accuracy, per-class metrics and confusion matrix of ``checkpoint`` on ``data``.
 
     ``split``: "auto" uses the test split when the data has one, else every image; "val"
@@ -68,14 +76,17 @@ def evaluate_checkpoint(checkpoint: Checkpoint | str | Path, data: str, split: s
         raise DataError(f"{data}: has no {split} split")
     unknown = [c for c in ds.classes if c not in ck.classes]
     if unknown:
-        raise DataError(f"{data}: class(es) {', '.join(unknown[:5])} are not among the checkpoint's classes "
-                        f"({', '.join(ck.classes)})")
+        raise DataError(
+            f"{data}: class(es) {', '.join(unknown[:5])} are not among the checkpoint's classes "
+            f"({', '.join(ck.classes)})"
+        )
     remap = np.array([ck.classes.index(c) for c in ds.classes])
     chosen = _resize(ImageSet(chosen.images, remap[chosen.labels]), ck.input_size, ck.channels)
     dev = resolve_device(device)
     model = ck.build_model(dev)
-    batches = DeviceBatches(chosen.images, chosen.labels, batch_size, dev, ck.mean, ck.std,
-                            channels_last=dev.type != "mps")
+    batches = DeviceBatches(
+        chosen.images, chosen.labels, batch_size, dev, ck.mean, ck.std, channels_last=dev.type != "mps"
+    )
     model = model.to(memory_format=torch.channels_last)
     result = evaluate_arrays(model, batches, len(ck.classes), tta, autocast_dtype(dev, "off"), dev, should_stop)
     if result is None:

@@ -16,8 +16,11 @@ def pick_cam_layer(model: nn.Module, sample: torch.Tensor) -> nn.Module:
     anything; one stage earlier is still class-specific and shows where.
     """
     sizes: dict[nn.Module, int] = {}
-    hooks = [m.register_forward_hook(lambda mod, i, o: sizes.__setitem__(mod, o.shape[-1]))
-             for m in model.modules() if isinstance(m, nn.Conv2d)]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o: sizes.__setitem__(mod, o.shape[-1]))
+        for m in model.modules()
+        if isinstance(m, nn.Conv2d)
+    ]
     try:
         with torch.no_grad():
             model(sample)
@@ -31,8 +34,9 @@ def pick_cam_layer(model: nn.Module, sample: torch.Tensor) -> nn.Module:
     return (big or convs)[-1]
 
 
-def gradcam(model: nn.Module, x: torch.Tensor, class_index: int | None = None,
-            layer: nn.Module | None = None) -> tuple[torch.Tensor, int]:
+def gradcam(
+    model: nn.Module, x: torch.Tensor, class_index: int | None = None, layer: nn.Module | None = None
+) -> tuple[torch.Tensor, int]:
     """Heatmap in [0, 1] at the input's size for one image ``x`` (1, C, H, W); returns (map, class)."""
     model.eval()
     layer = layer or pick_cam_layer(model, x)

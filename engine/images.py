@@ -17,7 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
-__all__ = ["IMAGE_EXTENSIONS", "GRAY_MODES", "probe_image", "open_image", "image_to_array", "load_image_array"]
+__all__ = ["GRAY_MODES", "IMAGE_EXTENSIONS", "image_to_array", "load_image_array", "open_image", "probe_image"]
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"}
 
@@ -41,7 +41,8 @@ def _pillow_errors(label: str):
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(
             f"{label}: image too large (over {Image.MAX_IMAGE_PIXELS:,} pixels), refused as a possible "
-            "decompression bomb") from None
+            "decompression bomb"
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageError(f"{label}: truncated or corrupt image ({reason})") from None
@@ -99,7 +100,8 @@ def image_to_array(img: Image.Image, size: tuple[int, int], channels: int, crop_
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 
-def load_image_array(source: str | Path | bytes, size: tuple[int, int], channels: int,
-                     name: str | None = None) -> np.ndarray:
+def load_image_array(
+    source: str | Path | bytes, size: tuple[int, int], channels: int, name: str | None = None
+) -> np.ndarray:
     """Decode ``source`` into the uint8 array a model with that input expects."""
     return image_to_array(open_image(source, name), size, channels)

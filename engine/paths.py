@@ -8,7 +8,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir, user_data_dir
 
-__all__ = ["APP_NAME", "cache_dir", "data_dir", "resources_dir", "default_checkpoint_path"]
+__all__ = ["APP_NAME", "cache_dir", "data_dir", "default_checkpoint_path", "resources_dir"]
 
 APP_NAME = "cifar-studio"
 

@@ -15,7 +15,7 @@ from .evaluate import tta_logits
 from .images import IMAGE_EXTENSIONS, load_image_array
 from .paths import default_checkpoint_path
 
-__all__ = ["Prediction", "Predictor", "expand_inputs", "LOW_CONFIDENCE"]
+__all__ = ["LOW_CONFIDENCE", "Prediction", "Predictor", "expand_inputs"]
 
 _logger = logging.getLogger(__name__)
 
@@ -53,8 +53,7 @@ class Prediction:
     def to_dict(self) -> dict:
         if self.error is not None:
             return {"path": self.path, "error": self.error}
-        return {"path": self.path, "top": self.top, "confidence": self.confidence,
-                "probabilities": self.probabilities}
+        return {"path": self.path, "top": self.top, "confidence": self.confidence, "probabilities": self.probabilities}
 
 
 def expand_inputs(paths: list[str | Path]) -> list[Path]:
@@ -62,8 +61,15 @@ def expand_inputs(paths: list[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
-                              and not any(part.startswith(".") for part in f.relative_to(p).parts)))
+            out.extend(
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.is_file()
+                    and f.suffix.lower() in IMAGE_EXTENSIONS
+                    and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                )
+            )
         else:
             out.append(p)
     return out
@@ -110,13 +116,14 @@ class Predictor:
         heat, cls = gradcam(self.model, x, class_index)
         return heat.numpy(), cls
 
-    def predict_paths(self, paths: list[str | Path], tta: int = 0, batch_size: int = 64,
-                      keep_inputs: bool = False, progress=None) -> list[Prediction]:
+    def predict_paths(
+        self, paths: list[str | Path], tta: int = 0, batch_size: int = 64, keep_inputs: bool = False, progress=None
+    ) -> list[Prediction]:
         """Classify files and folders; unreadable files get an error, the rest still run."""
         files = expand_inputs(paths)
         results: list[Prediction] = []
         for start in range(0, len(files), batch_size):
-            chunk = files[start:start + batch_size]
+            chunk = files[start : start + batch_size]
             batch, good = [], []
             for f in chunk:
                 try:

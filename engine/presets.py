@@ -13,7 +13,7 @@ from .config import TrainConfig
 from .data.loader import Augment
 from .errors import ConfigError
 
-__all__ = ["Preset", "PRESETS", "preset_config"]
+__all__ = ["PRESETS", "Preset", "preset_config"]
 
 
 @dataclass(frozen=True)
@@ -28,58 +28,180 @@ def _aug(**kw) -> dict:
     return Augment(**kw).__dict__.copy()
 
 
-PRESETS: dict[str, Preset] = {p.name: p for p in [
-    Preset("fast", "Fast (fastnet, ~94% on CIFAR-10)",
-           "Wide shallow net with a whitening stem, Nesterov SGD at a high rate with warm-up and linear "
-           "decay, label smoothing 0.2, batch 1024, mixed precision, flip+shift TTA. The bundled model's recipe.",
-           dict(model="fastnet", epochs=18, batch_size=1024, optimizer="nesterov", lr=1.5, momentum=0.85,
-                weight_decay=1.33e-3, norm_bias_lr_scale=64.0, label_smoothing=0.2, schedule="onecycle",
-                warmup_epochs=0.0, warmup_start_factor=0.2, final_lr_factor=0.0,
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset(
+            "fast",
+            "Fast (fastnet, ~94% on CIFAR-10)",
+            "Wide shallow net with a whitening stem, Nesterov SGD at a high rate with warm-up and linear "
+            "decay, label smoothing 0.2, batch 1024, mixed precision, flip+shift TTA. The bundled model's recipe.",
+            dict(
+                model="fastnet",
+                epochs=18,
+                batch_size=1024,
+                optimizer="nesterov",
+                lr=1.5,
+                momentum=0.85,
+                weight_decay=1.33e-3,
+                norm_bias_lr_scale=64.0,
+                label_smoothing=0.2,
+                schedule="onecycle",
+                warmup_epochs=0.0,
+                warmup_start_factor=0.2,
+                final_lr_factor=0.0,
                 augment=_aug(crop_padding=2, padding_mode="reflect", flip=True, cutout=0),
-                tta=2, mixed_precision="auto", channels_last=True)),
-    Preset("quick", "Quick try (ResNet-20, 5 epochs)",
-           "A few minutes on a laptop CPU: ResNet-20, SGD 0.1 with one-cycle, standard augmentation.",
-           dict(model="resnet20", epochs=5, batch_size=256, optimizer="nesterov", lr=0.2, momentum=0.9,
-                weight_decay=5e-4, schedule="onecycle", warmup_epochs=1.0, label_smoothing=0.1,
-                augment=_aug(crop_padding=4, flip=True))),
-    Preset("resnet32-keras", "ResNet-32, SGD 0.1 Nesterov, steps at 81/122",
-           "The Keras CIFAR ResNet recipe: ResNet-32, SGD 0.1 Nesterov momentum 0.9, weight decay 1e-4, "
-           "batch 128, learning rate divided by 10 at epochs 81 and 122, 164 epochs, pad-4 crops and flips.",
-           dict(model="resnet32", epochs=164, batch_size=128, optimizer="nesterov", lr=0.1, momentum=0.9,
-                weight_decay=1e-4, schedule="multistep", milestones=[81.0, 122.0], gamma=0.1,
-                augment=_aug(crop_padding=4, padding_mode="zeros", flip=True))),
-    Preset("resnet-v2-keras", "Pre-activation ResNet-56 (Keras ResNet v2), Adam 1e-3",
-           "The Keras ResNet v2 example: full pre-activation blocks, Adam 1e-3 divided by 10 at epochs 80, 120, "
-           "160 and by 2 at 180, 200 epochs.",
-           dict(model="preact_resnet56", epochs=200, batch_size=128, optimizer="adam", lr=1e-3, momentum=0.9,
-                weight_decay=1e-4, schedule="multistep", milestones=[80.0, 120.0, 160.0], gamma=0.1,
-                augment=_aug(crop_padding=4, padding_mode="zeros", flip=True))),
-    Preset("nin", "Network-in-Network, SGD 0.01, x0.6 every 10 epochs",
-           "The NIN tutorial: SGD 0.01 momentum 0.9, weight decay 1e-4, learning rate times 0.6 every 10 epochs.",
-           dict(model="nin", epochs=100, batch_size=128, optimizer="sgd", lr=0.01, momentum=0.9,
-                weight_decay=1e-4, schedule="step", step_size=10.0, gamma=0.6,
-                augment=_aug(crop_padding=4, flip=True))),
-    Preset("resnet34-upsampled", "ResNet-34 on upsampled images, Adam 1e-4",
-           "The tutorial that feeds CIFAR-10 upsampled to 224x224 into an ImageNet-style ResNet-34 and "
-           "trains with Adam 1e-4. Slow without a GPU.",
-           dict(model="resnet34_224", epochs=10, batch_size=64, optimizer="adam", lr=1e-4, momentum=0.9,
-                weight_decay=0.0, schedule="constant", augment=_aug(crop_padding=4, flip=True))),
-    Preset("resnet18", "ResNet-18, SGD 0.1, cosine (~95%)",
-           "The common pytorch-cifar recipe: ResNet-18 for 32x32, SGD 0.1 momentum 0.9, weight decay 5e-4, "
-           "cosine schedule over 200 epochs.",
-           dict(model="resnet18", epochs=200, batch_size=128, optimizer="sgd", lr=0.1, momentum=0.9,
-                weight_decay=5e-4, schedule="cosine", augment=_aug(crop_padding=4, flip=True))),
-    Preset("birds-vs-airplanes", "Birds vs airplanes (tutorial CNN)",
-           "Deep Learning with PyTorch, chapter 8: a small tanh CNN telling birds from airplanes, "
-           "SGD 1e-2, 100 epochs, no augmentation.",
-           dict(data="cifar10", classes=["airplane", "bird"], model="tutorial_net", epochs=100, batch_size=64,
-                optimizer="sgd", lr=1e-2, momentum=0.0, weight_decay=0.0, schedule="constant",
-                augment=_aug(crop_padding=0, flip=False))),
-    Preset("mnist-resnet", "Fashion-MNIST, simple residual CNN",
-           "The simple residual-block CNN for MNIST-style data, Adam 1e-3 with cosine decay, 10 epochs.",
-           dict(data="fashion-mnist", model="mnist_resnet", epochs=10, batch_size=128, optimizer="adam", lr=1e-3,
-                momentum=0.9, weight_decay=1e-4, schedule="cosine", augment=_aug(crop_padding=2, flip=False))),
-]}
+                tta=2,
+                mixed_precision="auto",
+                channels_last=True,
+            ),
+        ),
+        Preset(
+            "quick",
+            "Quick try (ResNet-20, 5 epochs)",
+            "A few minutes on a laptop CPU: ResNet-20, SGD 0.1 with one-cycle, standard augmentation.",
+            dict(
+                model="resnet20",
+                epochs=5,
+                batch_size=256,
+                optimizer="nesterov",
+                lr=0.2,
+                momentum=0.9,
+                weight_decay=5e-4,
+                schedule="onecycle",
+                warmup_epochs=1.0,
+                label_smoothing=0.1,
+                augment=_aug(crop_padding=4, flip=True),
+            ),
+        ),
+        Preset(
+            "resnet32-keras",
+            "ResNet-32, SGD 0.1 Nesterov, steps at 81/122",
+            "The Keras CIFAR ResNet recipe: ResNet-32, SGD 0.1 Nesterov momentum 0.9, weight decay 1e-4, "
+            "batch 128, learning rate divided by 10 at epochs 81 and 122, 164 epochs, pad-4 crops and flips.",
+            dict(
+                model="resnet32",
+                epochs=164,
+                batch_size=128,
+                optimizer="nesterov",
+                lr=0.1,
+                momentum=0.9,
+                weight_decay=1e-4,
+                schedule="multistep",
+                milestones=[81.0, 122.0],
+                gamma=0.1,
+                augment=_aug(crop_padding=4, padding_mode="zeros", flip=True),
+            ),
+        ),
+        Preset(
+            "resnet-v2-keras",
+            "Pre-activation ResNet-56 (Keras ResNet v2), Adam 1e-3",
+            "The Keras ResNet v2 example: full pre-activation blocks, Adam 1e-3 divided by 10 at epochs 80, 120, "
+            "160 and by 2 at 180, 200 epochs.",
+            dict(
+                model="preact_resnet56",
+                epochs=200,
+                batch_size=128,
+                optimizer="adam",
+                lr=1e-3,
+                momentum=0.9,
+                weight_decay=1e-4,
+                schedule="multistep",
+                milestones=[80.0, 120.0, 160.0],
+                gamma=0.1,
+                augment=_aug(crop_padding=4, padding_mode="zeros", flip=True),
+            ),
+        ),
+        Preset(
+            "nin",
+            "Network-in-Network, SGD 0.01, x0.6 every 10 epochs",
+            "The NIN tutorial: SGD 0.01 momentum 0.9, weight decay 1e-4, learning rate times 0.6 every 10 epochs.",
+            dict(
+                model="nin",
+                epochs=100,
+                batch_size=128,
+                optimizer="sgd",
+                lr=0.01,
+                momentum=0.9,
+                weight_decay=1e-4,
+                schedule="step",
+                step_size=10.0,
+                gamma=0.6,
+                augment=_aug(crop_padding=4, flip=True),
+            ),
+        ),
+        Preset(
+            "resnet34-upsampled",
+            "ResNet-34 on upsampled images, Adam 1e-4",
+            "The tutorial that feeds CIFAR-10 upsampled to 224x224 into an ImageNet-style ResNet-34 and "
+            "trains with Adam 1e-4. Slow without a GPU.",
+            dict(
+                model="resnet34_224",
+                epochs=10,
+                batch_size=64,
+                optimizer="adam",
+                lr=1e-4,
+                momentum=0.9,
+                weight_decay=0.0,
+                schedule="constant",
+                augment=_aug(crop_padding=4, flip=True),
+            ),
+        ),
+        Preset(
+            "resnet18",
+            "ResNet-18, SGD 0.1, cosine (~95%)",
+            "The common pytorch-cifar recipe: ResNet-18 for 32x32, SGD 0.1 momentum 0.9, weight decay 5e-4, "
+            "cosine schedule over 200 epochs.",
+            dict(
+                model="resnet18",
+                epochs=200,
+                batch_size=128,
+                optimizer="sgd",
+                lr=0.1,
+                momentum=0.9,
+                weight_decay=5e-4,
+                schedule="cosine",
+                augment=_aug(crop_padding=4, flip=True),
+            ),
+        ),
+        Preset(
+            "birds-vs-airplanes",
+            "Birds vs airplanes (tutorial CNN)",
+            "Deep Learning with PyTorch, chapter 8: a small tanh CNN telling birds from airplanes, "
+            "SGD 1e-2, 100 epochs, no augmentation.",
+            dict(
+                data="cifar10",
+                classes=["airplane", "bird"],
+                model="tutorial_net",
+                epochs=100,
+                batch_size=64,
+                optimizer="sgd",
+                lr=1e-2,
+                momentum=0.0,
+                weight_decay=0.0,
+                schedule="constant",
+                augment=_aug(crop_padding=0, flip=False),
+            ),
+        ),
+        Preset(
+            "mnist-resnet",
+            "Fashion-MNIST, simple residual CNN",
+            "The simple residual-block CNN for MNIST-style data, Adam 1e-3 with cosine decay, 10 epochs.",
+            dict(
+                data="fashion-mnist",
+                model="mnist_resnet",
+                epochs=10,
+                batch_size=128,
+                optimizer="adam",
+                lr=1e-3,
+                momentum=0.9,
+                weight_decay=1e-4,
+                schedule="cosine",
+                augment=_aug(crop_padding=2, flip=False),
+            ),
+        ),
+    ]
+}
 
 
 def preset_config(name: str, base: TrainConfig | None = None, **changes) -> TrainConfig:

@@ -242,11 +242,13 @@ def test_predict_text_and_folder(trained, tmp_path, capsys):
     _, _, out = trained
     for name, colour in (("a.png", (40, 40, 210)), ("b.png", (40, 210, 40))):
         Image.new("RGB", (16, 16), colour).save(tmp_path / name)
-    # (--tta takes an optional level, so it goes after the paths when given alone)
-    code, stdout, _ = run(capsys, "predict", "--checkpoint", out / "best.pt", tmp_path, "--tta")
+    # --tta is a plain flag, so it may stand before the paths (as `predict [--tta] PATH...` reads)
+    code, stdout, _ = run(capsys, "predict", "--checkpoint", out / "best.pt", "--tta", tmp_path)
     assert code == 0
     lines = stdout.splitlines()
     assert len(lines) == 2 and lines[0].startswith(str(tmp_path / "a.png")) and "blue" in lines[0]
+    code, stdout, _ = run(capsys, "predict", "--checkpoint", out / "best.pt", "--tta-level", "1", tmp_path / "b.png")
+    assert code == 0 and "green" in stdout
 
 
 def test_predict_empty_folder_exits_2(trained, tmp_path, capsys):
@@ -292,7 +294,7 @@ def test_predict_without_a_bundled_model_exits_2(tmp_path, capsys, monkeypatch):
     ["train"],  # --out is required
     ["evaluate", "--checkpoint", "x.pt"],  # --data is required
     ["predict"],  # at least one path
-    ["predict", "--tta", "5", "x.png"],
+    ["predict", "--tta-level", "5", "x.png"],
     ["train", "--out", "o", "--epochs", "two"],
 ])
 def test_bad_usage_exits_2(capsys, argv):

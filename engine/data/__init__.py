@@ -4,5 +4,13 @@ from .dataset import Dataset, ImageSet, LoadSummary
 from .loader import Augment, DeviceBatches
 from .sources import BUILTIN_DATASETS, DataSpec, load_dataset
 
-__all__ = ["Dataset", "ImageSet", "LoadSummary", "Augment", "DeviceBatches", "DataSpec", "load_dataset",
-           "BUILTIN_DATASETS"]
+__all__ = [
+    "BUILTIN_DATASETS",
+    "Augment",
+    "DataSpec",
+    "Dataset",
+    "DeviceBatches",
+    "ImageSet",
+    "LoadSummary",
+    "load_dataset",
+]

@@ -43,11 +43,11 @@ def load_cached(key: str) -> Dataset | None:
         splits = {}
         for split in ("train", "val", "test"):
             if split in meta["splits"]:
-                splits[split] = ImageSet(np.load(folder / f"{split}_images.npy"),
-                                         np.load(folder / f"{split}_labels.npy"))
+                splits[split] = ImageSet(
+                    np.load(folder / f"{split}_images.npy"), np.load(folder / f"{split}_labels.npy")
+                )
         summary = LoadSummary(meta.get("skipped", {}), meta.get("empty_classes", []), from_cache=True)
-        return Dataset(meta["name"], meta["classes"], splits["train"], splits.get("val"), splits.get("test"),
-                       summary)
+        return Dataset(meta["name"], meta["classes"], splits["train"], splits.get("val"), splits.get("test"), summary)
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # damaged entry: decode again
@@ -66,9 +66,13 @@ def store_cached(key: str, ds: Dataset) -> None:
             if s is not None:
                 np.save(tmp / f"{split}_images.npy", s.images)
                 np.save(tmp / f"{split}_labels.npy", s.labels)
-        meta = {"name": ds.name, "classes": ds.classes,
-                "splits": [k for k, v in splits.items() if v is not None],
-                "skipped": ds.summary.skipped, "empty_classes": ds.summary.empty_classes}
+        meta = {
+            "name": ds.name,
+            "classes": ds.classes,
+            "splits": [k for k, v in splits.items() if v is not None],
+            "skipped": ds.summary.skipped,
+            "empty_classes": ds.summary.empty_classes,
+        }
         (tmp / "meta.json").write_text(json.dumps(meta))
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)

@@ -11,7 +11,7 @@ from ..errors import DataError
 from ..paths import data_dir
 from .dataset import Dataset, ImageSet
 
-__all__ = ["load_cifar10", "CIFAR10_CLASSES", "CIFAR10_URL"]
+__all__ = ["CIFAR10_CLASSES", "CIFAR10_URL", "load_cifar10"]
 
 _logger = logging.getLogger(__name__)
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -44,6 +44,10 @@ def load_cifar10(root: Path | None = None, download: bool = True) -> Dataset:
             ) from None
     test = cls(str(root), train=False, download=False)
     classes = list(getattr(train, "classes", CIFAR10_CLASSES))
-    return Dataset("CIFAR-10", classes,
-                   ImageSet(np.asarray(train.data, np.uint8), np.asarray(train.targets)),
-                   None, ImageSet(np.asarray(test.data, np.uint8), np.asarray(test.targets)))
+    return Dataset(
+        "CIFAR-10",
+        classes,
+        ImageSet(np.asarray(train.data, np.uint8), np.asarray(train.targets)),
+        None,
+        ImageSet(np.asarray(test.data, np.uint8), np.asarray(test.targets)),
+    )

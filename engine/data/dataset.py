@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["ImageSet", "Dataset", "LoadSummary", "stratified_split", "select_classes", "limit_images"]
+__all__ = ["Dataset", "ImageSet", "LoadSummary", "limit_images", "select_classes", "stratified_split"]
 
 
 @dataclass
@@ -28,7 +28,7 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, index: np.ndarray) -> "ImageSet":
+    def subset(self, index: np.ndarray) -> ImageSet:
         return ImageSet(self.images[index], self.labels[index])
 
     def class_counts(self, num_classes: int) -> np.ndarray:
@@ -94,7 +94,7 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
         rng.shuffle(idx)
-        n_held = int(round(fraction * len(idx)))
+        n_held = round(fraction * len(idx))
         if fraction > 0 and len(idx) > 1:
             n_held = min(max(n_held, 1), len(idx) - 1)  # keep both sides non-empty
         held_idx.append(idx[:n_held])

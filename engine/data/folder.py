@@ -107,8 +107,15 @@ def _plan(src: _Source) -> tuple[dict[str, list[tuple[str, str]]], list[str], di
         parts = p.parts
         if has_splits:
             split = parts[0].lower()
-            split = ("train" if split in TRAIN_NAMES else "test" if split in TEST_NAMES
-                     else "val" if split in VAL_NAMES else None)
+            split = (
+                "train"
+                if split in TRAIN_NAMES
+                else "test"
+                if split in TEST_NAMES
+                else "val"
+                if split in VAL_NAMES
+                else None
+            )
             parts = parts[1:]
             if split is None:
                 skipped[name] = "outside the train/, val/ and test/ folders"
@@ -125,7 +132,7 @@ def _plan(src: _Source) -> tuple[dict[str, list[tuple[str, str]]], list[str], di
     for d in src.dirs:
         if not d.startswith(prefix):
             continue
-        parts = PurePosixPath(d[len(prefix):]).parts
+        parts = PurePosixPath(d[len(prefix) :]).parts
         if has_splits and len(parts) == 2 and parts[0].lower() in TRAIN_NAMES:
             class_dirs.add(parts[1])
         elif not has_splits and len(parts) == 1 and parts[0].lower() not in HELD_NAMES | TRAIN_NAMES:
@@ -151,8 +158,9 @@ def _attempt(fn):
         return None, f"unreadable ({exc})"
 
 
-def load_image_folder(path: str | Path, image_size: int | None = None, workers: int | None = None,
-                      use_cache: bool = True) -> Dataset:
+def load_image_folder(
+    path: str | Path, image_size: int | None = None, workers: int | None = None, use_cache: bool = True
+) -> Dataset:
     """Load a class-per-folder image tree or zip; returns train (+ test when the layout has one)."""
     path = Path(path).expanduser()
     if not path.exists():
@@ -170,8 +178,7 @@ def load_image_folder(path: str | Path, image_size: int | None = None, workers: 
 
     # Pass 1 reads headers only, to choose one size and channel count for the whole set
     # without holding full-size photos in memory.
-    headers = _run(lambda j: _attempt(lambda: probe_image(src.read(j[1]), PurePosixPath(j[1]).name)),
-                   jobs, workers)
+    headers = _run(lambda j: _attempt(lambda: probe_image(src.read(j[1]), PurePosixPath(j[1]).name)), jobs, workers)
     ok = []
     for job, (header, reason) in zip(jobs, headers):
         if header is None:
@@ -192,8 +199,9 @@ def load_image_folder(path: str | Path, image_size: int | None = None, workers: 
 
     # Pass 2 decodes and shrinks each file straight to its small array.
     def decode(job):
-        return _attempt(lambda: image_to_array(open_image(src.read(job[1]), PurePosixPath(job[1]).name),
-                                               size, channels))
+        return _attempt(
+            lambda: image_to_array(open_image(src.read(job[1]), PurePosixPath(job[1]).name), size, channels)
+        )
 
     arrays = _run(decode, [j for j, _ in ok], workers)
     index = {c: i for i, c in enumerate(classes)}

@@ -15,13 +15,26 @@ from ..errors import DataError
 from ..paths import data_dir
 from .dataset import Dataset, ImageSet
 
-__all__ = ["read_idx", "load_idx_dataset", "find_idx_folder", "MNIST_CLASSES", "FASHION_CLASSES"]
+__all__ = ["FASHION_CLASSES", "MNIST_CLASSES", "find_idx_folder", "load_idx_dataset", "read_idx"]
 
 MNIST_CLASSES = [str(i) for i in range(10)]
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_SYSTEM_FOLDERS = {"fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")], "mnist": [Path("/usr/share/datasets/mnist")]}
+_SYSTEM_FOLDERS = {
+    "fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")],
+    "mnist": [Path("/usr/share/datasets/mnist")],
+}
 _TV_NAMES = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
 
 
@@ -39,7 +52,7 @@ def read_idx(path: Path) -> np.ndarray:
     dims = np.frombuffer(data, ">u4", count=ndim, offset=4).astype(int)
     dtype = np.dtype(_DTYPES[data[2]])
     expected = int(np.prod(dims)) * dtype.itemsize
-    body = data[4 + 4 * ndim:]
+    body = data[4 + 4 * ndim :]
     if len(body) < expected:
         raise DataError(f"{path}: truncated idx file ({len(body)} of {expected} bytes)")
     return np.frombuffer(body, dtype, count=int(np.prod(dims))).reshape(dims)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Augment", "DeviceBatches", "channel_stats", "random_crop", "random_flip", "cutout"]
+__all__ = ["Augment", "DeviceBatches", "channel_stats", "cutout", "random_crop", "random_flip"]
 
 
 @dataclass
@@ -71,10 +71,22 @@ class DeviceBatches:
     ``batch_size`` is the global batch; with ``world_size`` > 1 each rank yields its share.
     """
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, device: torch.device,
-                 mean: list[float], std: list[float], augment: Augment | None = None,
-                 shuffle: bool = False, drop_last: bool = False, seed: int = 0, channels_last: bool = False,
-                 rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        batch_size: int,
+        device: torch.device,
+        mean: list[float],
+        std: list[float],
+        augment: Augment | None = None,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int = 0,
+        channels_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         self.images = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2)
         self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
         self.batch_size = batch_size
@@ -108,7 +120,7 @@ class DeviceBatches:
             sl = slice(b * self.batch_size, min((b + 1) * self.batch_size, n))
             idx = order[sl] if order is not None else torch.arange(sl.start, sl.stop, device=self.device)
             if self.world_size > 1:
-                idx = idx[self.rank::self.world_size]
+                idx = idx[self.rank :: self.world_size]
             x = self.normalize(self.images[idx])
             if self.augment is not None:
                 a = self.augment

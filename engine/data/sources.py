@@ -14,7 +14,7 @@ from ..errors import DataError
 from ..paths import data_dir
 from .dataset import Dataset, limit_images, select_classes, stratified_split
 
-__all__ = ["load_dataset", "BUILTIN_DATASETS", "DataSpec", "normalize_spec"]
+__all__ = ["BUILTIN_DATASETS", "DataSpec", "load_dataset", "normalize_spec"]
 
 _logger = logging.getLogger(__name__)
 
@@ -24,8 +24,13 @@ BUILTIN_DATASETS = {
     "fashion-mnist": "Fashion-MNIST (28x28 grayscale)",
     "mnist": "MNIST (28x28 grayscale digits)",
 }
-_ALIASES = {"cifar-10": "cifar10", "cifar": "cifar10", "fashion_mnist": "fashion-mnist",
-            "fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist"}
+_ALIASES = {
+    "cifar-10": "cifar10",
+    "cifar": "cifar10",
+    "fashion_mnist": "fashion-mnist",
+    "fashionmnist": "fashion-mnist",
+    "fmnist": "fashion-mnist",
+}
 
 
 def normalize_spec(spec: str) -> str:
@@ -57,12 +62,15 @@ def _load_idx(kind: str) -> Dataset:
             from torchvision import datasets
 
             getattr(datasets, "FashionMNIST" if kind == "fashion-mnist" else "MNIST")(
-                str(data_dir()), train=True, download=True)
+                str(data_dir()), train=True, download=True
+            )
         except Exception as exc:
             hint = " (or `apt install dataset-fashion-mnist`)" if kind == "fashion-mnist" else ""
             where = data_dir() / title.replace("-", "") / "raw"
-            raise DataError(f"{title} is not on this machine and could not be downloaded ({type(exc).__name__}); "
-                            f"put its idx files in {where}{hint}") from None
+            raise DataError(
+                f"{title} is not on this machine and could not be downloaded ({type(exc).__name__}); "
+                f"put its idx files in {where}{hint}"
+            ) from None
         folder = find_idx_folder(kind)
     return load_idx_dataset(folder, classes, title)
 

@@ -10,4 +10,12 @@ from .registry import (
     register,
 )
 
-__all__ = ["ModelInfo", "count_parameters", "create_model", "get_model_info", "list_models", "parameter_count", "register"]
+__all__ = [
+    "ModelInfo",
+    "count_parameters",
+    "create_model",
+    "get_model_info",
+    "list_models",
+    "parameter_count",
+    "register",
+]

@@ -130,15 +130,24 @@ _FAMILY = "CIFAR ResNet"
 
 
 def _register_depth(depth: int, params: str) -> None:
-    @register(f"resnet{depth}", _FAMILY, f"ResNet-{depth} (He et al. 2016), CIFAR design for 32x32, "
-              f"option A shortcuts, {params} params; block a-e selects the unit ordering", block="a")
+    @register(
+        f"resnet{depth}",
+        _FAMILY,
+        f"ResNet-{depth} (He et al. 2016), CIFAR design for 32x32, "
+        f"option A shortcuts, {params} params; block a-e selects the unit ordering",
+        block="a",
+    )
     def factory(num_classes: int, in_channels: int, block: str = "a") -> nn.Module:
         return CifarResNet(depth, num_classes, in_channels, block)
 
 
 def _register_preact(depth: int, params: str) -> None:
-    @register(f"preact_resnet{depth}", _FAMILY, f"Pre-activation ResNet-{depth} (ResNet v2, He et al. "
-              f"2016b, full pre-activation units), CIFAR design for 32x32, {params} params")
+    @register(
+        f"preact_resnet{depth}",
+        _FAMILY,
+        f"Pre-activation ResNet-{depth} (ResNet v2, He et al. "
+        f"2016b, full pre-activation units), CIFAR design for 32x32, {params} params",
+    )
     def factory(num_classes: int, in_channels: int) -> nn.Module:
         return CifarResNet(depth, num_classes, in_channels, "e")
 

@@ -64,13 +64,21 @@ class LeNet5(nn.Module):
             raise EngineError(f"activation must be 'tanh' or 'relu', got {activation!r}")
         act = acts[activation]
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 6, 5), act(), nn.AvgPool2d(2),
-            nn.Conv2d(6, 16, 5), act(), nn.AvgPool2d(2),
+            nn.Conv2d(in_channels, 6, 5),
+            act(),
+            nn.AvgPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            act(),
+            nn.AvgPool2d(2),
             # Identity on 32x32 inputs (5x5 maps); lets larger images through too.
             nn.AdaptiveAvgPool2d(5),
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), act(), nn.Linear(120, 84), act(),
+            nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120),
+            act(),
+            nn.Linear(120, 84),
+            act(),
             nn.Linear(84, num_classes),
         )
 
@@ -88,17 +96,28 @@ class AlexNetSmall(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 3):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(in_channels, 64, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 192, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(192, 384, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, 3, padding=1),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(2, ceil_mode=True),  # 32 -> 4 and 28 -> 4
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Dropout(0.5), nn.Linear(256 * 4 * 4, 2048), nn.ReLU(inplace=True),
-            nn.Dropout(0.5), nn.Linear(2048, 2048), nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
+            nn.Linear(256 * 4 * 4, 2048),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
+            nn.Linear(2048, 2048),
+            nn.ReLU(inplace=True),
             nn.Linear(2048, num_classes),
         )
 
@@ -133,25 +152,39 @@ class VGG16BN(nn.Module):
 _FAMILY = "Classic"
 
 
-@register("nin", _FAMILY, "Network-in-Network (Lin et al. 2013), native 32x32 CIFAR design, "
-          "global-average-pooling head, 0.97M params")
+@register(
+    "nin",
+    _FAMILY,
+    "Network-in-Network (Lin et al. 2013), native 32x32 CIFAR design, global-average-pooling head, 0.97M params",
+)
 def nin(num_classes: int, in_channels: int) -> nn.Module:
     return NIN(num_classes, in_channels)
 
 
-@register("lenet5", _FAMILY, "LeNet-5 (LeCun et al. 1998), native 32x32 (28x28 zero-padded to 32), "
-          "tanh or relu, 62K params", activation="tanh")
+@register(
+    "lenet5",
+    _FAMILY,
+    "LeNet-5 (LeCun et al. 1998), native 32x32 (28x28 zero-padded to 32), tanh or relu, 62K params",
+    activation="tanh",
+)
 def lenet5(num_classes: int, in_channels: int, activation: str = "tanh") -> nn.Module:
     return LeNet5(num_classes, in_channels, activation)
 
 
-@register("alexnet", _FAMILY, "AlexNet (Krizhevsky et al. 2012) adapted to 32x32: 3x3 convs, "
-          "2048-wide FC layers, 14.9M params")
+@register(
+    "alexnet",
+    _FAMILY,
+    "AlexNet (Krizhevsky et al. 2012) adapted to 32x32: 3x3 convs, 2048-wide FC layers, 14.9M params",
+)
 def alexnet(num_classes: int, in_channels: int) -> nn.Module:
     return AlexNetSmall(num_classes, in_channels)
 
 
-@register("vgg16_bn", _FAMILY, "VGG-16 with batch norm (Simonyan & Zisserman 2014) adapted to 32x32: "
-          "single linear classifier on 512 features, 14.7M params")
+@register(
+    "vgg16_bn",
+    _FAMILY,
+    "VGG-16 with batch norm (Simonyan & Zisserman 2014) adapted to 32x32: "
+    "single linear classifier on 512 features, 14.7M params",
+)
 def vgg16_bn(num_classes: int, in_channels: int) -> nn.Module:
     return VGG16BN(num_classes, in_channels)

@@ -32,13 +32,20 @@ class _DenseLayer(nn.Module):
 
 class _Transition(nn.Sequential):
     def __init__(self, cin: int, cout: int):
-        super().__init__(nn.BatchNorm2d(cin), nn.ReLU(inplace=True), nn.Conv2d(cin, cout, 1, bias=False),
-                         nn.AvgPool2d(2))
+        super().__init__(
+            nn.BatchNorm2d(cin), nn.ReLU(inplace=True), nn.Conv2d(cin, cout, 1, bias=False), nn.AvgPool2d(2)
+        )
 
 
 class DenseNet(nn.Module):
-    def __init__(self, blocks: tuple[int, ...], growth: int = 32, reduction: float = 0.5,
-                 num_classes: int = 10, in_channels: int = 3):
+    def __init__(
+        self,
+        blocks: tuple[int, ...],
+        growth: int = 32,
+        reduction: float = 0.5,
+        num_classes: int = 10,
+        in_channels: int = 3,
+    ):
         super().__init__()
         channels = 2 * growth
         layers: list[nn.Module] = [nn.Conv2d(in_channels, channels, 3, padding=1, bias=False)]
@@ -66,8 +73,12 @@ _FAMILY = "DenseNet"
 
 
 def _register(depth: int, blocks: tuple[int, ...], params: str) -> None:
-    @register(f"densenet{depth}", _FAMILY, f"DenseNet-BC-{depth} (Huang et al. 2017, k=32, {params} params) "
-              "adapted to 32x32: 3x3 stride-1 stem, no max-pool")
+    @register(
+        f"densenet{depth}",
+        _FAMILY,
+        f"DenseNet-BC-{depth} (Huang et al. 2017, k=32, {params} params) "
+        "adapted to 32x32: 3x3 stride-1 stem, no max-pool",
+    )
     def factory(num_classes: int, in_channels: int) -> nn.Module:
         return DenseNet(blocks, 32, 0.5, num_classes, in_channels)
 

@@ -50,8 +50,7 @@ class _ConvGroup(nn.Sequential):
 
 
 class FastNet(nn.Module):
-    def __init__(self, num_classes: int = 10, in_channels: int = 3, widths=(64, 256, 256),
-                 logit_scale: float = 1 / 9):
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, widths=(64, 256, 256), logit_scale: float = 1 / 9):
         super().__init__()
         whiten_channels = 2 * in_channels * 4  # +/- each eigenvector of the 2x2 patches
         self.whiten = nn.Conv2d(in_channels, whiten_channels, 2, padding=0, bias=True)
@@ -85,8 +84,11 @@ class FastNet(nn.Module):
         return self.head(self.features(self.whiten(x))) * self.logit_scale
 
 
-@register("fastnet", "Fast", "Wide shallow conv net with a whitening stem: the fast recipe's model "
-          "(about 94% CIFAR-10 in 10-15 epochs)")
+@register(
+    "fastnet",
+    "Fast",
+    "Wide shallow conv net with a whitening stem: the fast recipe's model (about 94% CIFAR-10 in 10-15 epochs)",
+)
 def fastnet(num_classes: int, in_channels: int, widths=(64, 256, 256)) -> nn.Module:
     return FastNet(num_classes, in_channels, tuple(widths))
 

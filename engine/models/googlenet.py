@@ -20,8 +20,9 @@ __all__ = ["GoogLeNet", "Inception"]
 
 
 def _conv_bn(cin: int, cout: int, k: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout),
-                         nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 class Inception(nn.Module):
@@ -64,14 +65,19 @@ class GoogLeNet(nn.Module):
                 layers.add_module(f"pool{name[0]}", nn.MaxPool2d(3, stride=2, padding=1))
             layers.add_module(f"inception{name}", Inception(*widths))
         self.features = layers
-        self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.4),
-                                        nn.Linear(1024, num_classes))
+        self.classifier = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.4), nn.Linear(1024, num_classes)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
 
 
-@register("googlenet", "GoogLeNet", "GoogLeNet / Inception v1 (Szegedy et al. 2015) with batch norm, "
-          "adapted to 32x32: 3x3 stride-1 stem, no auxiliary heads, 5.9M params")
+@register(
+    "googlenet",
+    "GoogLeNet",
+    "GoogLeNet / Inception v1 (Szegedy et al. 2015) with batch norm, "
+    "adapted to 32x32: 3x3 stride-1 stem, no auxiliary heads, 5.9M params",
+)
 def googlenet(num_classes: int, in_channels: int) -> nn.Module:
     return GoogLeNet(num_classes, in_channels)

@@ -8,18 +8,27 @@ classification models (see :mod:`engine.models.torchvision_models`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
 from ..errors import EngineError
 
-__all__ = ["ModelInfo", "count_parameters", "create_model", "get_model_info", "list_models", "parameter_count", "register"]
+__all__ = [
+    "ModelInfo",
+    "count_parameters",
+    "create_model",
+    "get_model_info",
+    "list_models",
+    "parameter_count",
+    "register",
+]
 
 _logger = logging.getLogger(__name__)
 
-_REGISTRY: dict[str, "ModelInfo"] = {}
+_REGISTRY: dict[str, ModelInfo] = {}
 
 
 @dataclass(frozen=True)
@@ -68,9 +77,7 @@ def get_model_info(name: str) -> ModelInfo:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise EngineError(
-            f"unknown architecture {name!r}; `python -m engine models` lists the known ones"
-        ) from None
+        raise EngineError(f"unknown architecture {name!r}; `python -m engine models` lists the known ones") from None
 
 
 def create_model(name: str, num_classes: int = 10, in_channels: int = 3, **kwargs) -> nn.Module:

@@ -93,8 +93,7 @@ class PreActBlock(nn.Module):
 class ResNet(nn.Module):
     """ResNet with a 3x3 stride-1 stem for small images; ``layers`` blocks per stage."""
 
-    def __init__(self, block: type[nn.Module], layers: tuple[int, ...], num_classes: int = 10,
-                 in_channels: int = 3):
+    def __init__(self, block: type[nn.Module], layers: tuple[int, ...], num_classes: int = 10, in_channels: int = 3):
         super().__init__()
         preact = block is PreActBlock
         stem: list[nn.Module] = [_bn_conv(in_channels, 64, 3)]
@@ -133,8 +132,11 @@ def _register_depth(depth: int) -> None:
     block, layers, params = _CONFIGS[depth]
     kind = "basic" if block is BasicBlock else "bottleneck"
 
-    @register(f"resnet{depth}", _FAMILY, f"ResNet-{depth} ({kind} blocks, {params} params) adapted to "
-              "32x32: 3x3 stride-1 stem, no max-pool")
+    @register(
+        f"resnet{depth}",
+        _FAMILY,
+        f"ResNet-{depth} ({kind} blocks, {params} params) adapted to 32x32: 3x3 stride-1 stem, no max-pool",
+    )
     def factory(num_classes: int, in_channels: int) -> nn.Module:
         return ResNet(block, layers, num_classes, in_channels)
 
@@ -143,14 +145,21 @@ for _depth in _CONFIGS:
     _register_depth(_depth)
 
 
-@register("preact_resnet18", _FAMILY, "Pre-activation ResNet-18 (He et al. 2016b, 11.2M params) "
-          "adapted to 32x32: 3x3 stride-1 stem, no max-pool")
+@register(
+    "preact_resnet18",
+    _FAMILY,
+    "Pre-activation ResNet-18 (He et al. 2016b, 11.2M params) adapted to 32x32: 3x3 stride-1 stem, no max-pool",
+)
 def preact_resnet18(num_classes: int, in_channels: int) -> nn.Module:
     return ResNet(PreActBlock, (2, 2, 2, 2), num_classes, in_channels)
 
 
-@register("resnet34_224", _FAMILY, "Original ImageNet ResNet-34 (7x7 stride-2 stem, max-pool; "
-          "21.3M params), input upsampled to 224; slow", input_handling="upsample")
+@register(
+    "resnet34_224",
+    _FAMILY,
+    "Original ImageNet ResNet-34 (7x7 stride-2 stem, max-pool; 21.3M params), input upsampled to 224; slow",
+    input_handling="upsample",
+)
 def resnet34_224(num_classes: int, in_channels: int) -> nn.Module:
     # torchvision is imported here, not at module level, so that importing the engine stays light.
     from torchvision.models import resnet34

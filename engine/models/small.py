@@ -26,8 +26,14 @@ class TutorialNet(nn.Module):
     between each conv and its tanh (``NetBatchNorm``).
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 3, width: int = 16,
-                 dropout: float = 0.0, batch_norm: bool = False):
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        width: int = 16,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+    ):
         super().__init__()
         half = width // 2
         layers: list[nn.Module] = []
@@ -39,7 +45,9 @@ class TutorialNet(nn.Module):
             if dropout:
                 layers.append(nn.Dropout2d(dropout))
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(8 * 8 * half, 32), nn.Tanh(), nn.Linear(32, num_classes))
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(8 * 8 * half, 32), nn.Tanh(), nn.Linear(32, num_classes)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -71,8 +79,9 @@ class TutorialResNet(nn.Module):
         # A fresh block per position: the book's `n_blocks * [ResBlock(...)]` repeats one
         # module, so all its blocks would share weights.
         self.blocks = nn.Sequential(*(_BookResBlock(width) for _ in range(n_blocks)))
-        self.classifier = nn.Sequential(nn.AdaptiveMaxPool2d(8), nn.Flatten(), nn.Linear(8 * 8 * width, 32),
-                                        nn.ReLU(), nn.Linear(32, num_classes))
+        self.classifier = nn.Sequential(
+            nn.AdaptiveMaxPool2d(8), nn.Flatten(), nn.Linear(8 * 8 * width, 32), nn.ReLU(), nn.Linear(32, num_classes)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.blocks(self.stem(x)))
@@ -84,8 +93,11 @@ class _ResBlock(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -98,12 +110,19 @@ class MnistResNet(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 1):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
-            _ResBlock(32), _ResBlock(32),
+            nn.Conv2d(in_channels, 32, 3, padding=1, bias=False),
+            nn.BatchNorm2d(32),
+            nn.ReLU(inplace=True),
+            _ResBlock(32),
+            _ResBlock(32),
             # Stride 2 halves the map (28 -> 14, 32 -> 16) while doubling the channels.
-            nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
             _ResBlock(64),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(64, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -113,37 +132,62 @@ class MnistResNet(nn.Module):
 _FAMILY = "Tutorial"
 
 
-@register("tutorial_net", _FAMILY, "'Deep Learning with PyTorch' ch. 8 Net: 2 conv-tanh-pool (16, 8 ch), "
-          "2 FC; native 32x32, 28x28 via adaptive pooling")
+@register(
+    "tutorial_net",
+    _FAMILY,
+    "'Deep Learning with PyTorch' ch. 8 Net: 2 conv-tanh-pool (16, 8 ch), "
+    "2 FC; native 32x32, 28x28 via adaptive pooling",
+)
 def tutorial_net(num_classes: int, in_channels: int) -> nn.Module:
     return TutorialNet(num_classes, in_channels, 16)
 
 
-@register("tutorial_net_wide", _FAMILY, "'Deep Learning with PyTorch' ch. 8 NetWidth: Net with `width` "
-          "(32) then width/2 channels; native 32x32", width=32)
+@register(
+    "tutorial_net_wide",
+    _FAMILY,
+    "'Deep Learning with PyTorch' ch. 8 NetWidth: Net with `width` (32) then width/2 channels; native 32x32",
+    width=32,
+)
 def tutorial_net_wide(num_classes: int, in_channels: int, width: int = 32) -> nn.Module:
     return TutorialNet(num_classes, in_channels, int(width))
 
 
-@register("tutorial_net_dropout", _FAMILY, "'Deep Learning with PyTorch' ch. 8 NetDropout: NetWidth with "
-          "Dropout2d(0.4) after each conv block; native 32x32", width=32)
+@register(
+    "tutorial_net_dropout",
+    _FAMILY,
+    "'Deep Learning with PyTorch' ch. 8 NetDropout: NetWidth with Dropout2d(0.4) after each conv block; native 32x32",
+    width=32,
+)
 def tutorial_net_dropout(num_classes: int, in_channels: int, width: int = 32) -> nn.Module:
     return TutorialNet(num_classes, in_channels, int(width), dropout=0.4)
 
 
-@register("tutorial_net_bn", _FAMILY, "'Deep Learning with PyTorch' ch. 8 NetBatchNorm: NetWidth with "
-          "batch norm before each tanh; native 32x32", width=32)
+@register(
+    "tutorial_net_bn",
+    _FAMILY,
+    "'Deep Learning with PyTorch' ch. 8 NetBatchNorm: NetWidth with batch norm before each tanh; native 32x32",
+    width=32,
+)
 def tutorial_net_bn(num_classes: int, in_channels: int, width: int = 32) -> nn.Module:
     return TutorialNet(num_classes, in_channels, int(width), batch_norm=True)
 
 
-@register("tutorial_net_res", _FAMILY, "'Deep Learning with PyTorch' ch. 8 NetResDeep: conv + `n_blocks` "
-          "(10) conv-BN-ReLU residual blocks, 2 FC; native 32x32", width=32, n_blocks=10)
+@register(
+    "tutorial_net_res",
+    _FAMILY,
+    "'Deep Learning with PyTorch' ch. 8 NetResDeep: conv + `n_blocks` "
+    "(10) conv-BN-ReLU residual blocks, 2 FC; native 32x32",
+    width=32,
+    n_blocks=10,
+)
 def tutorial_net_res(num_classes: int, in_channels: int, width: int = 32, n_blocks: int = 10) -> nn.Module:
     return TutorialResNet(num_classes, in_channels, int(width), int(n_blocks))
 
 
-@register("mnist_resnet", _FAMILY, "Small residual CNN for MNIST-sized images (32-32-64 ch, 3 residual "
-          "blocks, GAP head); native 28x28 and 32x32")
+@register(
+    "mnist_resnet",
+    _FAMILY,
+    "Small residual CNN for MNIST-sized images (32-32-64 ch, 3 residual blocks, GAP head); native 28x28 and 32x32",
+)
 def mnist_resnet(num_classes: int, in_channels: int) -> nn.Module:
     return MnistResNet(num_classes, in_channels)

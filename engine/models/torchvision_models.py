@@ -84,8 +84,7 @@ def torchvision_model_info(name: str) -> ModelInfo:
     return ModelInfo(
         name=_PREFIX + arch,
         family="torchvision",
-        description=f"torchvision {arch} (ImageNet architecture), upsampled to 224; "
-                    "ImageNet weights when cached",
+        description=f"torchvision {arch} (ImageNet architecture), upsampled to 224; ImageNet weights when cached",
         factory=functools.partial(_build, arch),
         input_handling="upsample",
         defaults={"pretrained": True, "input_size": 224},
@@ -111,8 +110,9 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError) as exc:
         # Unreadable, truncated or corrupt file, or a pickle needing more than tensors.
-        raise EngineError(f"cannot read cached weights {path} ({type(exc).__name__}); "
-                          "replace or delete the file") from None
+        raise EngineError(
+            f"cannot read cached weights {path} ({type(exc).__name__}); replace or delete the file"
+        ) from None
     if not isinstance(state, dict):
         raise EngineError(f"cached weights {path} are not a state dict")
     return {_DENSENET_OLD_KEY.sub(r"\1\2", k): v for k, v in state.items()}
@@ -154,8 +154,17 @@ def _adapt_first_conv(model: nn.Module, in_channels: int) -> None:
     """Give the first RGB conv ``in_channels`` inputs, averaging its (pretrained) RGB weights."""
     for name, conv in model.named_modules():
         if isinstance(conv, nn.Conv2d) and conv.in_channels == 3:
-            new = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                            conv.dilation, conv.groups, conv.bias is not None, conv.padding_mode)
+            new = nn.Conv2d(
+                in_channels,
+                conv.out_channels,
+                conv.kernel_size,
+                conv.stride,
+                conv.padding,
+                conv.dilation,
+                conv.groups,
+                conv.bias is not None,
+                conv.padding_mode,
+            )
             with torch.no_grad():
                 # The mean keeps each filter's pattern and the pretrained weight scale; the
                 # response to a gray image is a third of that to the same image in RGB, a
@@ -168,8 +177,7 @@ def _adapt_first_conv(model: nn.Module, in_channels: int) -> None:
     raise EngineError("cannot adapt the first convolution of this torchvision model to grayscale input")
 
 
-def _build(arch: str, num_classes: int, in_channels: int, pretrained: bool = True,
-           input_size: int = 224) -> nn.Module:
+def _build(arch: str, num_classes: int, in_channels: int, pretrained: bool = True, input_size: int = 224) -> nn.Module:
     from torchvision.models import get_model
 
     input_size = int(input_size)
@@ -181,20 +189,25 @@ def _build(arch: str, num_classes: int, in_channels: int, pretrained: bool = Tru
             _logger.warning(
                 "No cached ImageNet weights for %s: put %s in %s to fine-tune from them "
                 "(this app never downloads). Training starts from random initialisation.",
-                arch, path.name, path.parent,
+                arch,
+                path.name,
+                path.parent,
             )
             path = None
     kwargs: dict = {}
     if arch in _NO_AUX:
         # transform_input re-normalises RGB for Google's weights; it indexes three channels.
-        kwargs.update(aux_logits=False, init_weights=path is None, transform_input=path is not None and in_channels == 3)
+        kwargs.update(
+            aux_logits=False, init_weights=path is None, transform_input=path is not None and in_channels == 3
+        )
     for prefix, key in _SIZE_KWARG.items():
         if arch.startswith(prefix):
             native = weights.meta["min_size"][0] if path is not None else input_size
             if native != input_size:
                 # Position embeddings are learnt for one resolution: the weights decide.
-                _logger.warning("%s weights expect %d px input; using input_size %d instead of %d",
-                                arch, native, native, input_size)
+                _logger.warning(
+                    "%s weights expect %d px input; using input_size %d instead of %d", arch, native, native, input_size
+                )
                 input_size = native
             kwargs[key] = input_size if key == "image_size" else (input_size, input_size)
     model = get_model(arch, weights=None, **kwargs)  # 1000 classes, the weights' head
@@ -205,11 +218,13 @@ def _build(arch: str, num_classes: int, in_channels: int, pretrained: bool = Tru
         except RuntimeError as exc:  # shape mismatch
             raise EngineError(f"cached weights {path} do not fit {arch}: {str(exc).splitlines()[0]}") from None
         if missing:
-            raise EngineError(f"cached weights {path} do not fit {arch}: {len(missing)} tensors missing "
-                              f"(first: {missing[0]})")
+            raise EngineError(
+                f"cached weights {path} do not fit {arch}: {len(missing)} tensors missing (first: {missing[0]})"
+            )
         if unexpected:
-            _logger.info("%s: ignored %d tensors of %s not in the model (%s...)", arch, len(unexpected),
-                         path.name, unexpected[0])
+            _logger.info(
+                "%s: ignored %d tensors of %s not in the model (%s...)", arch, len(unexpected), path.name, unexpected[0]
+            )
         _logger.info("%s: loaded ImageNet weights from %s", arch, path)
     _adapt_head(model, num_classes, arch)
     if in_channels != 3:

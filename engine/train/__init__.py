@@ -4,5 +4,15 @@ from .events import BatchEnd, EpochEnd, LogMessage, RunFinished, RunStarted, Tra
 from .optim import schedule_preview
 from .trainer import StopFlag, TrainingFailed, train
 
-__all__ = ["train", "StopFlag", "TrainingFailed", "schedule_preview", "RunStarted", "BatchEnd", "EpochEnd",
-           "LogMessage", "RunFinished", "TrainEvent"]
+__all__ = [
+    "BatchEnd",
+    "EpochEnd",
+    "LogMessage",
+    "RunFinished",
+    "RunStarted",
+    "StopFlag",
+    "TrainEvent",
+    "TrainingFailed",
+    "schedule_preview",
+    "train",
+]

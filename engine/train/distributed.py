@@ -13,7 +13,7 @@ import torch
 import torch.distributed as td
 from torch import nn
 
-__all__ = ["DistContext", "setup", "wrap", "teardown"]
+__all__ = ["DistContext", "setup", "teardown", "wrap"]
 
 
 @dataclass

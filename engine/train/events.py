@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["RunStarted", "BatchEnd", "EpochEnd", "LogMessage", "RunFinished", "TrainEvent"]
+__all__ = ["BatchEnd", "EpochEnd", "LogMessage", "RunFinished", "RunStarted", "TrainEvent"]
 
 
 @dataclass

@@ -13,7 +13,7 @@ from torch import nn
 
 from ..config import TrainConfig
 
-__all__ = ["build_optimizer", "LRSchedule", "schedule_preview", "param_groups"]
+__all__ = ["LRSchedule", "build_optimizer", "param_groups", "schedule_preview"]
 
 
 def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
@@ -32,16 +32,18 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
     scale = cfg.norm_bias_lr_scale
     groups = [{"params": other, "lr": cfg.lr, "weight_decay": cfg.weight_decay, "lr_scale": 1.0}]
     if norm:
-        groups.append({"params": norm, "lr": cfg.lr * scale, "weight_decay": cfg.weight_decay / scale,
-                       "lr_scale": scale})
+        groups.append(
+            {"params": norm, "lr": cfg.lr * scale, "weight_decay": cfg.weight_decay / scale, "lr_scale": scale}
+        )
     return groups
 
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     groups = param_groups(model, cfg)
     if cfg.optimizer in ("sgd", "nesterov"):
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum,
-                               nesterov=cfg.optimizer == "nesterov" and cfg.momentum > 0)
+        return torch.optim.SGD(
+            groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.optimizer == "nesterov" and cfg.momentum > 0
+        )
     betas = (cfg.momentum if cfg.momentum > 0 else 0.9, 0.999)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(groups, lr=cfg.lr, betas=betas)

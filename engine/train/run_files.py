@@ -8,7 +8,7 @@ import logging
 import os
 from pathlib import Path
 
-__all__ = ["RunFiles", "METRIC_COLUMNS"]
+__all__ = ["METRIC_COLUMNS", "RunFiles"]
 
 _logger = logging.getLogger(__name__)
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed_s", "images_per_s"]

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -21,7 +20,7 @@ from ..config import TrainConfig
 from ..data.dataset import Dataset
 from ..data.loader import DeviceBatches, channel_stats
 from ..data.sources import DataSpec, load_dataset
-from ..device import autocast_context, autocast_dtype, resolve_device, set_thread_budget
+from ..device import autocast_context, autocast_dtype, resolve_device, set_thread_budget, threads_label
 from ..errors import CheckpointError, EngineError
 from ..evaluate import evaluate_arrays
 from ..models import count_parameters, create_model
@@ -31,7 +30,7 @@ from .events import BatchEnd, EpochEnd, LogMessage, RunFinished, RunStarted
 from .optim import LRSchedule, build_optimizer
 from .run_files import RunFiles
 
-__all__ = ["train", "StopFlag", "TrainingFailed"]
+__all__ = ["StopFlag", "TrainingFailed", "train"]
 
 _logger = logging.getLogger(__name__)
 
@@ -61,9 +60,15 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def train(config: TrainConfig, out_dir: str | Path, callback: Callable | None = None, stop=None,
-          resume: str | Path | None = None, dataset: Dataset | None = None,
-          reserve_ui_thread: bool = False) -> RunFinished:
+def train(
+    config: TrainConfig,
+    out_dir: str | Path,
+    callback: Callable | None = None,
+    stop=None,
+    resume: str | Path | None = None,
+    dataset: Dataset | None = None,
+    reserve_ui_thread: bool = False,
+) -> RunFinished:
     """Train ``config`` writing into ``out_dir``; returns (and reports) how the run ended.
 
     ``resume`` is a ``last.pt`` written by an earlier run (its config is used; a larger
@@ -110,33 +115,60 @@ class _Run:
         self.device = self.ctx.device or resolve_device(cfg.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        ds = self.dataset or load_dataset(DataSpec(cfg.data, tuple(cfg.classes) if cfg.classes else None,
-                                                   cfg.val_fraction, cfg.seed, cfg.limit, cfg.image_size))
+        ds = self.dataset or load_dataset(
+            DataSpec(
+                cfg.data,
+                tuple(cfg.classes) if cfg.classes else None,
+                cfg.val_fraction,
+                cfg.seed,
+                cfg.limit,
+                cfg.image_size,
+            )
+        )
         for line in ds.summary.lines():
             self.log(f"{ds.name}: {line}", "warning")
         self.ds = ds
-        h, w, c = ds.image_shape
+        _h, _w, c = ds.image_shape
         self.mean, self.std = channel_stats(ds.train.images)
         self.model = create_model(cfg.model, num_classes=ds.num_classes, in_channels=c, **cfg.model_args)
         if hasattr(self.model, "init_from_data") and self.resume_ckpt is None:
             sample = ds.train.images[np.random.default_rng(cfg.seed).permutation(len(ds.train))[:5000]]
-            x = (torch.from_numpy(sample).permute(0, 3, 1, 2).float() / 255 - torch.tensor(self.mean).view(1, -1, 1, 1)) \
-                / torch.tensor(self.std).view(1, -1, 1, 1)
+            x = (
+                torch.from_numpy(sample).permute(0, 3, 1, 2).float() / 255 - torch.tensor(self.mean).view(1, -1, 1, 1)
+            ) / torch.tensor(self.std).view(1, -1, 1, 1)
             self.model.init_from_data(x)
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = self.model.to(self.device, memory_format=memory_format)
         self.amp_dtype = autocast_dtype(self.device, cfg.mixed_precision)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16
-                                           and self.device.type == "cuda")
-        self.batches = DeviceBatches(ds.train.images, ds.train.labels, cfg.batch_size, self.device,
-                                     self.mean, self.std, cfg.augment, shuffle=True,
-                                     drop_last=len(ds.train) > cfg.batch_size, seed=cfg.seed,
-                                     channels_last=cfg.channels_last, rank=self.ctx.rank,
-                                     world_size=self.ctx.world_size)
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=self.amp_dtype == torch.float16 and self.device.type == "cuda"
+        )
+        self.batches = DeviceBatches(
+            ds.train.images,
+            ds.train.labels,
+            cfg.batch_size,
+            self.device,
+            self.mean,
+            self.std,
+            cfg.augment,
+            shuffle=True,
+            drop_last=len(ds.train) > cfg.batch_size,
+            seed=cfg.seed,
+            channels_last=cfg.channels_last,
+            rank=self.ctx.rank,
+            world_size=self.ctx.world_size,
+        )
         self.val_batches = None
         if ds.val is not None and len(ds.val):
-            self.val_batches = DeviceBatches(ds.val.images, ds.val.labels, max(cfg.batch_size, 256), self.device,
-                                             self.mean, self.std, channels_last=cfg.channels_last)
+            self.val_batches = DeviceBatches(
+                ds.val.images,
+                ds.val.labels,
+                max(cfg.batch_size, 256),
+                self.device,
+                self.mean,
+                self.std,
+                channels_last=cfg.channels_last,
+            )
         self.optimizer = build_optimizer(self.model, cfg)
         self.schedule = LRSchedule(cfg, len(self.batches))
         self.ema = ModelEma(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
@@ -156,7 +188,9 @@ class _Run:
             if self.ema is not None and state.get("ema"):
                 self.ema.load_state_dict(state["ema"])
         except (RuntimeError, KeyError, ValueError) as exc:
-            raise CheckpointError(f"cannot resume: the checkpoint does not match this run ({str(exc).splitlines()[0]})") from None
+            raise CheckpointError(
+                f"cannot resume: the checkpoint does not match this run ({str(exc).splitlines()[0]})"
+            ) from None
         self.schedule.load_state_dict(state.get("schedule", {}))
         if "scaler" in state and self.scaler.is_enabled():
             self.scaler.load_state_dict(state["scaler"])
@@ -179,15 +213,29 @@ class _Run:
             raise
         cfg = self.cfg
         precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype]
-        where = f"CPU, {self.threads} threads" if self.device.type == "cpu" else str(self.device)
+        where = f"CPU, {threads_label(self.threads)}" if self.device.type == "cpu" else str(self.device)
         if self.ctx.world_size > 1:
             where += f" x{self.ctx.world_size} processes"
         if self.files:
             self.files.start(cfg, self.history)
-        self.emit(RunStarted(cfg.model, count_parameters(self.model), f"{where} ({precision})", self.ds.classes,
-                             len(self.ds.train), len(self.ds.val) if self.ds.val is not None else 0, cfg.epochs,
-                             self.start_epoch, len(self.batches), str(self.out), list(self.history)))
-        self.log(f"{self.ds.describe()}; {cfg.model} ({count_parameters(self.model):,} parameters) on {where}, {precision}")
+        self.emit(
+            RunStarted(
+                cfg.model,
+                count_parameters(self.model),
+                f"{where} ({precision})",
+                self.ds.classes,
+                len(self.ds.train),
+                len(self.ds.val) if self.ds.val is not None else 0,
+                cfg.epochs,
+                self.start_epoch,
+                len(self.batches),
+                str(self.out),
+                list(self.history),
+            )
+        )
+        self.log(
+            f"{self.ds.describe()}; {cfg.model} ({count_parameters(self.model):,} parameters) on {where}, {precision}"
+        )
         status, message = "completed", ""
         self.t0 = time.perf_counter()
         epoch = self.start_epoch
@@ -202,8 +250,13 @@ class _Run:
         except TrainingFailed as exc:
             status, message = "failed", str(exc)
         except torch.OutOfMemoryError:
-            status, message = "failed", (f"out of memory on {self.device} at batch size {cfg.batch_size}; "
-                                         "lower the batch size or use a smaller model")
+            status, message = (
+                "failed",
+                (
+                    f"out of memory on {self.device} at batch size {cfg.batch_size}; "
+                    "lower the batch size or use a smaller model"
+                ),
+            )
         except Exception as exc:  # report, never leave a dead thread behind
             _logger.exception("training failed")
             status, message = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -211,9 +264,16 @@ class _Run:
             dist.teardown(self.ctx)
         best = self.out / "best.pt"
         last = self.out / "last.pt"
-        finished = RunFinished(status, message, len(self.history), self.best_acc,
-                               str(best) if best.exists() else None, str(last) if last.exists() else None,
-                               str(self.out), list(self.history))
+        finished = RunFinished(
+            status,
+            message,
+            len(self.history),
+            self.best_acc,
+            str(best) if best.exists() else None,
+            str(last) if last.exists() else None,
+            str(self.out),
+            list(self.history),
+        )
         self.log(f"run {status}: {message}", "warning" if status == "failed" else "info")
         self.emit(finished)
         return finished
@@ -237,7 +297,11 @@ class _Run:
             if step < self.skip_steps:
                 continue  # resuming mid-epoch: same batches, same augmentation, skipped
             if self.should_stop():
-                self._save(epoch, step_in_epoch=step, partial={"loss_sum": float(loss_sum), "correct": int(correct), "seen": seen})
+                self._save(
+                    epoch,
+                    step_in_epoch=step,
+                    partial={"loss_sum": float(loss_sum), "correct": int(correct), "seen": seen},
+                )
                 return False
             global_step = epoch * steps + step
             lr = self.schedule.apply(self.optimizer, global_step)
@@ -257,8 +321,10 @@ class _Run:
             if now - last_report >= report_every or step == steps - 1:
                 value = float(loss.detach())
                 if not math.isfinite(value):
-                    raise TrainingFailed(f"loss became {value} at epoch {epoch + 1}, batch {step + 1}; "
-                                         "lower the learning rate or turn off fp16")
+                    raise TrainingFailed(
+                        f"loss became {value} at epoch {epoch + 1}, batch {step + 1}; "
+                        "lower the learning rate or turn off fp16"
+                    )
                 ips = (seen - last_seen) * self.ctx.world_size / max(now - last_report, 1e-9)
                 self.emit(BatchEnd(epoch + 1, step + 1, steps, global_step + 1, steps * cfg.epochs, value, lr, ips))
                 last_report, last_seen = now, seen
@@ -271,15 +337,23 @@ class _Run:
         # The loss is checked before each step, so the epoch's last step can still have broken the
         # weights: never save (or offer as "best") a model that is NaN. Same on every rank.
         if not bool(torch.stack([p.detach().isfinite().all() for p in self.model.parameters()]).all()):
-            raise TrainingFailed(f"weights became NaN or infinite in epoch {epoch + 1}; "
-                                 "lower the learning rate or turn off fp16")
+            raise TrainingFailed(
+                f"weights became NaN or infinite in epoch {epoch + 1}; lower the learning rate or turn off fp16"
+            )
         train_loss = partial["loss_sum"] / max(partial["seen"], 1)
         train_acc = partial["correct"] / max(partial["seen"], 1)
         val_loss = val_acc = None
         if self.val_batches is not None:
             eval_model = self.ema.module if self.ema is not None else self.model
-            result = evaluate_arrays(eval_model, self.val_batches, self.ds.num_classes, cfg.tta,
-                                     self.amp_dtype, self.device, self.should_stop)
+            result = evaluate_arrays(
+                eval_model,
+                self.val_batches,
+                self.ds.num_classes,
+                cfg.tta,
+                self.amp_dtype,
+                self.device,
+                self.should_stop,
+            )
             if result is None:  # stopped during validation: resume re-runs only the validation
                 self._save(epoch, step_in_epoch=len(self.batches), partial=partial)
                 return False
@@ -292,14 +366,25 @@ class _Run:
         done = epoch + 1 - self.start_epoch
         eta = elapsed / max(done, 1) * (cfg.epochs - epoch - 1)
         lr = cfg.lr * self.schedule.factor((epoch + 1) * len(self.batches) - 1)
-        row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-               "val_acc": val_acc, "lr": lr, "elapsed_s": round(elapsed, 2), "images_per_s": round(ips, 1)}
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "lr": lr,
+            "elapsed_s": round(elapsed, 2),
+            "images_per_s": round(ips, 1),
+        }
         self.history.append(row)
         self._save(epoch + 1, step_in_epoch=0, partial=None, val_acc=val_acc, best=is_best)
         if self.files:
             self.files.epoch(row)
-        self.emit(EpochEnd(epoch + 1, cfg.epochs, train_loss, train_acc, val_loss, val_acc, lr, elapsed, eta,
-                           ips, is_best, row))
+        self.emit(
+            EpochEnd(
+                epoch + 1, cfg.epochs, train_loss, train_acc, val_loss, val_acc, lr, elapsed, eta, ips, is_best, row
+            )
+        )
         return True
 
     # ----------------------------------------------------------------- checkpoints
@@ -309,19 +394,32 @@ class _Run:
         eval_model = self.ema.module if self.ema is not None else self.model
         h, w, c = self.ds.image_shape
         ckpt = Checkpoint(
-            path=None, arch=self.cfg.model, arch_args=dict(self.cfg.model_args),
+            path=None,
+            arch=self.cfg.model,
+            arch_args=dict(self.cfg.model_args),
             state_dict={k: v.detach().cpu() for k, v in eval_model.state_dict().items()},
-            classes=list(self.ds.classes), mean=self.mean, std=self.std, input_size=(h, w), channels=c,
-            config=self.cfg.to_dict(), history=list(self.history), epoch=epochs_done,
-            best_val_acc=self.best_acc, val_acc=val_acc)
+            classes=list(self.ds.classes),
+            mean=self.mean,
+            std=self.std,
+            input_size=(h, w),
+            channels=c,
+            config=self.cfg.to_dict(),
+            history=list(self.history),
+            epoch=epochs_done,
+            best_val_acc=self.best_acc,
+            val_acc=val_acc,
+        )
         if best:
             save_checkpoint(ckpt, self.out / "best.pt")
         ckpt.train_state = {
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
-            "step_in_epoch": step_in_epoch, "partial": partial, "torch_rng": torch.get_rng_state(),
+            "step_in_epoch": step_in_epoch,
+            "partial": partial,
+            "torch_rng": torch.get_rng_state(),
         }
         save_checkpoint(ckpt, self.out / "last.pt")
 
