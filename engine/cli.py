@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 __all__ = ["build_parser", "main"]
 
@@ -99,9 +100,22 @@ def cmd_info(args) -> int:
 
 # ---------------------------------------------------------------------------- train
 def _train_config(args):
+    from .checkpoint import load_checkpoint
     from .config import TrainConfig
     from .presets import preset_config
 
+    if args.resume:
+        # A resumed run keeps its own settings; only a longer --epochs extends it. Building
+        # a fresh config here would silently replace them with defaults.
+        others = [f for f in ("data", "model", "batch_size", "lr", "optimizer", "schedule", "preset", "config")
+                  if getattr(args, f) is not None]
+        if others:
+            _err(f"note: --resume continues the saved run's settings; ignoring --{', --'.join(others)}")
+        if args.epochs is None:
+            return None
+        path = Path(args.resume)
+        saved = TrainConfig.from_dict(load_checkpoint(path / "last.pt" if path.is_dir() else path).config)
+        return saved.replace(epochs=args.epochs)
     cfg = preset_config(args.preset) if args.preset else TrainConfig()
     if args.config:
         file_cfg = TrainConfig.load(args.config).to_dict()

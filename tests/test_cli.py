@@ -319,3 +319,20 @@ def test_subprocess_smoke(trained, tmp_path):
                            str(img)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == ["error: nope.pt: no such file"]
+
+
+def test_resume_keeps_the_saved_schedule(tmp_path, capsys):
+    """`train --resume` without --epochs must not fall back to default settings (a real bug:
+    it once extended an 18-epoch run to the default 30 and stretched its schedule)."""
+    data = write_image_folder(tmp_path / "flat", per_class=6)
+    out = tmp_path / "run"
+    code, _, _ = run(capsys, "train", "--data", data, "--model", "tutorial_net", "--epochs", "2", "--out", out,
+                     "--device", "cpu", "--precision", "off")
+    assert code == 0
+    code, stdout, _ = run(capsys, "train", "--resume", out / "last.pt", "--out", out, "--json")
+    assert code == 0
+    result = json.loads(stdout)
+    assert result["epochs_done"] == 2  # nothing left to do: still a 2-epoch run
+    assert json.loads((out / "config.json").read_text())["epochs"] == 2
+    code, stdout, _ = run(capsys, "train", "--resume", out / "last.pt", "--out", out, "--epochs", "3", "--json")
+    assert code == 0 and json.loads(stdout)["epochs_done"] == 3

@@ -61,7 +61,7 @@ def _seed_everything(seed: int) -> None:
 
 
 def train(
-    config: TrainConfig,
+    config: TrainConfig | None,
     out_dir: str | Path,
     callback: Callable | None = None,
     stop=None,
@@ -71,8 +71,8 @@ def train(
 ) -> RunFinished:
     """Train ``config`` writing into ``out_dir``; returns (and reports) how the run ended.
 
-    ``resume`` is a ``last.pt`` written by an earlier run (its config is used; a larger
-    ``config.epochs`` extends the run). ``dataset`` skips loading when the caller has it.
+    ``resume`` is a ``last.pt`` written by an earlier run: its saved config is used (pass
+    ``config=None``), and only a larger ``config.epochs`` extends the run. ``dataset`` skips loading when the caller has it.
     Bad input raises :class:`EngineError` before training starts; problems during training
     end the run with status "failed" and a readable message.
     """
@@ -89,7 +89,9 @@ class _Run:
             if not self.resume_ckpt.train_state:
                 raise CheckpointError(f"{path.name}: has no training state to resume from (use a last.pt)")
             saved = TrainConfig.from_dict(self.resume_ckpt.config)
-            config = saved.replace(epochs=max(saved.epochs, config.epochs))
+            config = saved if config is None else saved.replace(epochs=max(saved.epochs, config.epochs))
+        elif config is None:
+            raise EngineError("a training config is needed unless resuming")
         self.cfg = config.validate()
         self.out = out_dir
         self.callback = callback or (lambda event: None)
