@@ -95,13 +95,10 @@ def _step_fn(model, optimizer, device, amp_dtype, label_smoothing=0.0):
     return step
 
 
-def _endless(loader_factory):
-    """Batches forever (each pass over the data is a new epoch)."""
-    epoch = 0
+def _cycle(loader):
+    """A DataLoader's batches without end (each pass reshuffles)."""
     while True:
-        loader = loader_factory(epoch)
         yield from loader
-        epoch += 1
 
 
 def bench_throughput(
@@ -138,14 +135,9 @@ def bench_throughput(
         drop_last=True,
         channels_last=True,
     )
-
-    def fast_epoch(epoch):
-        fast_batches.set_epoch(epoch)
-        return fast_batches
-
     loader = classic_loader(ds.train.images, ds.train.labels, mean, std, batch_size, workers=classic_workers)
-    fast_iter = _endless(fast_epoch)
-    classic_iter = _endless(lambda epoch: loader)
+    fast_iter = fast_batches.forever()
+    classic_iter = _cycle(loader)
 
     def measure(step, it, n, to_device):
         _sync(device)
@@ -194,7 +186,7 @@ def _train_for(budget: float, recipe: dict, ds, device, classic_workers: int) ->
     from .data.loader import DeviceBatches, channel_stats
     from .device import autocast_dtype
     from .evaluate import evaluate_arrays
-    from .models import create_model
+    from .models import create_model, data_init
     from .train.optim import build_optimizer
 
     cfg = TrainConfig.from_dict(recipe["config"])
@@ -202,9 +194,8 @@ def _train_for(budget: float, recipe: dict, ds, device, classic_workers: int) ->
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.model, ds.num_classes, ds.channels)
     fast = recipe["pipeline"] == "fast"
-    if fast and hasattr(model, "init_from_data"):
-        sample = torch.from_numpy(ds.train.images[:5000]).permute(0, 3, 1, 2).float() / 255
-        model.init_from_data((sample - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1))
+    if fast:
+        data_init(model, ds.train.images, mean, std, cfg.seed)
     model = model.to(device, memory_format=torch.channels_last if fast else torch.contiguous_format)
     optimizer = build_optimizer(model, cfg)
     amp = autocast_dtype(device, "auto") if fast else None
@@ -222,15 +213,10 @@ def _train_for(budget: float, recipe: dict, ds, device, classic_workers: int) ->
             drop_last=True,
             channels_last=True,
         )
-
-        def epoch_batches(epoch):
-            batches.set_epoch(epoch)
-            return batches
-
-        it = _endless(epoch_batches)
+        it = batches.forever()
     else:
         loader = classic_loader(ds.train.images, ds.train.labels, mean, std, cfg.batch_size, workers=classic_workers)
-        it = _endless(lambda epoch: loader)
+        it = _cycle(loader)
     model.train()
     seen, t0 = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - t0) < budget:
@@ -375,7 +361,7 @@ def run_bench(args) -> int:
     from .device import detect_device
 
     report["device_name"] = detect_device().name if args.device == "auto" else str(device)
-    _say(f"bench on {report['device_name']}, torch {report['torch']}, {threads} threads")
+    _say(f"bench on {report['device_name']} (torch threads: {threads}), torch {report['torch']}")
     ds = None
     if "throughput" not in args.skip or "accuracy" not in args.skip:
         data = args.data or _default_data()
@@ -404,7 +390,7 @@ def run_bench(args) -> int:
 
 
 def _print_report(r: dict) -> None:
-    print(f"device {r['device_name']}, torch {r['torch']}, {r['threads']} threads")
+    print(f"device {r['device_name']} (torch threads: {r['threads']}), torch {r['torch']}")
     if "data" in r:
         print(f"data   {r['data']}")
     if "throughput" in r:

@@ -107,8 +107,11 @@ def _train_config(args):
     if args.resume:
         # A resumed run keeps its own settings; only a longer --epochs extends it. Building
         # a fresh config here would silently replace them with defaults.
-        others = [f for f in ("data", "model", "batch_size", "lr", "optimizer", "schedule", "preset", "config")
-                  if getattr(args, f) is not None]
+        others = [
+            f
+            for f in ("data", "model", "batch_size", "lr", "optimizer", "schedule", "preset", "config")
+            if getattr(args, f) is not None
+        ]
         if others:
             _err(f"note: --resume continues the saved run's settings; ignoring --{', --'.join(others)}")
         if args.epochs is None:

@@ -109,6 +109,14 @@ class DeviceBatches:
         """Each epoch has its own seed, so a resumed run sees the batches it would have seen."""
         self.epoch = epoch
 
+    def forever(self):
+        """Batches without end, a new epoch (and permutation) each pass: for time-budgeted loops."""
+        epoch = self.epoch
+        while True:
+            self.set_epoch(epoch)
+            yield from self
+            epoch += 1
+
     def normalize(self, x_uint8: torch.Tensor) -> torch.Tensor:
         return (x_uint8.float() - self.mean) / self.std
 

@@ -20,6 +20,7 @@ __all__ = [
     "ModelInfo",
     "count_parameters",
     "create_model",
+    "data_init",
     "get_model_info",
     "list_models",
     "parameter_count",
@@ -96,6 +97,22 @@ def create_model(name: str, num_classes: int = 10, in_channels: int = 3, **kwarg
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def data_init(model: nn.Module, images, mean: list[float], std: list[float], seed: int = 0, n: int = 5000) -> None:
+    """Run a model's data-dependent initialisation (``init_from_data``), if it has one.
+
+    ``images`` are uint8 ``(N, H, W, C)``; a seeded sample of ``n`` is normalised as training
+    batches are. A model restored from a checkpoint already holds the result.
+    """
+    if not hasattr(model, "init_from_data"):
+        return
+    import numpy as np
+    import torch
+
+    pick = np.random.default_rng(seed).permutation(len(images))[:n]
+    x = torch.from_numpy(images[np.sort(pick)]).permute(0, 3, 1, 2).float() / 255
+    model.init_from_data((x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1))
 
 
 def parameter_count(name: str, num_classes: int = 10, in_channels: int = 3, **kwargs) -> int:

@@ -23,7 +23,7 @@ from ..data.sources import DataSpec, load_dataset
 from ..device import autocast_context, autocast_dtype, resolve_device, set_thread_budget, threads_label
 from ..errors import CheckpointError, EngineError
 from ..evaluate import evaluate_arrays
-from ..models import count_parameters, create_model
+from ..models import count_parameters, create_model, data_init
 from . import distributed as dist
 from .ema import ModelEma
 from .events import BatchEnd, EpochEnd, LogMessage, RunFinished, RunStarted
@@ -72,7 +72,8 @@ def train(
     """Train ``config`` writing into ``out_dir``; returns (and reports) how the run ended.
 
     ``resume`` is a ``last.pt`` written by an earlier run: its saved config is used (pass
-    ``config=None``), and only a larger ``config.epochs`` extends the run. ``dataset`` skips loading when the caller has it.
+    ``config=None``), and only a larger ``config.epochs`` extends the run. ``dataset`` skips
+    loading when the caller has it.
     Bad input raises :class:`EngineError` before training starts; problems during training
     end the run with status "failed" and a readable message.
     """
@@ -133,12 +134,8 @@ class _Run:
         _h, _w, c = ds.image_shape
         self.mean, self.std = channel_stats(ds.train.images)
         self.model = create_model(cfg.model, num_classes=ds.num_classes, in_channels=c, **cfg.model_args)
-        if hasattr(self.model, "init_from_data") and self.resume_ckpt is None:
-            sample = ds.train.images[np.random.default_rng(cfg.seed).permutation(len(ds.train))[:5000]]
-            x = (
-                torch.from_numpy(sample).permute(0, 3, 1, 2).float() / 255 - torch.tensor(self.mean).view(1, -1, 1, 1)
-            ) / torch.tensor(self.std).view(1, -1, 1, 1)
-            self.model.init_from_data(x)
+        if self.resume_ckpt is None:
+            data_init(self.model, ds.train.images, self.mean, self.std, cfg.seed)
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = self.model.to(self.device, memory_format=memory_format)
         self.amp_dtype = autocast_dtype(self.device, cfg.mixed_precision)
