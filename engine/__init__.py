@@ -23,6 +23,7 @@ _EXPORTS = {
     "preset_config": "presets",
     # errors
     "EngineError": "errors",
+    "Cancelled": "errors",
     "ConfigError": "errors",
     "DataError": "errors",
     "CheckpointError": "errors",
@@ -32,7 +33,7 @@ _EXPORTS = {
     "DataSpec": "data.sources",
     "BUILTIN_DATASETS": "data.sources",
     "Dataset": "data.dataset",
-    "Augment": "data.loader",
+    "Augment": "config",
     # models
     "list_models": "models",
     "create_model": "models",
@@ -41,14 +42,14 @@ _EXPORTS = {
     "parameter_count": "models",
     "ModelInfo": "models",
     # training
-    "train": "train",
-    "StopFlag": "train",
-    "schedule_preview": "train",
-    "RunStarted": "train",
-    "BatchEnd": "train",
-    "EpochEnd": "train",
-    "LogMessage": "train",
-    "RunFinished": "train",
+    "train": "training",
+    "StopFlag": "training",
+    "schedule_preview": "training",
+    "RunStarted": "training",
+    "BatchEnd": "training",
+    "EpochEnd": "training",
+    "LogMessage": "training",
+    "RunFinished": "training",
     # checkpoints, evaluation, prediction
     "Checkpoint": "checkpoint",
     "load_checkpoint": "checkpoint",
@@ -62,7 +63,7 @@ _EXPORTS = {
     "DeviceInfo": "device",
     "set_thread_budget": "device",
     "default_checkpoint_path": "paths",
-    "resources_dir": "paths",
+    "resources_dir": "paths", "runs_dir": "paths", "data_dir": "paths", "cache_dir": "paths",
     "IMAGE_EXTENSIONS": "images",
 }
 

@@ -97,6 +97,8 @@ def _step_fn(model, optimizer, device, amp_dtype, label_smoothing=0.0):
 
 def _cycle(loader):
     """A DataLoader's batches without end (each pass reshuffles)."""
+    if len(loader) == 0:
+        raise ValueError("the data loader yields no batches")
     while True:
         yield from loader
 
@@ -187,7 +189,7 @@ def _train_for(budget: float, recipe: dict, ds, device, classic_workers: int) ->
     from .device import autocast_dtype
     from .evaluate import evaluate_arrays
     from .models import create_model, data_init
-    from .train.optim import build_optimizer
+    from .training.optim import build_optimizer
 
     cfg = TrainConfig.from_dict(recipe["config"])
     mean, std = channel_stats(ds.train.images)

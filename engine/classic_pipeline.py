@@ -49,7 +49,7 @@ def classic_loader(
         batch_size=batch_size,
         shuffle=shuffle,
         num_workers=workers,
-        drop_last=shuffle,
+        drop_last=shuffle and len(labels) >= batch_size,  # never an empty loader
         persistent_workers=workers > 0,
         generator=torch.Generator().manual_seed(seed),
     )

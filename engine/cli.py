@@ -147,7 +147,7 @@ def _train_config(args):
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
-    from .train import BatchEnd, EpochEnd, LogMessage, RunStarted, StopFlag, train
+    from .training import BatchEnd, EpochEnd, LogMessage, RunStarted, StopFlag, train
 
     cfg = _train_config(args)
     stop = StopFlag()

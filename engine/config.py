@@ -1,4 +1,7 @@
-"""The training configuration: one dataclass, validated, round-tripping through JSON."""
+"""The training configuration: one dataclass, validated, round-tripping through JSON.
+
+Plain Python (no torch), so a settings form can be filled before the engine has loaded.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,28 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .data.loader import Augment
 from .errors import ConfigError
 
-__all__ = ["DEVICES", "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "TrainConfig"]
+__all__ = ["DEVICES", "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "Augment", "TrainConfig"]
 
 OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "onecycle", "linear", "plateau")
 PRECISIONS = ("auto", "off", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class Augment:
+    """Batched augmentation settings (all applied on the device)."""
+
+    crop_padding: int = 4  # random translation by up to this many pixels; 0 = off
+    padding_mode: str = "reflect"  # "reflect" or "zeros"
+    flip: bool = True  # random horizontal flip
+    cutout: int = 0  # side of a random square set to the mean; 0 = off
+
+    @property
+    def enabled(self) -> bool:
+        return self.crop_padding > 0 or self.flip or self.cutout > 0
 
 
 @dataclass

@@ -27,3 +27,7 @@ class CheckpointError(EngineError):
 
 class ImageError(EngineError):
     """One image that cannot be classified (not an image, truncated, too large...)."""
+
+
+class Cancelled(EngineError):
+    """Work stopped because the caller asked (``should_stop`` returned True)."""

@@ -80,13 +80,18 @@ def evaluate_arrays(
     autocast_dtype: torch.dtype | None = None,
     device: torch.device | None = None,
     should_stop=None,
+    progress=None,
 ) -> EvalResult | None:
-    """Run ``model`` over ``batches`` (an iterable of normalised (x, y)); None if stopped."""
+    """Run ``model`` over ``batches`` (an iterable of normalised (x, y)); None if stopped.
+
+    ``progress(done, total, "evaluating")`` is called after each batch when ``batches`` has a length.
+    """
     was_training = model.training
     model.eval()
     device = device or next(model.parameters()).device
     probs, labels, loss_sum = [], [], torch.zeros((), device=device)
-    for x, y in batches:
+    total = len(batches) if hasattr(batches, "__len__") else 0
+    for i, (x, y) in enumerate(batches):
         if should_stop is not None and should_stop():
             model.train(was_training)
             return None
@@ -95,6 +100,8 @@ def evaluate_arrays(
         loss_sum += F.cross_entropy(logits, y, reduction="sum")
         probs.append(logits.softmax(1).cpu())
         labels.append(y.cpu())
+        if progress is not None:
+            progress(i + 1, total, "evaluating")
     model.train(was_training)
     p = torch.cat(probs).numpy() if probs else np.zeros((0, num_classes), np.float32)
     y = torch.cat(labels).numpy() if labels else np.zeros(0, np.int64)

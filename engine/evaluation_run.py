@@ -13,7 +13,7 @@ from .data.dataset import ImageSet
 from .data.loader import DeviceBatches
 from .data.sources import DataSpec, load_dataset
 from .device import autocast_dtype, resolve_device
-from .errors import DataError
+from .errors import Cancelled, DataError
 from .evaluate import EvalResult, evaluate_arrays
 from .images import image_to_array
 
@@ -52,16 +52,19 @@ def evaluate_checkpoint(
     device: str = "auto",
     batch_size: int = 256,
     should_stop=None,
+    progress=None,
 ) -> EvaluationReport:
     """Accuracy, per-class metrics and confusion matrix of ``checkpoint`` on ``data``.
 
     ``split``: "auto" uses the test split when the data has one, else every image; "val"
     rebuilds the validation split the checkpoint was trained with (same fraction and seed).
+    ``progress(done, total, stage)`` reports loading ("checking", "decoding") and "evaluating";
+    ``should_stop()`` cancels (raises :class:`Cancelled`).
     """
     ck = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     cfg = ck.config or {}
     val_fraction = float(cfg.get("val_fraction", 0.1)) if split == "val" else 0.0
-    ds = load_dataset(DataSpec(data, val_fraction=val_fraction, seed=int(cfg.get("seed", 0))))
+    ds = load_dataset(DataSpec(data, val_fraction=val_fraction, seed=int(cfg.get("seed", 0))), progress, should_stop)
     if split == "val":
         chosen, name = ds.val, "validation split (as held out in training)"
     elif split == "test" or (split == "auto" and ds.test is not None):
@@ -88,7 +91,9 @@ def evaluate_checkpoint(
         chosen.images, chosen.labels, batch_size, dev, ck.mean, ck.std, channels_last=dev.type != "mps"
     )
     model = model.to(memory_format=torch.channels_last)
-    result = evaluate_arrays(model, batches, len(ck.classes), tta, autocast_dtype(dev, "off"), dev, should_stop)
+    result = evaluate_arrays(
+        model, batches, len(ck.classes), tta, autocast_dtype(dev, "off"), dev, should_stop, progress
+    )
     if result is None:
-        raise DataError("evaluation cancelled")
+        raise Cancelled("evaluation cancelled")
     return EvaluationReport(result, ck.classes, f"{name} of {data} ({len(chosen)} images)", chosen)

@@ -23,6 +23,11 @@ def data_dir() -> Path:
     return Path(os.environ.get("CIFAR_STUDIO_DATA") or user_data_dir(APP_NAME, appauthor=False))
 
 
+def runs_dir() -> Path:
+    """Default parent folder of training runs (GUI and CLI alike); ``CIFAR_STUDIO_RUNS`` overrides."""
+    return Path(os.environ.get("CIFAR_STUDIO_RUNS") or data_dir() / "runs")
+
+
 def resources_dir() -> Path:
     """The ``resources/`` folder: next to the packages from source, inside the bundle when frozen."""
     if getattr(sys, "frozen", False):

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import TrainConfig
-from .data.loader import Augment
+from .config import Augment, TrainConfig
 from .errors import ConfigError
 
 __all__ = ["PRESETS", "Preset", "preset_config"]

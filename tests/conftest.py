@@ -163,7 +163,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
     Trained once per session (a few seconds); read-only for tests: copy it before changing it.
     """
-    from engine.train import train
+    from engine.training import train
 
     out = tmp_path_factory.mktemp("tiny_run")
     with pytest.MonkeyPatch.context() as mp:

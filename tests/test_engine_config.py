@@ -12,7 +12,7 @@ from engine.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from engine.data.loader import Augment
 from engine.errors import ConfigError
 from engine.presets import PRESETS, preset_config
-from engine.train.optim import LRSchedule, schedule_preview
+from engine.training.optim import LRSchedule, schedule_preview
 
 
 def _cfg(**changes) -> TrainConfig:

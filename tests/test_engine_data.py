@@ -502,3 +502,18 @@ def test_write_image_folder_helper_layout(tmp_path):
     root = write_image_folder(tmp_path / "x", per_class=2)
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*.png")) == [
         f"{c}/{i:03d}.png" for c in CLASSES for i in range(2)]
+
+
+def test_folder_loading_reports_progress_and_can_be_cancelled(tmp_path):
+    from engine.data.sources import load_dataset
+    from engine.errors import Cancelled
+
+    data = write_image_folder(tmp_path / "data", per_class=10)
+    seen = []
+    ds = load_dataset(str(data), progress=lambda done, total, stage: seen.append((stage, done, total)))
+    n = len(ds.train) + len(ds.val)
+    assert ("checking", n, n) in seen and ("decoding", n, n) in seen  # ends at total for each stage
+
+    other = write_image_folder(tmp_path / "other", per_class=10)  # not cached yet: must decode
+    with pytest.raises(Cancelled):
+        load_dataset(str(other), should_stop=lambda: True)

@@ -309,3 +309,19 @@ def test_load_image_array_from_bytes():
     with pytest.raises(ImageError) as info:
         load_image_array(b"garbage", (8, 8), 3, name="upload.png")
     assert str(info.value).startswith("upload.png:")
+
+
+def test_evaluation_reports_progress_and_can_be_cancelled(tiny_checkpoint, tmp_path):
+    from conftest import write_image_folder
+
+    from engine.errors import Cancelled
+    from engine.evaluation_run import evaluate_checkpoint
+
+    data = write_image_folder(tmp_path / "data", per_class=6)
+    stages = []
+    report = evaluate_checkpoint(tiny_checkpoint, str(data), device="cpu", batch_size=4,
+                                 progress=lambda done, total, stage: stages.append((stage, done, total)))
+    evaluating = [s for s in stages if s[0] == "evaluating"]
+    assert evaluating and evaluating[-1][1] == evaluating[-1][2] == -(-len(report.result.labels) // 4)
+    with pytest.raises(Cancelled):
+        evaluate_checkpoint(tiny_checkpoint, str(data), device="cpu", should_stop=lambda: True)

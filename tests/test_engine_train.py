@@ -20,9 +20,9 @@ from engine.checkpoint import load_checkpoint
 from engine.config import TrainConfig
 from engine.data.loader import Augment
 from engine.errors import DataError, EngineError
-from engine.train import BatchEnd, EpochEnd, LogMessage, RunFinished, RunStarted, StopFlag, train
-from engine.train.optim import build_optimizer, param_groups
-from engine.train.run_files import METRIC_COLUMNS
+from engine.training import BatchEnd, EpochEnd, LogMessage, RunFinished, RunStarted, StopFlag, train
+from engine.training.optim import build_optimizer, param_groups
+from engine.training.run_files import METRIC_COLUMNS
 
 
 class Recorder:

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..errors import DataError, ImageError
+from ..errors import Cancelled, DataError, ImageError
 from ..images import GRAY_MODES, image_to_array, open_image, probe_image
 from .cache import cache_key, load_cached, store_cached
 from .dataset import Dataset, ImageSet, LoadSummary
@@ -142,10 +142,21 @@ def _plan(src: _Source) -> tuple[dict[str, list[tuple[str, str]]], list[str], di
     return plan, classes, skipped
 
 
-def _run(fn, items, workers):
-    # Pillow releases the GIL while decoding, so threads use every core without processes.
+def _run(fn, items, workers, stage: str, progress=None, should_stop=None):
+    """``fn`` over ``items`` on a thread pool, reporting ``progress(done, total, stage)``.
+
+    Pillow releases the GIL while decoding, so threads use every core without processes.
+    ``should_stop()`` returning True cancels the remaining work and raises :class:`Cancelled`.
+    """
+    out, total = [], len(items)
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
-        return list(pool.map(fn, items, chunksize=64))
+        for start in range(0, total, 512):  # chunks: a cancel takes effect within one chunk
+            if should_stop is not None and should_stop():
+                raise Cancelled("loading cancelled")
+            out.extend(pool.map(fn, items[start : start + 512], chunksize=32))
+            if progress is not None:
+                progress(len(out), total, stage)
+    return out
 
 
 def _attempt(fn):
@@ -159,9 +170,18 @@ def _attempt(fn):
 
 
 def load_image_folder(
-    path: str | Path, image_size: int | None = None, workers: int | None = None, use_cache: bool = True
+    path: str | Path,
+    image_size: int | None = None,
+    workers: int | None = None,
+    use_cache: bool = True,
+    progress=None,
+    should_stop=None,
 ) -> Dataset:
-    """Load a class-per-folder image tree or zip; returns train (+ test when the layout has one)."""
+    """Load a class-per-folder image tree or zip; returns train (+ test when the layout has one).
+
+    ``progress(done, total, stage)`` is called as files are read ("checking", "decoding");
+    ``should_stop()`` can cancel (raises :class:`Cancelled`).
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
@@ -178,7 +198,14 @@ def load_image_folder(
 
     # Pass 1 reads headers only, to choose one size and channel count for the whole set
     # without holding full-size photos in memory.
-    headers = _run(lambda j: _attempt(lambda: probe_image(src.read(j[1]), PurePosixPath(j[1]).name)), jobs, workers)
+    headers = _run(
+        lambda j: _attempt(lambda: probe_image(src.read(j[1]), PurePosixPath(j[1]).name)),
+        jobs,
+        workers,
+        "checking",
+        progress,
+        should_stop,
+    )
     ok = []
     for job, (header, reason) in zip(jobs, headers):
         if header is None:
@@ -203,7 +230,7 @@ def load_image_folder(
             lambda: image_to_array(open_image(src.read(job[1]), PurePosixPath(job[1]).name), size, channels)
         )
 
-    arrays = _run(decode, [j for j, _ in ok], workers)
+    arrays = _run(decode, [j for j, _ in ok], workers, "decoding", progress, should_stop)
     index = {c: i for i, c in enumerate(classes)}
     per_split: dict[str, tuple[list, list]] = {}
     for (job, _), (arr, reason) in zip(ok, arrays):

@@ -7,27 +7,13 @@ the device once, each epoch is a seeded permutation, and augmentation runs on wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..config import Augment  # re-exported: the batch pipeline's settings
+
 __all__ = ["Augment", "DeviceBatches", "channel_stats", "cutout", "random_crop", "random_flip"]
-
-
-@dataclass
-class Augment:
-    """Batched augmentation settings (all applied on the device)."""
-
-    crop_padding: int = 4  # random translation by up to this many pixels; 0 = off
-    padding_mode: str = "reflect"  # "reflect" or "zeros"
-    flip: bool = True  # random horizontal flip
-    cutout: int = 0  # side of a random square set to the mean; 0 = off
-
-    @property
-    def enabled(self) -> bool:
-        return self.crop_padding > 0 or self.flip or self.cutout > 0
 
 
 def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:

@@ -75,7 +75,7 @@ def _load_idx(kind: str) -> Dataset:
     return load_idx_dataset(folder, classes, title)
 
 
-def _load_source(source: str, image_size: int | None) -> Dataset:
+def _load_source(source: str, image_size: int | None, progress=None, should_stop=None) -> Dataset:
     name = normalize_spec(source)
     if name == "cifar10":
         from .cifar import load_cifar10
@@ -92,11 +92,14 @@ def _load_source(source: str, image_size: int | None) -> Dataset:
         raise DataError(f"{source}: no such file or folder, and not one of: {', '.join(BUILTIN_DATASETS)}")
     from .folder import load_image_folder
 
-    return load_image_folder(path, image_size=image_size)
+    return load_image_folder(path, image_size=image_size, progress=progress, should_stop=should_stop)
 
 
-def load_dataset(spec: DataSpec | str, **kwargs) -> Dataset:
+def load_dataset(spec: DataSpec | str, progress=None, should_stop=None, **kwargs) -> Dataset:
     """Load, select classes, hold out a stratified validation split and apply ``limit``.
+
+    ``progress(done, total, stage)`` reports decoding of image folders (the slow case: a
+    cached or built-in source loads in seconds); ``should_stop()`` cancels it.
 
     A split the source provides (``val/``) is used as given; otherwise ``val_fraction`` of the
     training images is held out (seeded, every class in proportion). A ``test`` split is never
@@ -104,7 +107,7 @@ def load_dataset(spec: DataSpec | str, **kwargs) -> Dataset:
     """
     if isinstance(spec, str):
         spec = DataSpec(spec, **kwargs)
-    ds = _load_source(spec.source, spec.image_size)
+    ds = _load_source(spec.source, spec.image_size, progress, should_stop)
     if spec.classes:
         ds = select_classes(ds, list(spec.classes))
     if ds.val is None and spec.val_fraction > 0:

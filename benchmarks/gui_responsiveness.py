@@ -1,0 +1,205 @@
+"""How responsive the GUI is: (a) time from launching ``python -m gui`` to the window being
+visible, (b) the longest event-loop stall while a ResNet-20 trains on the CPU.
+
+    python benchmarks/gui_responsiveness.py [--runs 3] [--seconds 30] [--data PATH] [--json]
+
+(a) starts the app as a subprocess with CIFAR_STUDIO_REPORT_STARTUP=1 and reads the
+"window-visible <s>" line it writes on its first paint (seconds since the process was
+created, from CIFAR_STUDIO_LAUNCH_TIME set just before launching).
+(b) runs the real window in this process, starts training from the Train tab (resnet20 on a
+synthetic image folder unless --data is given) and measures the gaps between ticks of a 5 ms
+QTimer for --seconds after the first batch; then presses Stop and times how long stopping takes.
+
+Targets: window visible < 1.5 s, longest stall < 50 ms. This is a measurement, not a test:
+other load on the machine (another training job, say) shows up in the numbers.
+Without a display it uses QT_QPA_PLATFORM=offscreen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STALL_TARGET_MS = 50.0
+WINDOW_TARGET_S = 1.5
+TICK_MS = 5
+
+
+def _env(tmp: Path) -> dict:
+    env = dict(os.environ)
+    if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY") and sys.platform.startswith("linux"):
+        env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    env.setdefault("CIFAR_STUDIO_SETTINGS", str(tmp / "settings.ini"))  # never the user's settings
+    env.setdefault("CIFAR_STUDIO_RUNS", str(tmp / "runs"))
+    env.setdefault("CIFAR_STUDIO_LOG", str(tmp / "gui.log"))
+    return env
+
+
+# ---------------------------------------------------------------------------- (a) start-up
+def measure_startup(runs: int, tmp: Path) -> dict:
+    reported, observed = [], []
+    for _ in range(runs):
+        env = {**_env(tmp), "CIFAR_STUDIO_REPORT_STARTUP": "1", "CIFAR_STUDIO_LAUNCH_TIME": repr(time.time())}
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "gui"], cwd=ROOT, env=env, stderr=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, text=True)
+        try:
+            for line in proc.stderr:
+                if line.startswith("window-visible "):
+                    observed.append(time.perf_counter() - t0)
+                    reported.append(float(line.split()[1]))
+                    break
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    return {"runs": len(reported), "window_visible_s": reported, "median_s": statistics.median(reported),
+            "best_s": min(reported), "seen_by_launcher_median_s": statistics.median(observed),
+            "target_s": WINDOW_TARGET_S}
+
+
+# ---------------------------------------------------------------------------- (b) stalls
+def _synthetic_folder(root: Path, per_class: int = 200) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in range(10):
+        folder = root / f"class{c}"
+        folder.mkdir(parents=True, exist_ok=True)
+        tint = rng.integers(0, 256, 3)
+        for i in range(per_class):
+            image = (rng.integers(0, 256, (32, 32, 3)) * 0.5 + tint * 0.5).astype("uint8")
+            Image.fromarray(image).save(folder / f"{i}.png")
+    return root
+
+
+def measure_stalls(seconds: float, data: str | None, tmp: Path) -> dict:
+    os.environ.update({k: v for k, v in _env(tmp).items() if k.startswith(("QT_", "CIFAR_STUDIO_"))})
+    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    import gui  # noqa: F401 - its Qt binding work-arounds must come before any Qt call
+
+    app = QApplication.instance() or QApplication([])
+    import engine
+    from gui.main_window import MainWindow
+
+    data = data or str(_synthetic_folder(tmp / "synthetic"))
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    clock = QElapsedTimer()
+    clock.start()
+    state = {"phase": "loading", "gaps": [], "last": None, "t_train": None, "t_stop": None, "stop_s": None,
+             "error": None}
+
+    def tick():
+        now = clock.nsecsElapsed() / 1e6
+        if state["phase"] == "training" and state["last"] is not None:
+            state["gaps"].append(now - state["last"])
+        state["last"] = now
+
+    def on_ready(_info):
+        tab = window.train_tab
+        cfg = engine.preset_config("quick", data=data, model="resnet20", epochs=50, batch_size=128,
+                                   mixed_precision="off", device="cpu")
+        tab.form.set_config(cfg)
+        if not tab.start():
+            state["error"] = tab.message.text()
+            app.quit()
+            return
+        run = tab.run
+
+        def first_batch(_ev):
+            if state["phase"] == "loading":
+                state["phase"] = "training"
+                state["t_train"] = time.perf_counter()
+                QTimer.singleShot(int(seconds * 1000), stop)
+
+        def stop():
+            state["phase"] = "stopping"
+            state["t_stop"] = time.perf_counter()
+            tab.stop()
+
+        def finished(rf):
+            if state["t_stop"] is not None:
+                state["stop_s"] = time.perf_counter() - state["t_stop"]
+            state["status"] = rf.status
+            state["batches"] = tab.curves.batch_count
+            state["redraws"] = tab.curves.redraws
+            QTimer.singleShot(0, app.quit)
+
+        run.batch.connect(first_batch)
+        run.finished.connect(finished)
+        run.failed.connect(lambda message: (state.update(error=message), app.quit()))
+
+    window.engine_ready.connect(on_ready)
+    timer = QTimer(interval=TICK_MS, timeout=tick)
+    timer.start()
+    QTimer.singleShot(int((seconds + 600) * 1000), app.quit)  # never hang forever
+    app.exec()
+    timer.stop()
+    window.close()
+    gaps = sorted(state["gaps"])
+    if state["error"] or not gaps:
+        return {"error": state["error"] or "training did not start"}
+    return {"seconds": round(time.perf_counter() - state["t_train"], 1), "ticks": len(gaps),
+            "longest_stall_ms": round(gaps[-1], 1), "p99_gap_ms": round(gaps[int(0.99 * (len(gaps) - 1))], 1),
+            "median_gap_ms": round(statistics.median(gaps), 1), "gaps_over_50ms": sum(g > 50 for g in gaps),
+            "batches": state.get("batches"), "redraws": state.get("redraws"),
+            "stop_to_finished_s": round(state["stop_s"], 2) if state["stop_s"] else None,
+            "status": state.get("status"), "device": window.engine_info.device_name,
+            "torch_threads": os.environ.get("CIFAR_STUDIO_THREADS", "engine default"),
+            "data": data, "target_ms": STALL_TARGET_MS}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=3, help="start-up measurements (median reported)")
+    p.add_argument("--seconds", type=float, default=30.0, help="how long to train while measuring stalls")
+    p.add_argument("--data", help="dataset for the training part (default: a synthetic 10-class folder)")
+    p.add_argument("--skip-startup", action="store_true")
+    p.add_argument("--skip-stalls", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gui-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        result = {}
+        if not args.skip_startup:
+            result["startup"] = measure_startup(args.runs, tmp)
+        if not args.skip_stalls:
+            result["training_stalls"] = measure_stalls(args.seconds, args.data, tmp)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    if "startup" in result:
+        s = result["startup"]
+        verdict = "ok" if s["median_s"] < WINDOW_TARGET_S else "over target"
+        print(f"window visible after launch: median {s['median_s']:.2f} s, best {s['best_s']:.2f} s over {s['runs']} "
+              f"runs (target < {WINDOW_TARGET_S} s: {verdict})")
+    if "training_stalls" in result:
+        t = result["training_stalls"]
+        if "error" in t:
+            print(f"training stalls: not measured ({t['error']})")
+        else:
+            verdict = "ok" if t["longest_stall_ms"] < STALL_TARGET_MS else "over target"
+            print(f"event loop while training resnet20 for {t['seconds']} s on {t['device']}: longest stall "
+                  f"{t['longest_stall_ms']} ms, p99 {t['p99_gap_ms']} ms, median {t['median_gap_ms']} ms, "
+                  f"{t['gaps_over_50ms']} gaps > 50 ms of {t['ticks']} ticks (target < {STALL_TARGET_MS:.0f} ms: "
+                  f"{verdict}); {t['batches']} batches, {t['redraws']} redraws; Stop took "
+                  f"{t['stop_to_finished_s']} s ({t['status']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

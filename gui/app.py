@@ -1,0 +1,112 @@
+"""Entry point: ``python -m gui [IMAGE...]``, the ``cifar-studio`` gui-script, ``gui.app:main``.
+
+Options: ``--screenshot PATH [--tab NAME]`` renders the window to a PNG and exits;
+``--self-test`` classifies the bundled sample images with the default model and exits.
+
+Importing this module is cheap and imports neither torch nor Qt: Qt is imported in
+:func:`main` (after the Windows torch import below), torch after the window is visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+from pathlib import Path
+
+from .output import install_excepthook, setup_logging
+
+__all__ = ["build_parser", "main"]
+
+TABS = ("train", "predict", "evaluate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cifar-studio",
+        description="CIFAR Studio: train and use small image classifiers. Images given here open on the Predict tab.",
+    )
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="photos or folders to classify on start")
+    p.add_argument("--checkpoint", metavar="PATH", help="checkpoint to use on the Predict tab (and for --self-test)")
+    p.add_argument("--tab", choices=TABS, help="tab to show first")
+    p.add_argument("--run", metavar="DIR", help="show this training run's curves on the Train tab")
+    p.add_argument("--screenshot", metavar="PATH", help="render the window to this PNG and exit")
+    p.add_argument("--size", default="1280x800", metavar="WxH", help="window size for --screenshot (1280x800)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="give up on --screenshot after this many seconds (300)",
+    )
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="classify the bundled sample images with the default model, print one line, exit",
+    )
+    p.add_argument("--samples", metavar="DIR", help="sample folder for --self-test (default: resources/samples)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details")
+    return p
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"--size must look like 1280x800, got {text!r}") from None
+    return w, h
+
+
+def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # first: a frozen app's worker processes start here (PyInstaller)
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging(args.verbose)
+    install_excepthook()
+
+    if sys.platform == "win32":
+        # On Windows, torch (>= 2.9) fails with DLL initialisation errors when it is imported
+        # after Qt's DLLs are loaded (pytorch#166628), so load it through the engine before
+        # any Qt import. Elsewhere torch stays lazy: it loads after the window is visible.
+        import engine
+
+        engine.TrainConfig  # noqa: B018 - touching a lazy engine name imports torch
+
+    if args.self_test:
+        from .self_test import run_self_test
+
+        return run_self_test(args.checkpoint, args.samples)
+
+    from PySide6.QtWidgets import QApplication
+
+    from . import __version__, theme, worker
+    from .main_window import MainWindow
+    from .settings import APPLICATION, ORGANIZATION, Settings
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("CIFAR Studio")
+    app.setApplicationVersion(__version__)
+    app.setWindowIcon(theme.app_icon())
+    # Wayland matches windows to their .desktop file (and its icon) by this name (packaging/linux).
+    app.setDesktopFileName("cifar-studio")
+    app.aboutToQuit.connect(lambda: worker.stop_all())
+
+    images = [str(Path(p).expanduser().resolve()) for p in args.images]
+    window = MainWindow(Settings(), images=images)
+    if args.checkpoint:
+        checkpoint = str(Path(args.checkpoint).expanduser().resolve())
+        window.engine_ready.connect(lambda _info: window.predict_tab.set_checkpoint(checkpoint))
+    if args.run:
+        window.open_run(str(Path(args.run).expanduser().resolve()))
+    if args.tab:
+        window.show_tab(args.tab)
+    from .file_open import FileOpenForwarder
+
+    app.installEventFilter(FileOpenForwarder(window.open_images, app))
+    if args.screenshot:
+        from .screenshot import take_screenshot
+
+        return take_screenshot(app, window, args.screenshot, _parse_size(args.size), args.timeout)
+    window.show()
+    return app.exec()

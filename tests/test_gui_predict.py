@@ -1,0 +1,163 @@
+"""The Predict tab: dropped files and folders are classified in the worker thread; a bad file
+shows its error while the others still classify; TTA re-classifies; Grad-CAM; paste; CSV."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
+from PySide6.QtWidgets import QApplication
+
+from gui.predict_tab import PredictTab
+
+TIMEOUT_MS = 120_000
+
+
+def _tab(qtbot, engine_info, settings, checkpoint) -> PredictTab:
+    tab = PredictTab(settings)
+    qtbot.addWidget(tab)
+    tab.resize(1200, 760)
+    tab.show()
+    tab.engine_ready(engine_info)
+    with qtbot.waitSignal(tab.picker.loaded, timeout=TIMEOUT_MS):
+        tab.set_checkpoint(str(checkpoint))
+    return tab
+
+
+def _drop(widget, paths) -> None:
+    """What a file manager does: a drag enters the tab, then drops there."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, drop)
+
+
+def _wait_idle(qtbot, tab, count):
+    qtbot.waitUntil(lambda: not tab.busy and len(tab.entries) == count
+                    and all(e.prediction is not None for e in tab.entries), timeout=TIMEOUT_MS)
+
+
+def test_dropped_images_get_probabilities(qtbot, engine_info, gui_settings, tiny_checkpoint, tiny_image_folder):
+    tab = _tab(qtbot, engine_info, gui_settings, tiny_checkpoint)
+    files = [tiny_image_folder / "red" / "000.png", tiny_image_folder / "blue" / "001.png"]
+    _drop(tab, files)
+    _wait_idle(qtbot, tab, 2)
+    for entry, want in zip(tab.entries, ["red", "blue"], strict=True):
+        p = entry.prediction
+        assert p.error is None
+        assert set(p.probabilities) == {"blue", "green", "red"}
+        assert abs(sum(p.probabilities.values()) - 1) < 1e-4
+        assert p.top == want  # the colours are easy
+        assert p.input_image is not None and p.input_image.shape == (16, 16, 3)  # what the model saw
+    # the detail view shows the selected image
+    tab.list.setCurrentRow(0)
+    assert tab.view.headline.text().startswith("red")
+    assert tab.view.bars.ranked[0][0] == "red"
+    assert "red" in tab.list.item(0).text()
+    assert tab.table.rowCount() == 2 and tab.table.item(0, 1).text() == "red"
+
+
+def test_bad_file_shows_its_error_and_the_rest_still_classify(qtbot, engine_info, gui_settings, tiny_checkpoint,
+                                                              tiny_image_folder, tmp_path):
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("not an image")
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes((tiny_image_folder / "green" / "002.png").read_bytes()[:60])
+    good = tiny_image_folder / "green" / "003.png"
+    tab = _tab(qtbot, engine_info, gui_settings, tiny_checkpoint)
+    _drop(tab, [not_image, good, truncated])
+    _wait_idle(qtbot, tab, 3)
+    bad1, ok, bad2 = (e.prediction for e in tab.entries)
+    assert bad1.error and "notes.jpg" in bad1.error
+    assert bad2.error and "cut.png" in bad2.error
+    assert ok.error is None and ok.top == "green"
+    assert "⚠" in tab.list.item(0).text()
+    assert tab.list.currentRow() == 1  # the detail view starts on a good result
+    tab.list.setCurrentRow(0)
+    assert tab.view.hint.kind == "error" and "notes.jpg" in tab.view.hint.text()
+    out = tab.export_csv(str(tmp_path / "results.csv"))
+    rows = list(csv.DictReader(open(out, encoding="utf-8")))
+    assert [r["top_class"] for r in rows] == ["", "green", ""]
+    assert rows[0]["error"] and not rows[1]["error"] and float(rows[1]["green"]) > 0.3
+
+
+def test_folder_drop_tta_and_checkpoint_files(qtbot, engine_info, gui_settings, tiny_checkpoint, tiny_image_folder,
+                                              tmp_path):
+    folder = tmp_path / "photos"
+    shutil.copytree(tiny_image_folder / "blue", folder / "blue")
+    tab = _tab(qtbot, engine_info, gui_settings, tiny_checkpoint)
+    _drop(tab, [folder])
+    _wait_idle(qtbot, tab, 12)
+    before = [e.prediction.probabilities["blue"] for e in tab.entries]
+    tab.tta.setChecked(True)  # re-classifies everything with test-time augmentation
+    qtbot.waitUntil(lambda: not tab.busy and all(e.prediction is not None for e in tab.entries)
+                    and [e.prediction.probabilities["blue"] for e in tab.entries] != before, timeout=TIMEOUT_MS)
+    assert len(tab.entries) == 12
+    # a dropped checkpoint file is opened, not classified
+    copy = tmp_path / "other.pt"
+    shutil.copy(tiny_checkpoint, copy)
+    with qtbot.waitSignal(tab.picker.loaded, timeout=TIMEOUT_MS):
+        _drop(tab, [copy])
+    assert tab.checkpoint == str(copy) and len(tab.entries) == 12
+    assert gui_settings.recent_checkpoints[0] == str(copy)
+
+
+def test_gradcam_overlay_and_pasted_image(qtbot, engine_info, gui_settings, tiny_checkpoint, tiny_image_folder):
+    tab = _tab(qtbot, engine_info, gui_settings, tiny_checkpoint)
+    image = QImage(str(tiny_image_folder / "red" / "004.png"))
+    mime = QMimeData()
+    mime.setImageData(image)
+    clipboard = QGuiApplication.clipboard()
+    clipboard.setMimeData(mime)
+    # The clipboard owns `mime` now; PySide6 6.11 segfaults at interpreter exit if it still
+    # holds it when the QApplication goes away, so empty it once the tab has read it.
+    tab.paste()
+    clipboard.clear()
+    _wait_idle(qtbot, tab, 1)
+    entry = tab.entries[0]
+    assert Path(entry.path).name == "pasted-1.png" and entry.prediction.top == "red"
+    plain = tab.view.model_input.pixmap().toImage()
+    tab.view.heatmap.setChecked(True)
+    qtbot.waitUntil(lambda: entry.heat is not None, timeout=TIMEOUT_MS)
+    heat = entry.heat
+    assert heat.shape == (16, 16) and np.all((heat >= 0) & (heat <= 1))
+    assert tab.view.model_input.pixmap().toImage() != plain  # the overlay is drawn
+
+
+def test_bad_checkpoint_shows_its_one_line_error(qtbot, engine_info, gui_settings, tmp_path):
+    tab = PredictTab(gui_settings)
+    qtbot.addWidget(tab)
+    tab.engine_ready(engine_info)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00garbage" * 10)
+    with qtbot.waitSignal(tab.picker.load_failed, timeout=TIMEOUT_MS) as blocker:
+        tab.set_checkpoint(str(junk))
+    message = blocker.args[0]
+    assert message.startswith("junk.pt:") and "\n" not in message
+    assert tab.message.kind == "error" and tab.checkpoint is None
+
+
+def test_open_in_predict_from_the_window(qtbot, gui_settings, tiny_checkpoint, tiny_image_folder):
+    from gui.main_window import MainWindow
+
+    window = MainWindow(gui_settings, images=[str(tiny_image_folder / "blue" / "000.png")])
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.engine_ready, timeout=TIMEOUT_MS):
+        window.show()
+    assert window.tabs.currentWidget() is window.predict_tab  # images on the command line open here
+    window.show_tab("train")
+    window.train_tab.open_checkpoint.emit(str(tiny_checkpoint))  # what "Open in Predict tab" sends
+    assert window.tabs.currentWidget() is window.predict_tab
+    tab = window.predict_tab
+    _wait_idle(qtbot, tab, 1)
+    assert tab.checkpoint == str(tiny_checkpoint) and tab.entries[0].prediction.top == "blue"
+    assert window.evaluate_tab.picker.current_path() == str(tiny_checkpoint)  # Evaluate follows Predict

@@ -1,0 +1,224 @@
+"""The Train tab: form <-> TrainConfig, validation, schedule preview, and real (tiny) runs:
+curves and checkpoints arrive, Stop keeps the checkpoints, Resume continues, closing the
+window mid-run stops cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gui.main_window import MainWindow
+from gui.train_tab import TrainTab
+
+RUN_TIMEOUT_MS = 180_000  # generous: CI machines and a busy 2-core box are slow
+
+
+def _tiny_config(folder: Path, **changes):
+    import engine
+
+    base = dict(data=str(folder), model="tutorial_net", epochs=2, batch_size=8, optimizer="sgd", lr=0.05,
+                momentum=0.9, weight_decay=0.0, schedule="constant", mixed_precision="off", device="cpu",
+                channels_last=False, augment=engine.Augment(crop_padding=0, flip=False), seed=0)
+    base.update(changes)
+    return engine.TrainConfig(**base)
+
+
+def _configured_tab(qtbot, engine_info, settings, folder, **changes) -> TrainTab:
+    tab = TrainTab(settings)
+    qtbot.addWidget(tab)
+    tab.engine_ready(engine_info)
+    tab.ensure_plots()  # the main window does this after its first paint
+    tab.form.set_config(_tiny_config(folder, **changes))
+    return tab
+
+
+def _wait_finished(qtbot, tab: TrainTab):
+    qtbot.waitUntil(lambda: not tab.running and tab.last_outcome is not None, timeout=RUN_TIMEOUT_MS)
+    return tab.last_outcome
+
+
+def test_form_round_trips_a_config(qtbot, engine_info, gui_settings, tiny_image_folder):
+    tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder, epochs=7, lr=0.02,
+                          schedule="multistep", milestones=[3.0, 5.0], gamma=0.5, model="resnet20",
+                          model_args={"block": "e"}, ema_decay=0.99, tta=1, classes=["blue", "red"])
+    cfg = tab.form.config()
+    assert cfg is not None, tab.form.error
+    assert (cfg.epochs, cfg.lr, cfg.schedule, cfg.milestones, cfg.gamma) == (7, 0.02, "multistep", [3.0, 5.0], 0.5)
+    assert cfg.model == "resnet20" and cfg.model_args == {"block": "e"}
+    assert cfg.ema_decay == 0.99 and cfg.tta == 1 and cfg.classes == ["blue", "red"]
+    assert cfg.data == str(tiny_image_folder)
+    tab.form.model.set_model_name("lenet5")  # block variants belong to the CIFAR ResNets only
+    assert tab.form.config().model_args == {}
+
+
+@pytest.mark.parametrize(("widget", "text", "field", "words"), [
+    ("lr", "-1", "lr", "positive"),
+    ("lr", "fast", "lr", "not a number"),
+    ("momentum", "1.5", "momentum", "[0, 1)"),
+    ("warmup_epochs", "5", "warmup_epochs", "shorter than the run"),
+])
+def test_invalid_value_is_highlighted_and_start_refused(qtbot, engine_info, gui_settings, tiny_image_folder,
+                                                        widget, text, field, words):
+    tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder, epochs=3)
+    getattr(tab.form, widget).setText(text)
+    assert tab.start() is False
+    assert not tab.running
+    edit = tab.form.widget_for(field)
+    assert edit is getattr(tab.form, widget)
+    assert edit.property("invalid") is True
+    assert tab.form.error.startswith(f"{field}:") and words in tab.form.error
+    assert "\n" not in tab.form.error
+    assert words in tab.message.text() and tab.message.kind == "error"
+    getattr(tab.form, widget).setText("0.5" if widget != "warmup_epochs" else "0")
+    assert tab.form.config() is not None
+    assert not edit.property("invalid")  # fixed: highlight gone
+
+
+def test_schedule_preview_follows_the_form(qtbot, engine_info, gui_settings, tiny_image_folder):
+    tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder, epochs=10, schedule="constant")
+    form = tab.form
+    assert {round(lr, 6) for _, lr in form.preview.points} == {0.05}
+    assert not form.step_size.isVisibleTo(form)  # only the schedules that use a field show it
+    form.schedule.setCurrentText("step")
+    form.step_size.setText("4")
+    form.gamma.setText("0.5")
+    assert form.step_size.isVisibleTo(form) and not form.milestones.isVisibleTo(form)
+    qtbot.waitUntil(lambda: min(lr for _, lr in form.preview.points) < 0.05 * 0.3, timeout=5_000)
+    assert form.preview.points[-1][0] == pytest.approx(10.0)  # the x axis spans the run
+    form.epochs.setValue(20)
+    qtbot.waitUntil(lambda: form.preview.points[-1][0] == pytest.approx(20.0), timeout=5_000)
+
+
+def test_training_run_shows_curves_and_writes_checkpoints(qtbot, engine_info, gui_settings, tiny_image_folder,
+                                                          tmp_path):
+    tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder, epochs=2)
+    tab.resize(1280, 760)
+    tab.show()
+    tab.output.setText(str(tmp_path / "run"))
+    opened = []
+    tab.open_checkpoint.connect(opened.append)
+    assert tab.start()
+    assert tab.running and not tab.start_button.isEnabled() and tab.stop_button.isEnabled()
+    outcome = _wait_finished(qtbot, tab)
+    assert outcome.status == "completed", outcome.message
+    assert tab.curves.batch_count > 0 and tab.curves.epoch_count == 2
+    tab.curves.redraw_now()
+    xs, ys = tab.curves.curves["val_acc"].getData()
+    assert len(xs) == 2 and all(0 <= y <= 1 for y in ys)
+    assert Path(outcome.best_checkpoint).is_file() and (tmp_path / "run" / "last.pt").is_file()
+    assert "completed" in tab.message.text().lower()
+    log = tab.log.toPlainText()
+    assert "Epoch 1/2" in log and "Epoch 2/2" in log
+    # exports
+    csv_path = tab.export_csv(str(tmp_path / "metrics.csv"))
+    assert Path(csv_path).read_text().splitlines()[0].startswith("epoch,train_loss,train_acc,val_loss,val_acc")
+    assert len(Path(csv_path).read_text().splitlines()) == 3
+    png = tab.export_png(str(tmp_path / "curves.png"))
+    assert png and Path(png).stat().st_size > 1000
+    # one click loads the best checkpoint elsewhere
+    assert tab.open_predict_button.isEnabled()
+    tab.open_predict_button.click()
+    assert opened == [outcome.best_checkpoint]
+    # the configuration is remembered as JSON
+    import engine
+
+    assert engine.TrainConfig.from_json(gui_settings.train_config_json).epochs == 2
+
+
+def test_stop_keeps_checkpoints_and_resume_continues(qtbot, engine_info, gui_settings, tiny_image_folder, tmp_path):
+    import engine
+
+    out = tmp_path / "long"
+    tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder, epochs=300, batch_size=2)
+    tab.output.setText(str(out))
+    assert tab.start()
+    qtbot.waitUntil(lambda: tab.curves.epoch_count >= 1, timeout=RUN_TIMEOUT_MS)
+    tab.stop_button.click()
+    assert not tab.stop_button.isEnabled()
+    outcome = _wait_finished(qtbot, tab)
+    assert outcome.status == "stopped"
+    assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+    epochs_done = engine.load_checkpoint(out / "last.pt").epoch
+    assert 1 <= epochs_done < 300
+    assert tab.resume_button.isEnabled()
+
+    tab.resume_button.click()
+    assert tab.running
+    run = tab.run
+    with qtbot.waitSignal(run.started, timeout=RUN_TIMEOUT_MS):
+        pass
+    assert tab.curves.epoch_count == epochs_done  # the earlier epochs are drawn again
+    qtbot.waitUntil(lambda: tab.curves.epoch_count > epochs_done, timeout=RUN_TIMEOUT_MS)
+    tab.stop()
+    outcome = _wait_finished(qtbot, tab)
+    assert outcome.status == "stopped" and outcome.out_dir == str(out)
+    history = engine.load_checkpoint(out / "last.pt").history
+    assert len(history) > epochs_done and [row["epoch"] for row in history] == list(range(1, len(history) + 1))
+
+
+def test_bad_data_ends_with_a_message_not_a_crash(qtbot, engine_info, gui_settings, tmp_path):
+    tab = _configured_tab(qtbot, engine_info, gui_settings, tmp_path / "missing-folder")
+    assert tab.start()
+    qtbot.waitUntil(lambda: not tab.running, timeout=RUN_TIMEOUT_MS)
+    assert tab.message.kind == "error"
+    assert "no such file or folder" in tab.message.text()
+    assert tab.start_button.isEnabled()
+
+
+def test_closing_the_window_mid_run_stops_cleanly(qtbot, gui_settings, tiny_image_folder, tmp_path):
+    import engine
+
+    window = MainWindow(gui_settings)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.engine_ready, timeout=RUN_TIMEOUT_MS):
+        window.show()
+    tab = window.train_tab
+    tab.form.set_config(_tiny_config(tiny_image_folder, epochs=300, batch_size=2))
+    tab.output.setText(str(tmp_path / "closing"))
+    assert tab.start()
+    run = tab.run
+    qtbot.waitUntil(lambda: tab.curves.batch_count > 3, timeout=RUN_TIMEOUT_MS)
+    window.close()
+    assert not run.is_running()  # the thread was joined before the widgets went away
+    last = engine.load_checkpoint(tmp_path / "closing" / "last.pt")  # complete and loadable
+    assert last.train_state is not None
+
+
+def test_load_lists_classes_for_a_subset_and_reports_skipped_files(qtbot, engine_info, gui_settings,
+                                                                   tiny_image_folder, tmp_path):
+    import shutil
+
+    from PySide6.QtCore import Qt
+
+    folder = tmp_path / "data"
+    shutil.copytree(tiny_image_folder, folder)
+    (folder / "red" / "broken.png").write_bytes(b"not a png")
+    tab = _configured_tab(qtbot, engine_info, gui_settings, folder)
+    panel = tab.form.data
+    with qtbot.waitSignal(panel.loaded, timeout=RUN_TIMEOUT_MS) as blocker:
+        panel.load_button.click()
+    info = blocker.args[0]
+    assert info.classes == ["blue", "green", "red"] and sum(info.train_counts) > 0
+    assert "train" in panel.status.text() and "validation" in panel.status.text()
+    assert "skipped 1" in panel.status.text()
+    assert panel.classes.count() == 3 and panel.selected_classes() is None  # all ticked = no subset
+    panel.classes.item(1).setCheckState(Qt.CheckState.Unchecked)
+    assert tab.form.config().classes == ["blue", "red"]
+    panel.classes.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert tab.form.config() is None and tab.form.error.startswith("classes:")  # one class is not enough
+
+
+def test_unavailable_device_is_reported_on_its_field(qtbot, engine_info, gui_settings, tiny_image_folder):
+    if engine_info.torch_device == "cuda":
+        pytest.skip("this machine has CUDA")
+    tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder, device="cuda")
+    assert tab.start()  # valid as a setting; only the engine knows the machine has no CUDA
+    qtbot.waitUntil(lambda: not tab.running, timeout=RUN_TIMEOUT_MS)
+    assert tab.message.kind == "error" and "CUDA" in tab.message.text()
+    assert tab.form.device.property("invalid") is True
+    # a pending live re-validation must not wipe the engine's verdict
+    qtbot.waitUntil(lambda: not tab.form._debounce.isActive(), timeout=5_000)
+    assert tab.form.device.property("invalid") is True
+    tab.form.device.setCurrentText("cpu")  # editing the field clears it
+    assert not tab.form.device.property("invalid")
