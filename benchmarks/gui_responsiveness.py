@@ -139,6 +139,7 @@ def measure_stalls(seconds: float, data: str | None, tmp: Path) -> dict:
             state["redraws"] = tab.curves.redraws
             QTimer.singleShot(0, app.quit)
 
+        run.started.connect(lambda ev: state.update(device=ev.device))  # the run's own threads/precision
         run.batch.connect(first_batch)
         run.finished.connect(finished)
         run.failed.connect(lambda message: (state.update(error=message), app.quit()))
@@ -158,8 +159,7 @@ def measure_stalls(seconds: float, data: str | None, tmp: Path) -> dict:
             "median_gap_ms": round(statistics.median(gaps), 1), "gaps_over_50ms": sum(g > 50 for g in gaps),
             "batches": state.get("batches"), "redraws": state.get("redraws"),
             "stop_to_finished_s": round(state["stop_s"], 2) if state["stop_s"] else None,
-            "status": state.get("status"), "device": window.engine_info.device_name,
-            "torch_threads": os.environ.get("CIFAR_STUDIO_THREADS", "engine default"),
+            "status": state.get("status"), "device": state.get("device", window.engine_info.device_name),
             "data": data, "target_ms": STALL_TARGET_MS}
 
 

@@ -94,17 +94,18 @@ def autocast_context(device: torch.device, dtype: torch.dtype | None):
 def set_thread_budget(reserve_for_ui: bool = False) -> int:
     """Choose torch's intra-op thread count deliberately and return it.
 
-    Torch defaults to one thread per core, and its busy-waiting OpenMP threads can starve a
-    GUI thread on small machines (pytorch#37259). With ``reserve_for_ui`` one core stays free
-    when there are more than two; on a 2-core machine training keeps both, because the GUI
-    thread only needs short slices and halving training speed costs more than it gains.
-    ``CIFAR_STUDIO_THREADS`` overrides.
+    Torch defaults to one thread per core, and its OpenMP threads can starve a GUI thread
+    (pytorch#37259). With ``reserve_for_ui`` one core stays free for the window on any machine
+    with two or more cores. Measured on a 2-core CPU while training ResNet-20 from the Train tab
+    (benchmarks/gui_responsiveness.py): two torch threads stalled the event loop for up to
+    235 ms; one thread kept every stall under 40 ms for about 38% fewer images per second. The
+    command line keeps every core. ``CIFAR_STUDIO_THREADS`` overrides both.
     """
     cores = os.cpu_count() or 1
     env = os.environ.get("CIFAR_STUDIO_THREADS")
     if env and env.isdigit() and int(env) > 0:
         threads = int(env)
-    elif reserve_for_ui and cores > 2:
+    elif reserve_for_ui and cores >= 2:
         threads = cores - 1
     else:
         threads = cores
