@@ -51,8 +51,14 @@ def measure_startup(runs: int, tmp: Path) -> dict:
     for _ in range(runs):
         env = {**_env(tmp), "CIFAR_STUDIO_REPORT_STARTUP": "1", "CIFAR_STUDIO_LAUNCH_TIME": repr(time.time())}
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "gui"], cwd=ROOT, env=env, stderr=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gui"],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
         try:
             for line in proc.stderr:
                 if line.startswith("window-visible "):
@@ -62,9 +68,14 @@ def measure_startup(runs: int, tmp: Path) -> dict:
         finally:
             proc.terminate()
             proc.wait(timeout=60)
-    return {"runs": len(reported), "window_visible_s": reported, "median_s": statistics.median(reported),
-            "best_s": min(reported), "seen_by_launcher_median_s": statistics.median(observed),
-            "target_s": WINDOW_TARGET_S}
+    return {
+        "runs": len(reported),
+        "window_visible_s": reported,
+        "median_s": statistics.median(reported),
+        "best_s": min(reported),
+        "seen_by_launcher_median_s": statistics.median(observed),
+        "target_s": WINDOW_TARGET_S,
+    }
 
 
 # ---------------------------------------------------------------------------- (b) stalls
@@ -100,8 +111,15 @@ def measure_stalls(seconds: float, data: str | None, tmp: Path) -> dict:
     window.show()
     clock = QElapsedTimer()
     clock.start()
-    state = {"phase": "loading", "gaps": [], "last": None, "t_train": None, "t_stop": None, "stop_s": None,
-             "error": None}
+    state = {
+        "phase": "loading",
+        "gaps": [],
+        "last": None,
+        "t_train": None,
+        "t_stop": None,
+        "stop_s": None,
+        "error": None,
+    }
 
     def tick():
         now = clock.nsecsElapsed() / 1e6
@@ -111,8 +129,9 @@ def measure_stalls(seconds: float, data: str | None, tmp: Path) -> dict:
 
     def on_ready(_info):
         tab = window.train_tab
-        cfg = engine.preset_config("quick", data=data, model="resnet20", epochs=50, batch_size=128,
-                                   mixed_precision="off", device="cpu")
+        cfg = engine.preset_config(
+            "quick", data=data, model="resnet20", epochs=50, batch_size=128, mixed_precision="off", device="cpu"
+        )
         tab.form.set_config(cfg)
         if not tab.start():
             state["error"] = tab.message.text()
@@ -154,13 +173,21 @@ def measure_stalls(seconds: float, data: str | None, tmp: Path) -> dict:
     gaps = sorted(state["gaps"])
     if state["error"] or not gaps:
         return {"error": state["error"] or "training did not start"}
-    return {"seconds": round(time.perf_counter() - state["t_train"], 1), "ticks": len(gaps),
-            "longest_stall_ms": round(gaps[-1], 1), "p99_gap_ms": round(gaps[int(0.99 * (len(gaps) - 1))], 1),
-            "median_gap_ms": round(statistics.median(gaps), 1), "gaps_over_50ms": sum(g > 50 for g in gaps),
-            "batches": state.get("batches"), "redraws": state.get("redraws"),
-            "stop_to_finished_s": round(state["stop_s"], 2) if state["stop_s"] else None,
-            "status": state.get("status"), "device": state.get("device", window.engine_info.device_name),
-            "data": data, "target_ms": STALL_TARGET_MS}
+    return {
+        "seconds": round(time.perf_counter() - state["t_train"], 1),
+        "ticks": len(gaps),
+        "longest_stall_ms": round(gaps[-1], 1),
+        "p99_gap_ms": round(gaps[int(0.99 * (len(gaps) - 1))], 1),
+        "median_gap_ms": round(statistics.median(gaps), 1),
+        "gaps_over_50ms": sum(g > 50 for g in gaps),
+        "batches": state.get("batches"),
+        "redraws": state.get("redraws"),
+        "stop_to_finished_s": round(state["stop_s"], 2) if state["stop_s"] else None,
+        "status": state.get("status"),
+        "device": state.get("device", window.engine_info.device_name),
+        "data": data,
+        "target_ms": STALL_TARGET_MS,
+    }
 
 
 def main() -> int:
@@ -185,19 +212,23 @@ def main() -> int:
     if "startup" in result:
         s = result["startup"]
         verdict = "ok" if s["median_s"] < WINDOW_TARGET_S else "over target"
-        print(f"window visible after launch: median {s['median_s']:.2f} s, best {s['best_s']:.2f} s over {s['runs']} "
-              f"runs (target < {WINDOW_TARGET_S} s: {verdict})")
+        print(
+            f"window visible after launch: median {s['median_s']:.2f} s, best {s['best_s']:.2f} s over {s['runs']} "
+            f"runs (target < {WINDOW_TARGET_S} s: {verdict})"
+        )
     if "training_stalls" in result:
         t = result["training_stalls"]
         if "error" in t:
             print(f"training stalls: not measured ({t['error']})")
         else:
             verdict = "ok" if t["longest_stall_ms"] < STALL_TARGET_MS else "over target"
-            print(f"event loop while training resnet20 for {t['seconds']} s on {t['device']}: longest stall "
-                  f"{t['longest_stall_ms']} ms, p99 {t['p99_gap_ms']} ms, median {t['median_gap_ms']} ms, "
-                  f"{t['gaps_over_50ms']} gaps > 50 ms of {t['ticks']} ticks (target < {STALL_TARGET_MS:.0f} ms: "
-                  f"{verdict}); {t['batches']} batches, {t['redraws']} redraws; Stop took "
-                  f"{t['stop_to_finished_s']} s ({t['status']})")
+            print(
+                f"event loop while training resnet20 for {t['seconds']} s on {t['device']}: longest stall "
+                f"{t['longest_stall_ms']} ms, p99 {t['p99_gap_ms']} ms, median {t['median_gap_ms']} ms, "
+                f"{t['gaps_over_50ms']} gaps > 50 ms of {t['ticks']} ticks (target < {STALL_TARGET_MS:.0f} ms: "
+                f"{verdict}); {t['batches']} batches, {t['redraws']} redraws; Stop took "
+                f"{t['stop_to_finished_s']} s ({t['status']})"
+            )
     return 0
 
 

@@ -63,7 +63,10 @@ _EXPORTS = {
     "DeviceInfo": "device",
     "set_thread_budget": "device",
     "default_checkpoint_path": "paths",
-    "resources_dir": "paths", "runs_dir": "paths", "data_dir": "paths", "cache_dir": "paths",
+    "resources_dir": "paths",
+    "runs_dir": "paths",
+    "data_dir": "paths",
+    "cache_dir": "paths",
     "IMAGE_EXTENSIONS": "images",
 }
 

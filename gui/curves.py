@@ -126,7 +126,9 @@ class CurvesView(QWidget):
             plot.getAxis("left").setWidth(self.fontMetrics().horizontalAdvance("0.0000") + 14)
             plot.setMenuEnabled(False)
             if name != "lr":
-                plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+                # In the corner the curves leave free: losses fall (top right is empty late in
+                # a run), accuracies rise (bottom right is).
+                plot.addLegend(offset=(-5, 5) if name == "loss" else (-5, -5), labelTextSize="8pt")
             self.plots[name] = plot
         self.plots["acc"].setYRange(0, 1, padding=0.02)
         for key, plot_name, legend, _color, per_batch in _SERIES:

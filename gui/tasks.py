@@ -137,8 +137,11 @@ def load_data_info(
     import engine
 
     state.set_progress(None, f"loading {source}")
-    ds = engine.load_dataset(engine.DataSpec(source, None, val_fraction, seed, limit, image_size),
-                             progress=_progress_to(state), should_stop=state.is_interruption_requested)
+    ds = engine.load_dataset(
+        engine.DataSpec(source, None, val_fraction, seed, limit, image_size),
+        progress=_progress_to(state),
+        should_stop=state.is_interruption_requested,
+    )
     counts = np.bincount(ds.train.labels, minlength=ds.num_classes).tolist()
     return DataInfo(source, ds.describe(), list(ds.classes), counts, ds.summary.lines(), ds.image_shape)
 
@@ -256,6 +259,11 @@ def evaluate(state, checkpoint: str, data: str, split: str, tta: int, device: st
 
     state.set_progress(None, f"evaluating on {data}")
     return engine.evaluate_checkpoint(
-        checkpoint, data, split=split, tta=tta, device=device, should_stop=state.is_interruption_requested,
+        checkpoint,
+        data,
+        split=split,
+        tta=tta,
+        device=device,
+        should_stop=state.is_interruption_requested,
         progress=_progress_to(state),
     )

@@ -23,6 +23,7 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   fi
 fi
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
-"$VENV/bin/ruff" check engine gui tests packaging benchmarks
+"$VENV/bin/ruff" check engine gui tests packaging benchmarks scripts
+"$VENV/bin/ruff" format --check engine gui tests packaging benchmarks scripts
 "$VENV/bin/lint-imports"
 exec "$VENV/bin/python" -m pytest "$@"

@@ -53,8 +53,9 @@ CLASS_COLOURS = {"red": (210, 40, 40), "green": (40, 210, 40), "blue": (40, 40, 
 CLASSES = sorted(CLASS_COLOURS)  # the order an image folder yields: ["blue", "green", "red"]
 
 
-def synthetic_images(classes=CLASSES, per_class: int = 8, size: int = 16, seed: int = 0,
-                     gray: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_images(
+    classes=CLASSES, per_class: int = 8, size: int = 16, seed: int = 0, gray: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """uint8 ``(N, size, size, C)`` images of each class's colour plus noise, and int labels."""
     rng = np.random.default_rng(seed)
     images, labels = [], []
@@ -79,8 +80,15 @@ def save_image(path: Path, array: np.ndarray, fmt: str | None = None) -> Path:
     return path
 
 
-def write_image_folder(root: Path, classes=CLASSES, per_class: int = 8, size: int = 16, seed: int = 0,
-                       gray: bool = False, ext: str = ".png") -> Path:
+def write_image_folder(
+    root: Path,
+    classes=CLASSES,
+    per_class: int = 8,
+    size: int = 16,
+    seed: int = 0,
+    gray: bool = False,
+    ext: str = ".png",
+) -> Path:
     """``root/<class>/<i>.png`` with :func:`synthetic_images`; returns ``root``."""
     images, labels = synthetic_images(classes, per_class, size, seed, gray)
     counters: dict[str, int] = {}
@@ -125,8 +133,11 @@ def image_folder(tmp_path):
         elif layout in ("train_test", "train_val"):
             held = "test" if layout == "train_test" else "val"
             write_image_folder(root / "train", **kwargs)
-            held_kwargs = {**kwargs, "per_class": max(2, kwargs.get("per_class", 8) // 2),
-                           "seed": kwargs.get("seed", 0) + 1}
+            held_kwargs = {
+                **kwargs,
+                "per_class": max(2, kwargs.get("per_class", 8) // 2),
+                "seed": kwargs.get("seed", 0) + 1,
+            }
             write_image_folder(root / held, **held_kwargs)
         else:
             raise ValueError(layout)
@@ -135,8 +146,9 @@ def image_folder(tmp_path):
     return make
 
 
-def tiny_dataset(classes=CLASSES, per_class: int = 12, size: int = 16, seed: int = 0, val_per_class: int = 4,
-                 gray: bool = False):
+def tiny_dataset(
+    classes=CLASSES, per_class: int = 12, size: int = 16, seed: int = 0, val_per_class: int = 4, gray: bool = False
+):
     """An in-memory :class:`engine.data.Dataset` (train + val) of :func:`synthetic_images`."""
     from engine.data.dataset import Dataset, ImageSet
 
@@ -150,9 +162,22 @@ def tiny_config(**changes):
     from engine.config import TrainConfig
     from engine.data.loader import Augment
 
-    base = dict(data="synthetic", model="tutorial_net", epochs=2, batch_size=8, optimizer="sgd", lr=0.05,
-                momentum=0.9, weight_decay=0.0, schedule="constant", mixed_precision="off", device="cpu",
-                channels_last=False, augment=Augment(crop_padding=0, flip=False), seed=0)
+    base = dict(
+        data="synthetic",
+        model="tutorial_net",
+        epochs=2,
+        batch_size=8,
+        optimizer="sgd",
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=0.0,
+        schedule="constant",
+        mixed_precision="off",
+        device="cpu",
+        channels_last=False,
+        augment=Augment(crop_padding=0, flip=False),
+        seed=0,
+    )
     base.update(changes)
     return TrainConfig(**base).validate()
 

@@ -22,8 +22,26 @@ def test_clock_schedules_anneal_fully():
 
 def test_bench_json_reports_all_three_parts(tmp_path, tiny_checkpoint, capsys):
     data = write_image_folder(tmp_path / "data", per_class=20, size=16)
-    code = main(["bench", "--data", str(data), "--batch-size", "16", "--rounds", "2", "--steps", "1",
-                 "--budget", "1", "--classic-workers", "0", "--checkpoint", str(tiny_checkpoint), "--json"])
+    code = main(
+        [
+            "bench",
+            "--data",
+            str(data),
+            "--batch-size",
+            "16",
+            "--rounds",
+            "2",
+            "--steps",
+            "1",
+            "--budget",
+            "1",
+            "--classic-workers",
+            "0",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--json",
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert {"device", "torch", "threads"} <= set(report)

@@ -76,9 +76,33 @@ def trained(tmp_path_factory):
     stdout = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout):
         mp.setenv("CIFAR_STUDIO_CACHE", str(root / "cache"))
-        code = main(["train", "--data", str(data), "--model", "tutorial_net", "--epochs", "2", "--out", str(out),
-                     "--device", "cpu", "--batch-size", "6", "--lr", "0.05", "--schedule", "constant",
-                     "--val-fraction", "0.34", "--precision", "off", "--quiet", "--json"])
+        code = main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--model",
+                "tutorial_net",
+                "--epochs",
+                "2",
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--batch-size",
+                "6",
+                "--lr",
+                "0.05",
+                "--schedule",
+                "constant",
+                "--val-fraction",
+                "0.34",
+                "--precision",
+                "off",
+                "--quiet",
+                "--json",
+            ]
+        )
     assert code == 0, stdout.getvalue()
     return json.loads(stdout.getvalue()), data, out
 
@@ -96,8 +120,22 @@ def test_train_json(trained):
 
 def test_train_prints_one_json_object(tmp_path, capsys):
     data = write_image_folder(tmp_path / "flat", per_class=4)
-    code, out, err = run(capsys, "train", "--data", data, "--model", "tutorial_net", "--epochs", "1",
-                         "--out", tmp_path / "run", "--device", "cpu", "--json", "--quiet")
+    code, out, err = run(
+        capsys,
+        "train",
+        "--data",
+        data,
+        "--model",
+        "tutorial_net",
+        "--epochs",
+        "1",
+        "--out",
+        tmp_path / "run",
+        "--device",
+        "cpu",
+        "--json",
+        "--quiet",
+    )
     assert code == 0, err
     result = json.loads(out)  # nothing but the JSON object on stdout
     assert result["status"] == "completed" and result["epochs_done"] == 1
@@ -109,9 +147,28 @@ def test_train_prints_one_json_object(tmp_path, capsys):
 
 def test_train_limit_and_classes(tmp_path, capsys):
     data = write_image_folder(tmp_path / "flat", per_class=10)
-    code, out, err = run(capsys, "train", "--data", data, "--model", "tutorial_net", "--epochs", "1",
-                         "--out", tmp_path / "run", "--device", "cpu", "--limit", "6", "--classes", "red,blue",
-                         "--val-fraction", "0.2", "--json", "--quiet")
+    code, out, err = run(
+        capsys,
+        "train",
+        "--data",
+        data,
+        "--model",
+        "tutorial_net",
+        "--epochs",
+        "1",
+        "--out",
+        tmp_path / "run",
+        "--device",
+        "cpu",
+        "--limit",
+        "6",
+        "--classes",
+        "red,blue",
+        "--val-fraction",
+        "0.2",
+        "--json",
+        "--quiet",
+    )
     assert code == 0, err
     assert "6 train / 4 validation images" in err
     from engine.checkpoint import load_checkpoint
@@ -124,8 +181,22 @@ def test_train_config_file_and_flags(tmp_path, capsys):
     data = write_image_folder(tmp_path / "flat", per_class=4)
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"model": "lenet5", "epochs": 5, "lr": 0.01, "mixed_precision": "off"}))
-    code, _, err = run(capsys, "train", "--config", cfg, "--data", data, "--epochs", "1", "--out",
-                         tmp_path / "run", "--device", "cpu", "--json", "--quiet")
+    code, _, err = run(
+        capsys,
+        "train",
+        "--config",
+        cfg,
+        "--data",
+        data,
+        "--epochs",
+        "1",
+        "--out",
+        tmp_path / "run",
+        "--device",
+        "cpu",
+        "--json",
+        "--quiet",
+    )
     assert code == 0, err
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["model"] == "lenet5" and saved["lr"] == 0.01  # from the file
@@ -155,9 +226,30 @@ def test_train_bad_flag_value_and_bad_data(tmp_path, capsys):
 
 def test_train_failure_exits_1(tmp_path, capsys):
     data = write_image_folder(tmp_path / "flat", per_class=4)
-    code, out, _ = run(capsys, "train", "--data", data, "--model", "resnet20", "--lr", "1e6", "--epochs", "3",
-                       "--batch-size", "4", "--out", tmp_path / "run", "--device", "cpu", "--precision", "off",
-                       "--schedule", "constant", "--json", "--quiet")
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--data",
+        data,
+        "--model",
+        "resnet20",
+        "--lr",
+        "1e6",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "4",
+        "--out",
+        tmp_path / "run",
+        "--device",
+        "cpu",
+        "--precision",
+        "off",
+        "--schedule",
+        "constant",
+        "--json",
+        "--quiet",
+    )
     assert code == 1
     assert json.loads(out)["status"] == "failed"
 
@@ -184,8 +276,9 @@ def test_evaluate_uses_the_test_split(trained, capsys):
 
 def test_evaluate_other_splits_and_text(trained, capsys):
     _, data, out = trained
-    code, stdout, _ = run(capsys, "evaluate", "--checkpoint", out / "best.pt", "--data", data, "--split", "train",
-                          "--json")
+    code, stdout, _ = run(
+        capsys, "evaluate", "--checkpoint", out / "best.pt", "--data", data, "--split", "train", "--json"
+    )
     assert code == 0 and json.loads(stdout)["images"] == 18
     code, stdout, _ = run(capsys, "evaluate", "--checkpoint", out / "best.pt", "--data", data, "--tta", "2")
     assert code == 0 and "accuracy" in stdout and "confusion matrix" in stdout
@@ -197,8 +290,9 @@ def test_evaluate_val_split_reproduces_the_training_validation(trained, capsys):
 
     _, data, out = trained
     ck = load_checkpoint(out / "best.pt")
-    code, stdout, _ = run(capsys, "evaluate", "--checkpoint", out / "best.pt", "--data", data, "--split", "val",
-                          "--json")
+    code, stdout, _ = run(
+        capsys, "evaluate", "--checkpoint", out / "best.pt", "--data", data, "--split", "val", "--json"
+    )
     report = json.loads(stdout)
     assert code == 0 and "validation split" in report["split"]
     assert report["images"] == 6  # 0.34 of train/'s 18 images, 2 per class
@@ -288,15 +382,18 @@ def test_predict_without_a_bundled_model_exits_2(tmp_path, capsys, monkeypatch):
     assert "bundled" in line and str(tmp_path / "resources") in line
 
 
-@pytest.mark.parametrize("argv", [
-    [],
-    ["frobnicate"],
-    ["train"],  # --out is required
-    ["evaluate", "--checkpoint", "x.pt"],  # --data is required
-    ["predict"],  # at least one path
-    ["predict", "--tta-level", "5", "x.png"],
-    ["train", "--out", "o", "--epochs", "two"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["train"],  # --out is required
+        ["evaluate", "--checkpoint", "x.pt"],  # --data is required
+        ["predict"],  # at least one path
+        ["predict", "--tta-level", "5", "x.png"],
+        ["train", "--out", "o", "--epochs", "two"],
+    ],
+)
 def test_bad_usage_exits_2(capsys, argv):
     with pytest.raises(SystemExit) as info:
         main(argv)
@@ -310,13 +407,25 @@ def test_subprocess_smoke(trained, tmp_path):
     img = tmp_path / "x.png"
     Image.new("RGB", (16, 16), (40, 210, 40)).save(img)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "engine", "predict", "--checkpoint", str(out / "best.pt"),
-                           "--json", str(img)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine", "predict", "--checkpoint", str(out / "best.pt"), "--json", str(img)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     (result,) = json.loads(proc.stdout)
     assert result["top"] == "green"
-    proc = subprocess.run([sys.executable, "-m", "engine", "predict", "--checkpoint", str(tmp_path / "nope.pt"),
-                           str(img)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine", "predict", "--checkpoint", str(tmp_path / "nope.pt"), str(img)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == ["error: nope.pt: no such file"]
 
@@ -326,8 +435,22 @@ def test_resume_keeps_the_saved_schedule(tmp_path, capsys):
     it once extended an 18-epoch run to the default 30 and stretched its schedule)."""
     data = write_image_folder(tmp_path / "flat", per_class=6)
     out = tmp_path / "run"
-    code, _, _ = run(capsys, "train", "--data", data, "--model", "tutorial_net", "--epochs", "2", "--out", out,
-                     "--device", "cpu", "--precision", "off")
+    code, _, _ = run(
+        capsys,
+        "train",
+        "--data",
+        data,
+        "--model",
+        "tutorial_net",
+        "--epochs",
+        "2",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--precision",
+        "off",
+    )
     assert code == 0
     code, stdout, _ = run(capsys, "train", "--resume", out / "last.pt", "--out", out, "--json")
     assert code == 0

@@ -26,8 +26,18 @@ from engine.models import create_model
 def _checkpoint(arch="tutorial_net", classes=("cat", "dog", "frog"), channels=3, size=(16, 16), **kw) -> Checkpoint:
     torch.manual_seed(0)
     model = create_model(arch, num_classes=len(classes), in_channels=channels)
-    return Checkpoint(path=None, arch=arch, arch_args={}, state_dict=model.state_dict(), classes=list(classes),
-                      mean=[0.5] * channels, std=[0.25] * channels, input_size=size, channels=channels, **kw)
+    return Checkpoint(
+        path=None,
+        arch=arch,
+        arch_args={},
+        state_dict=model.state_dict(),
+        classes=list(classes),
+        mean=[0.5] * channels,
+        std=[0.25] * channels,
+        input_size=size,
+        channels=channels,
+        **kw,
+    )
 
 
 def _payload(**changes) -> dict:
@@ -101,8 +111,9 @@ def test_wrapper_prefixes_are_stripped(tmp_path):
 
 def test_arch_args_are_used(tmp_path):
     model = create_model("tutorial_net_wide", num_classes=2, width=8)
-    ck = Checkpoint(None, "tutorial_net_wide", {"width": 8}, model.state_dict(), ["a", "b"], [0.0] * 3, [1.0] * 3,
-                    (32, 32), 3)
+    ck = Checkpoint(
+        None, "tutorial_net_wide", {"width": 8}, model.state_dict(), ["a", "b"], [0.0] * 3, [1.0] * 3, (32, 32), 3
+    )
     back = load_checkpoint(save_checkpoint(ck, tmp_path / "w.pt"))
     assert back.arch_args == {"width": 8}
     back.build_model()
@@ -212,17 +223,20 @@ def test_missing_required_keys(tmp_path):
     assert "classes" in _refused(path)
 
 
-@pytest.mark.parametrize("changes", [
-    {"arch": "tutorial_net"},
-    {"arch": {"args": {}}},
-    {"arch": {"name": "tutorial_net", "args": ["x"]}},
-    {"format_version": "2"},
-    {"input": {"height": 16}},
-    {"normalization": {"mean": [0.5] * 3}},
-    {"classes": "cat"},
-    {"state_dict": [1, 2, 3]},
-    {"epoch": "three"},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"arch": "tutorial_net"},
+        {"arch": {"args": {}}},
+        {"arch": {"name": "tutorial_net", "args": ["x"]}},
+        {"format_version": "2"},
+        {"input": {"height": 16}},
+        {"normalization": {"mean": [0.5] * 3}},
+        {"classes": "cat"},
+        {"state_dict": [1, 2, 3]},
+        {"epoch": "three"},
+    ],
+)
 def test_malformed_metadata(tmp_path, changes):
     path = tmp_path / "odd.pt"
     torch.save(_payload(**changes), path)

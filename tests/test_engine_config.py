@@ -37,8 +37,14 @@ def test_every_preset_round_trips_through_json(name):
 
 
 def test_round_trip_through_a_file(tmp_path):
-    cfg = TrainConfig(epochs=3, classes=["cat", "dog"], milestones=[1.0, 2.0], schedule="multistep",
-                      model_args={"width": 8}, augment=Augment(crop_padding=2, cutout=4))
+    cfg = TrainConfig(
+        epochs=3,
+        classes=["cat", "dog"],
+        milestones=[1.0, 2.0],
+        schedule="multistep",
+        model_args={"width": 8},
+        augment=Augment(crop_padding=2, cutout=4),
+    )
     path = tmp_path / "cfg.json"
     path.write_text(cfg.to_json())
     assert TrainConfig.load(path) == cfg
@@ -126,8 +132,12 @@ def test_invalid_field_is_named(data, field):
     assert msg.startswith(f"{field}:") and "\n" not in msg
 
 
-WRONG_TYPES_IN_CODE = [({"lr": "0.1"}, "lr"), ({"device": 0}, "device"), ({"epochs": 2.5}, "epochs"),
-                       ({"augment": {"flip": "no"}}, "augment.flip")]
+WRONG_TYPES_IN_CODE = [
+    ({"lr": "0.1"}, "lr"),
+    ({"device": 0}, "device"),
+    ({"epochs": 2.5}, "epochs"),
+    ({"augment": {"flip": "no"}}, "augment.flip"),
+]
 
 
 @pytest.mark.parametrize(("data", "field"), WRONG_TYPES_IN_CODE)
@@ -248,7 +258,7 @@ def test_onecycle_peaks_then_falls():
     peak = max(range(len(f)), key=f.__getitem__)
     assert peak == 2 * STEPS  # default ramp: the first quarter of the run
     assert f[0] == pytest.approx(0.2) and f[peak] == pytest.approx(1.0)
-    assert all(b > a for a, b in pairwise(f[:peak + 1]))
+    assert all(b > a for a, b in pairwise(f[: peak + 1]))
     assert all(b < a for a, b in pairwise(f[peak:]))
     assert f[-1] == pytest.approx(0.0)
     g = _factors(_cfg(schedule="onecycle", epochs=8, warmup_epochs=1))

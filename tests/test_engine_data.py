@@ -337,8 +337,7 @@ def test_cache_can_be_bypassed(image_folder):
 # ---------------------------------------------------------------------------- idx (MNIST format)
 def _idx_bytes(array: np.ndarray) -> bytes:
     assert array.dtype == np.uint8
-    return struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) \
-        + array.tobytes()
+    return struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
 
 
 def _write_idx_set(folder: Path, n_train: int = 30, n_test: int = 10, gz: bool = False, seed: int = 0):
@@ -420,9 +419,11 @@ FASHION_SYSTEM = Path("/usr/share/datasets/fashion-mnist")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (FASHION_SYSTEM / "train-images-idx3-ubyte.gz").exists()
-                    and not (FASHION_SYSTEM / "train-images-idx3-ubyte").exists(),
-                    reason="dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(
+    not (FASHION_SYSTEM / "train-images-idx3-ubyte.gz").exists()
+    and not (FASHION_SYSTEM / "train-images-idx3-ubyte").exists(),
+    reason="dataset-fashion-mnist is not installed",
+)
 def test_real_fashion_mnist():
     ds = load_dataset("fashion-mnist", val_fraction=0.0)
     assert len(ds.train) == 60000 and len(ds.test) == 10000
@@ -491,8 +492,7 @@ def test_real_cifar10_zip_is_decoded_once_then_cached():
     assert not first.summary.from_cache and second.summary.from_cache
     assert seconds < 5, f"cached load took {seconds:.1f}s"
     assert len(second.train) == 50000 and second.image_shape == (32, 32, 3)
-    assert second.classes == ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                              "ship", "truck"]
+    assert second.classes == ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     np.testing.assert_array_equal(second.train.class_counts(10), [5000] * 10)
     assert first.summary.skipped == {}
 
@@ -501,7 +501,8 @@ def test_write_image_folder_helper_layout(tmp_path):
     # guards the fixture the other tests rely on
     root = write_image_folder(tmp_path / "x", per_class=2)
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*.png")) == [
-        f"{c}/{i:03d}.png" for c in CLASSES for i in range(2)]
+        f"{c}/{i:03d}.png" for c in CLASSES for i in range(2)
+    ]
 
 
 def test_folder_loading_reports_progress_and_can_be_cancelled(tmp_path):

@@ -45,8 +45,9 @@ def test_shapes_dtypes_and_normalisation():
     assert [tuple(x.shape) for x in xs] == [(4, 3, 8, 8), (4, 3, 8, 8), (2, 3, 8, 8)]
     assert all(x.dtype == torch.float32 and y.dtype == torch.int64 for x, y in zip(xs, ys, strict=True))
     x = torch.cat(xs)
-    expected = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) \
-        / torch.tensor(std).view(1, 3, 1, 1)
+    expected = (
+        torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)
+    ) / torch.tensor(std).view(1, 3, 1, 1)
     torch.testing.assert_close(x, expected, rtol=1e-5, atol=1e-5)
     # normalised: per-channel mean ~0 and std ~1 over the whole set
     torch.testing.assert_close(x.mean((0, 2, 3)), torch.zeros(3), atol=1e-4, rtol=0)
@@ -152,8 +153,12 @@ def test_random_crop_is_a_window_of_the_padded_image():
         padded = F.pad(x, (pad,) * 4, mode="constant" if mode == "zeros" else mode)
         offsets = set()
         for i in range(len(x)):
-            found = [(dy, dx) for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)
-                     if torch.equal(out[i], padded[i, :, dy:dy + 8, dx:dx + 8])]
+            found = [
+                (dy, dx)
+                for dy in range(2 * pad + 1)
+                for dx in range(2 * pad + 1)
+                if torch.equal(out[i], padded[i, :, dy : dy + 8, dx : dx + 8])
+            ]
             assert found, f"image {i} is not a crop of its padded original"
             offsets.add(found[0])
         assert len(offsets) > 1  # the windows are random, not all centred
@@ -200,8 +205,16 @@ def test_augmented_batches_keep_labels_aligned():
     for i in range(12):
         images[i] = i * 20  # brightness encodes the index
     mean, std = [0.0, 0.0, 0.0], [1 / 255] * 3  # x == raw pixel value
-    b = DeviceBatches(images, np.arange(12), 5, CPU, mean, std, shuffle=True,
-                      augment=Augment(crop_padding=2, padding_mode="reflect", flip=True, cutout=0))
+    b = DeviceBatches(
+        images,
+        np.arange(12),
+        5,
+        CPU,
+        mean,
+        std,
+        shuffle=True,
+        augment=Augment(crop_padding=2, padding_mode="reflect", flip=True, cutout=0),
+    )
     for x, y in b:
         # reflect padding and flips keep a constant image constant: its value identifies it
         torch.testing.assert_close(x.amax((1, 2, 3)), (y * 20).float())

@@ -21,8 +21,17 @@ RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 def _ck(channels: int = 3, size: int = 16) -> Checkpoint:
     torch.manual_seed(0)
     model = create_model("tutorial_net", num_classes=3, in_channels=channels)
-    return Checkpoint(None, "tutorial_net", {}, model.state_dict(), CLASSES, [0.5] * channels, [0.25] * channels,
-                      (size, size), channels)
+    return Checkpoint(
+        None,
+        "tutorial_net",
+        {},
+        model.state_dict(),
+        CLASSES,
+        [0.5] * channels,
+        [0.25] * channels,
+        (size, size),
+        channels,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +53,7 @@ def _halves(top, bottom, size=(20, 40)) -> Image.Image:
     w, h = size
     arr = np.zeros((h, w, 3), np.uint8)
     arr[: h // 2] = top
-    arr[h // 2:] = bottom
+    arr[h // 2 :] = bottom
     return Image.fromarray(arr)
 
 
@@ -210,25 +219,33 @@ def test_bad_files_get_errors_and_the_others_still_run(rgb, tmp_path):
 
 
 def test_folder_expansion_is_recursive_sorted_and_skips_hidden(tmp_path):
-    for rel in ("b.png", "a.JPG", "sub/c.webp", "sub/deeper/d.bmp", ".hidden.png", ".cache/e.png",
-                "sub/.f.png", "notes.txt", "sub/readme.md"):
+    for rel in (
+        "b.png",
+        "a.JPG",
+        "sub/c.webp",
+        "sub/deeper/d.bmp",
+        ".hidden.png",
+        ".cache/e.png",
+        "sub/.f.png",
+        "notes.txt",
+        "sub/readme.md",
+    ):
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x")
     files = expand_inputs([tmp_path])
-    assert [p.relative_to(tmp_path).as_posix() for p in files] == ["a.JPG", "b.png", "sub/c.webp",
-                                                                   "sub/deeper/d.bmp"]
+    assert [p.relative_to(tmp_path).as_posix() for p in files] == ["a.JPG", "b.png", "sub/c.webp", "sub/deeper/d.bmp"]
     # files named explicitly are kept whatever their extension (they get an error if unreadable)
-    assert expand_inputs([tmp_path / "notes.txt", tmp_path / "b.png"]) == [tmp_path / "notes.txt",
-                                                                          tmp_path / "b.png"]
+    assert expand_inputs([tmp_path / "notes.txt", tmp_path / "b.png"]) == [tmp_path / "notes.txt", tmp_path / "b.png"]
 
 
 def test_folder_prediction_in_several_batches(rgb, tmp_path):
     for i in range(5):
         Image.new("RGB", (16, 16), (i * 50, 0, 0)).save(tmp_path / f"{i}.png")
     progress = []
-    results = rgb.predict_paths([tmp_path], batch_size=2, keep_inputs=True,
-                                progress=lambda done, total: progress.append((done, total)))
+    results = rgb.predict_paths(
+        [tmp_path], batch_size=2, keep_inputs=True, progress=lambda done, total: progress.append((done, total))
+    )
     assert len(results) == 5 and progress[-1] == (5, 5)
     for r in results:
         _assert_valid(r)
@@ -319,8 +336,13 @@ def test_evaluation_reports_progress_and_can_be_cancelled(tiny_checkpoint, tmp_p
 
     data = write_image_folder(tmp_path / "data", per_class=6)
     stages = []
-    report = evaluate_checkpoint(tiny_checkpoint, str(data), device="cpu", batch_size=4,
-                                 progress=lambda done, total, stage: stages.append((stage, done, total)))
+    report = evaluate_checkpoint(
+        tiny_checkpoint,
+        str(data),
+        device="cpu",
+        batch_size=4,
+        progress=lambda done, total, stage: stages.append((stage, done, total)),
+    )
     evaluating = [s for s in stages if s[0] == "evaluating"]
     assert evaluating and evaluating[-1][1] == evaluating[-1][2] == -(-len(report.result.labels) // 4)
     with pytest.raises(Cancelled):

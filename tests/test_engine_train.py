@@ -88,11 +88,10 @@ def test_events_arrive_in_order_with_sane_fields(finished_run):
     body = [e for e in rec.events if isinstance(e, (BatchEnd, EpochEnd))]
     assert len(body) == 3 * (steps + 1)
     for epoch in range(3):
-        chunk = body[epoch * (steps + 1):(epoch + 1) * (steps + 1)]
+        chunk = body[epoch * (steps + 1) : (epoch + 1) * (steps + 1)]
         batches, end = chunk[:-1], chunk[-1]
         assert [b.step for b in batches] == list(range(1, steps + 1))
-        assert all(b.epoch == epoch + 1 and b.steps_per_epoch == steps and b.total_steps == 3 * steps
-                   for b in batches)
+        assert all(b.epoch == epoch + 1 and b.steps_per_epoch == steps and b.total_steps == 3 * steps for b in batches)
         assert [b.global_step for b in batches] == list(range(epoch * steps + 1, (epoch + 1) * steps + 1))
         assert all(b.loss >= 0 and b.lr == pytest.approx(cfg.lr) and b.images_per_s > 0 for b in batches)
         assert isinstance(end, EpochEnd) and end.epoch == epoch + 1 and end.epochs == 3
@@ -137,8 +136,14 @@ def test_checkpoints_from_the_run(finished_run):
 # ---------------------------------------------------------------------------- stop and resume
 def test_stop_resume_matches_an_uninterrupted_run(tmp_path):
     """Stopping mid-epoch and resuming ends with the weights an uninterrupted run reaches."""
-    cfg = tiny_config(model="tutorial_net_dropout", epochs=2, ema_decay=0.9,
-                      augment=Augment(crop_padding=2, flip=True, cutout=4), schedule="cosine", warmup_epochs=0.5)
+    cfg = tiny_config(
+        model="tutorial_net_dropout",
+        epochs=2,
+        ema_decay=0.9,
+        augment=Augment(crop_padding=2, flip=True, cutout=4),
+        schedule="cosine",
+        warmup_epochs=0.5,
+    )
     full = train(cfg, tmp_path / "full", dataset=tiny_dataset())
     assert full.status == "completed"
 
@@ -151,8 +156,7 @@ def test_stop_resume_matches_an_uninterrupted_run(tmp_path):
     assert part.epochs_done == 1 and len(part.history) == 1
 
     rec2 = Recorder()
-    resumed = train(cfg, tmp_path / "part", callback=rec2, resume=tmp_path / "part" / "last.pt",
-                    dataset=tiny_dataset())
+    resumed = train(cfg, tmp_path / "part", callback=rec2, resume=tmp_path / "part" / "last.pt", dataset=tiny_dataset())
     assert resumed.status == "completed", resumed.message
     started = rec2.of(RunStarted)[0]
     assert started.start_epoch == 1 and len(started.history) == 1
@@ -161,8 +165,10 @@ def test_stop_resume_matches_an_uninterrupted_run(tmp_path):
 
     _assert_same_weights(_model_state(tmp_path / "full" / "last.pt"), _model_state(tmp_path / "part" / "last.pt"))
     # the EMA weights saved for use match too, and so do the metrics of the interrupted epoch
-    _assert_same_weights(load_checkpoint(tmp_path / "full" / "best.pt").state_dict,
-                         load_checkpoint(tmp_path / "part" / "best.pt").state_dict)
+    _assert_same_weights(
+        load_checkpoint(tmp_path / "full" / "best.pt").state_dict,
+        load_checkpoint(tmp_path / "part" / "best.pt").state_dict,
+    )
     for a, b in zip(full.history, resumed.history, strict=True):
         for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
@@ -194,8 +200,7 @@ def test_resume_extends_the_run(tmp_path):
     first = train(tiny_config(epochs=1), tmp_path, dataset=tiny_dataset())
     assert first.status == "completed" and len(first.history) == 1
     rec = Recorder()
-    result = train(tiny_config(epochs=3), tmp_path, callback=rec, resume=tmp_path / "last.pt",
-                   dataset=tiny_dataset())
+    result = train(tiny_config(epochs=3), tmp_path, callback=rec, resume=tmp_path / "last.pt", dataset=tiny_dataset())
     assert result.status == "completed" and result.epochs_done == 3
     assert [r["epoch"] for r in result.history] == [1, 2, 3]
     assert result.history[0] == first.history[0]
@@ -290,8 +295,11 @@ def test_norm_parameters_get_their_own_group():
 @pytest.mark.parametrize("optimizer", ["nesterov", "adam", "adamw"])
 def test_other_optimizers_train(tmp_path, optimizer):
     lr = 0.02 if optimizer == "nesterov" else 3e-3
-    result = train(tiny_config(optimizer=optimizer, lr=lr, epochs=2, model="tutorial_net_bn",
-                               norm_bias_lr_scale=2.0), tmp_path, dataset=tiny_dataset())
+    result = train(
+        tiny_config(optimizer=optimizer, lr=lr, epochs=2, model="tutorial_net_bn", norm_bias_lr_scale=2.0),
+        tmp_path,
+        dataset=tiny_dataset(),
+    )
     assert result.status == "completed"
     assert result.best_val_acc > 0.6  # chance is 1/3
 
@@ -302,7 +310,7 @@ def test_plateau_schedule_runs(tmp_path):
     assert result.status == "completed"
     lrs = [r["lr"] for r in result.history]
     assert all(b <= a for a, b in pairwise(lrs))
-    assert all(any(lr == pytest.approx(cfg.lr * 0.5 ** k) for k in range(4)) for lr in lrs)
+    assert all(any(lr == pytest.approx(cfg.lr * 0.5**k) for k in range(4)) for lr in lrs)
     state = load_checkpoint(tmp_path / "last.pt").train_state["schedule"]
     assert state["plateau_scale"] == pytest.approx(lrs[-1] / cfg.lr)
 
@@ -370,15 +378,47 @@ def test_torchrun_two_cpu_processes(tmp_path):
     data = write_image_folder(tmp_path / "data", per_class=8)
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CIFAR_STUDIO_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
-           "--master_addr", "127.0.0.1", "--master_port", str(port),
-           "-m", "engine", "train", "--data", str(data), "--model", "tutorial_net", "--epochs", "2",
-           "--batch-size", "8", "--lr", "0.05", "--schedule", "constant", "--device", "cpu", "--precision", "off",
-           "--out", str(out), "--quiet", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(port),
+        "-m",
+        "engine",
+        "train",
+        "--data",
+        str(data),
+        "--model",
+        "tutorial_net",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--lr",
+        "0.05",
+        "--schedule",
+        "constant",
+        "--device",
+        "cpu",
+        "--precision",
+        "off",
+        "--out",
+        str(out),
+        "--quiet",
+        "--json",
+    ]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
     output = proc.stdout + proc.stderr
-    if proc.returncode != 0 and any(s in output for s in ("EADDRINUSE", "Address already in use",
-                                                         "Connection refused", "RendezvousConnectionError")):
+    if proc.returncode != 0 and any(
+        s in output for s in ("EADDRINUSE", "Address already in use", "Connection refused", "RendezvousConnectionError")
+    ):
         pytest.skip(f"torchrun could not start: {output[-300:]}")
     assert proc.returncode == 0, output[-3000:]
     assert "x2 processes" in output
@@ -390,4 +430,3 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert not any(k.startswith("module.") for k in ck.state_dict)
     assert ck.classes == CLASSES
     assert len(load_checkpoint(out / "last.pt").history) == 2
-

@@ -32,18 +32,22 @@ def _drop(widget, paths) -> None:
     """What a file manager does: a drag enters the tab, then drops there."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(widget, enter)
     assert enter.isAccepted()
-    drop = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(widget, drop)
 
 
 def _wait_idle(qtbot, tab, count):
-    qtbot.waitUntil(lambda: not tab.busy and len(tab.entries) == count
-                    and all(e.prediction is not None for e in tab.entries), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: not tab.busy and len(tab.entries) == count and all(e.prediction is not None for e in tab.entries),
+        timeout=TIMEOUT_MS,
+    )
 
 
 def test_dropped_images_get_probabilities(qtbot, engine_info, gui_settings, tiny_checkpoint, tiny_image_folder):
@@ -66,8 +70,9 @@ def test_dropped_images_get_probabilities(qtbot, engine_info, gui_settings, tiny
     assert tab.table.rowCount() == 2 and tab.table.item(0, 1).text() == "red"
 
 
-def test_bad_file_shows_its_error_and_the_rest_still_classify(qtbot, engine_info, gui_settings, tiny_checkpoint,
-                                                              tiny_image_folder, tmp_path):
+def test_bad_file_shows_its_error_and_the_rest_still_classify(
+    qtbot, engine_info, gui_settings, tiny_checkpoint, tiny_image_folder, tmp_path
+):
     not_image = tmp_path / "notes.jpg"
     not_image.write_text("not an image")
     truncated = tmp_path / "cut.png"
@@ -90,8 +95,9 @@ def test_bad_file_shows_its_error_and_the_rest_still_classify(qtbot, engine_info
     assert rows[0]["error"] and not rows[1]["error"] and float(rows[1]["green"]) > 0.3
 
 
-def test_folder_drop_tta_and_checkpoint_files(qtbot, engine_info, gui_settings, tiny_checkpoint, tiny_image_folder,
-                                              tmp_path):
+def test_folder_drop_tta_and_checkpoint_files(
+    qtbot, engine_info, gui_settings, tiny_checkpoint, tiny_image_folder, tmp_path
+):
     folder = tmp_path / "photos"
     shutil.copytree(tiny_image_folder / "blue", folder / "blue")
     tab = _tab(qtbot, engine_info, gui_settings, tiny_checkpoint)
@@ -99,8 +105,14 @@ def test_folder_drop_tta_and_checkpoint_files(qtbot, engine_info, gui_settings, 
     _wait_idle(qtbot, tab, 12)
     before = [e.prediction.probabilities["blue"] for e in tab.entries]
     tab.tta.setChecked(True)  # re-classifies everything with test-time augmentation
-    qtbot.waitUntil(lambda: not tab.busy and all(e.prediction is not None for e in tab.entries)
-                    and [e.prediction.probabilities["blue"] for e in tab.entries] != before, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            not tab.busy
+            and all(e.prediction is not None for e in tab.entries)
+            and [e.prediction.probabilities["blue"] for e in tab.entries] != before
+        ),
+        timeout=TIMEOUT_MS,
+    )
     assert len(tab.entries) == 12
     # a dropped checkpoint file is opened, not classified
     copy = tmp_path / "other.pt"

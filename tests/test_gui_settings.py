@@ -40,7 +40,8 @@ def test_a_single_recent_checkpoint_stays_a_list(tmp_path):
     settings.add_recent_checkpoint("/only/best.pt")
     settings.sync()
     assert Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)).recent_checkpoints == [
-        "/only/best.pt"]
+        "/only/best.pt"
+    ]
 
 
 def test_window_restores_geometry_tab_and_training_config(qtbot, gui_settings, tiny_image_folder):

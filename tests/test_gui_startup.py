@@ -17,8 +17,14 @@ from gui import app
 
 
 def _run(args, timeout=300, **env):
-    return subprocess.run([sys.executable, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen", **env})
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", **env},
+    )
 
 
 def test_importing_the_app_does_not_import_torch():
@@ -44,8 +50,13 @@ def test_gui_uses_only_the_engines_public_names():
                 names = [node.module]
                 if node.module == "engine":
                     names += [f"engine:{a.name}" for a in node.names if a.name not in engine.__all__]
-            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "engine"
-                  and not node.attr.startswith("__") and node.attr not in engine.__all__):
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "engine"
+                and not node.attr.startswith("__")
+                and node.attr not in engine.__all__
+            ):
                 names = [f"engine.{node.attr}"]
             for name in names:
                 if name.split(".")[0] in ("torch", "torchvision") or name.startswith(("engine.", "engine:")):
@@ -58,8 +69,10 @@ def test_screenshot_with_images_classified(tmp_path, tiny_checkpoint, tiny_image
 
     out = tmp_path / "shot.png"
     images = [str(tiny_image_folder / "red" / "000.png"), str(tiny_image_folder / "green")]
-    result = _run(["-m", "gui", "--screenshot", str(out), "--tab", "predict", "--checkpoint", str(tiny_checkpoint),
-                   *images], CIFAR_STUDIO_REPORT_STARTUP="1")
+    result = _run(
+        ["-m", "gui", "--screenshot", str(out), "--tab", "predict", "--checkpoint", str(tiny_checkpoint), *images],
+        CIFAR_STUDIO_REPORT_STARTUP="1",
+    )
     assert result.returncode == 0, result.stderr
     image = QImage(str(out))
     assert (image.width(), image.height()) == (1280, 800)
@@ -110,10 +123,12 @@ def test_self_test_without_console_writes_to_the_log(tmp_path, tiny_checkpoint, 
     """Windowed PyInstaller builds have sys.stdout/sys.stderr set to None."""
     samples = _samples(tmp_path / "samples", tiny_image_folder)
     log = tmp_path / "app.log"
-    code = (f"import sys; sys.stdout = sys.stderr = {streams}\n"
-            "from gui.app import main\n"
-            f"raise SystemExit(main(['--self-test', '--checkpoint', {str(tiny_checkpoint)!r}, "
-            f"'--samples', {str(samples)!r}]))")
+    code = (
+        f"import sys; sys.stdout = sys.stderr = {streams}\n"
+        "from gui.app import main\n"
+        f"raise SystemExit(main(['--self-test', '--checkpoint', {str(tiny_checkpoint)!r}, "
+        f"'--samples', {str(samples)!r}]))"
+    )
     result = _run(["-c", code], CIFAR_STUDIO_LOG=str(log))
     assert result.returncode == 0
     assert "self-test passed" in log.read_text()
@@ -129,16 +144,18 @@ def test_void_qt_calls_cannot_exhaust_none():
     """shiboken6 6.12 on Python < 3.12 drops a reference to None on every void call; importing
     gui protects the process (without it this aborts with "none_dealloc" after a few
     thousand calls, i.e. within minutes of live plotting)."""
-    code = ("import gui\n"
-            "from PySide6.QtCore import QPointF\n"
-            "from PySide6.QtGui import QImage, QPainter\n"
-            "from PySide6.QtWidgets import QApplication, QLabel\n"
-            "app = QApplication([])\n"
-            "image = QImage(8, 8, QImage.Format.Format_ARGB32)\n"
-            "painter, label = QPainter(image), QLabel()\n"
-            "for _ in range(50_000):\n"
-            "    painter.drawLine(QPointF(0, 0), QPointF(4, 4)); label.setText('x')\n"
-            "painter.end(); print('ok')\n")
+    code = (
+        "import gui\n"
+        "from PySide6.QtCore import QPointF\n"
+        "from PySide6.QtGui import QImage, QPainter\n"
+        "from PySide6.QtWidgets import QApplication, QLabel\n"
+        "app = QApplication([])\n"
+        "image = QImage(8, 8, QImage.Format.Format_ARGB32)\n"
+        "painter, label = QPainter(image), QLabel()\n"
+        "for _ in range(50_000):\n"
+        "    painter.drawLine(QPointF(0, 0), QPointF(4, 4)); label.setText('x')\n"
+        "painter.end(); print('ok')\n"
+    )
     result = _run(["-c", code])
     assert result.returncode == 0, result.stderr[-500:]
     assert result.stdout.strip() == "ok"

@@ -17,9 +17,22 @@ RUN_TIMEOUT_MS = 180_000  # generous: CI machines and a busy 2-core box are slow
 def _tiny_config(folder: Path, **changes):
     import engine
 
-    base = dict(data=str(folder), model="tutorial_net", epochs=2, batch_size=8, optimizer="sgd", lr=0.05,
-                momentum=0.9, weight_decay=0.0, schedule="constant", mixed_precision="off", device="cpu",
-                channels_last=False, augment=engine.Augment(crop_padding=0, flip=False), seed=0)
+    base = dict(
+        data=str(folder),
+        model="tutorial_net",
+        epochs=2,
+        batch_size=8,
+        optimizer="sgd",
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=0.0,
+        schedule="constant",
+        mixed_precision="off",
+        device="cpu",
+        channels_last=False,
+        augment=engine.Augment(crop_padding=0, flip=False),
+        seed=0,
+    )
     base.update(changes)
     return engine.TrainConfig(**base)
 
@@ -39,9 +52,22 @@ def _wait_finished(qtbot, tab: TrainTab):
 
 
 def test_form_round_trips_a_config(qtbot, engine_info, gui_settings, tiny_image_folder):
-    tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder, epochs=7, lr=0.02,
-                          schedule="multistep", milestones=[3.0, 5.0], gamma=0.5, model="resnet20",
-                          model_args={"block": "e"}, ema_decay=0.99, tta=1, classes=["blue", "red"])
+    tab = _configured_tab(
+        qtbot,
+        engine_info,
+        gui_settings,
+        tiny_image_folder,
+        epochs=7,
+        lr=0.02,
+        schedule="multistep",
+        milestones=[3.0, 5.0],
+        gamma=0.5,
+        model="resnet20",
+        model_args={"block": "e"},
+        ema_decay=0.99,
+        tta=1,
+        classes=["blue", "red"],
+    )
     cfg = tab.form.config()
     assert cfg is not None, tab.form.error
     assert (cfg.epochs, cfg.lr, cfg.schedule, cfg.milestones, cfg.gamma) == (7, 0.02, "multistep", [3.0, 5.0], 0.5)
@@ -52,14 +78,18 @@ def test_form_round_trips_a_config(qtbot, engine_info, gui_settings, tiny_image_
     assert tab.form.config().model_args == {}
 
 
-@pytest.mark.parametrize(("widget", "text", "field", "words"), [
-    ("lr", "-1", "lr", "positive"),
-    ("lr", "fast", "lr", "not a number"),
-    ("momentum", "1.5", "momentum", "[0, 1)"),
-    ("warmup_epochs", "5", "warmup_epochs", "shorter than the run"),
-])
-def test_invalid_value_is_highlighted_and_start_refused(qtbot, engine_info, gui_settings, tiny_image_folder,
-                                                        widget, text, field, words):
+@pytest.mark.parametrize(
+    ("widget", "text", "field", "words"),
+    [
+        ("lr", "-1", "lr", "positive"),
+        ("lr", "fast", "lr", "not a number"),
+        ("momentum", "1.5", "momentum", "[0, 1)"),
+        ("warmup_epochs", "5", "warmup_epochs", "shorter than the run"),
+    ],
+)
+def test_invalid_value_is_highlighted_and_start_refused(
+    qtbot, engine_info, gui_settings, tiny_image_folder, widget, text, field, words
+):
     tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder, epochs=3)
     getattr(tab.form, widget).setText(text)
     assert tab.start() is False
@@ -90,8 +120,9 @@ def test_schedule_preview_follows_the_form(qtbot, engine_info, gui_settings, tin
     qtbot.waitUntil(lambda: form.preview.points[-1][0] == pytest.approx(20.0), timeout=5_000)
 
 
-def test_training_run_shows_curves_and_writes_checkpoints(qtbot, engine_info, gui_settings, tiny_image_folder,
-                                                          tmp_path):
+def test_training_run_shows_curves_and_writes_checkpoints(
+    qtbot, engine_info, gui_settings, tiny_image_folder, tmp_path
+):
     tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder, epochs=2)
     tab.resize(1280, 760)
     tab.show()
@@ -185,8 +216,9 @@ def test_closing_the_window_mid_run_stops_cleanly(qtbot, gui_settings, tiny_imag
     assert last.train_state is not None
 
 
-def test_load_lists_classes_for_a_subset_and_reports_skipped_files(qtbot, engine_info, gui_settings,
-                                                                   tiny_image_folder, tmp_path):
+def test_load_lists_classes_for_a_subset_and_reports_skipped_files(
+    qtbot, engine_info, gui_settings, tiny_image_folder, tmp_path
+):
     import shutil
 
     from PySide6.QtCore import Qt

@@ -83,7 +83,12 @@ def test_training_run_turns_events_into_typed_signals(qtbot, kind):
         "RunFinished": lambda: engine.RunFinished("completed", "done", 1, None, None, None, "/tmp"),
     }
     run = worker.TrainingRun(config=None, out_dir="/tmp")
-    signal = {"RunStarted": run.started, "BatchEnd": run.batch, "EpochEnd": run.epoch, "LogMessage": run.log,
-              "RunFinished": run.finished}[kind]
+    signal = {
+        "RunStarted": run.started,
+        "BatchEnd": run.batch,
+        "EpochEnd": run.epoch,
+        "LogMessage": run.log,
+        "RunFinished": run.finished,
+    }[kind]
     with qtbot.waitSignal(signal, timeout=1_000):
         run._on_event(make[kind]())

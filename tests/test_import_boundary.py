@@ -30,8 +30,12 @@ def _imported_modules(path: Path) -> list[tuple[int, str]]:
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.append((node.lineno, node.module))
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) in (
-                "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             found.append((node.lineno, str(node.args[0].value)))
     return found
 
@@ -43,16 +47,22 @@ def _forbidden(name: str) -> bool:
 def test_engine_source_imports_no_qt_or_gui():
     files = sorted(ENGINE.rglob("*.py"))
     assert len(files) > 20
-    offenders = [f"{path.relative_to(REPO_ROOT)}:{line}: {name}"
-                 for path in files for line, name in _imported_modules(path) if _forbidden(name)]
+    offenders = [
+        f"{path.relative_to(REPO_ROOT)}:{line}: {name}"
+        for path in files
+        for line, name in _imported_modules(path)
+        if _forbidden(name)
+    ]
     assert offenders == []
 
 
 def test_the_scanner_sees_nested_imports(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text("def f():\n    import PySide6.QtCore\n    from pyqtgraph import PlotWidget\n"
-                      "class C:\n    def g(self):\n        from gui import app\n"
-                      "import importlib\nimportlib.import_module('shiboken6')\nfrom . import gui\n")
+    sample.write_text(
+        "def f():\n    import PySide6.QtCore\n    from pyqtgraph import PlotWidget\n"
+        "class C:\n    def g(self):\n        from gui import app\n"
+        "import importlib\nimportlib.import_module('shiboken6')\nfrom . import gui\n"
+    )
     names = sorted(name for _, name in _imported_modules(sample) if _forbidden(name))
     assert names == ["PySide6.QtCore", "gui", "pyqtgraph", "shiboken6"]
 
@@ -67,9 +77,14 @@ def _lint_imports() -> str:
 
 
 def _run_lint(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([_lint_imports(), "--no-logo", "--no-cache", *args], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=120, env={"PATH": str(Path(sys.executable).parent),
-                                                       "PYTHONPATH": str(REPO_ROOT)})
+    return subprocess.run(
+        [_lint_imports(), "--no-logo", "--no-cache", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(REPO_ROOT)},
+    )
 
 
 def test_import_linter_contract(tmp_path):
@@ -78,8 +93,10 @@ def test_import_linter_contract(tmp_path):
         pytest.skip("needs Python 3.11's tomllib")
     settings = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
     contracts = settings["contracts"]
-    assert any(c["type"] == "forbidden" and c["source_modules"] == ["engine"]
-               and set(FORBIDDEN) <= set(c["forbidden_modules"]) for c in contracts)
+    assert any(
+        c["type"] == "forbidden" and c["source_modules"] == ["engine"] and set(FORBIDDEN) <= set(c["forbidden_modules"])
+        for c in contracts
+    )
     roots = [r for r in settings["root_packages"] if (REPO_ROOT / r / "__init__.py").exists()]
     lines = ["[tool.importlinter]", f"root_packages = {json.dumps(roots)}", "include_external_packages = true"]
     for contract in contracts:
@@ -97,14 +114,18 @@ def test_import_linter_runs_with_the_project_settings():
         pytest.skip("the gui package (a root package in the contract) does not exist yet")
     proc = _run_lint()
     if "include_external_packages=True" in proc.stdout:
-        pytest.xfail("pyproject.toml [tool.importlinter] needs `include_external_packages = true`: "
-                     "the forbidden modules (PySide6, shiboken6, pyqtgraph) are external packages")
+        pytest.xfail(
+            "pyproject.toml [tool.importlinter] needs `include_external_packages = true`: "
+            "the forbidden modules (PySide6, shiboken6, pyqtgraph) are external packages"
+        )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_import_engine_does_not_import_torch():
-    code = ("import engine, sys; print('torch' in sys.modules); "
-            "engine.__version__; print('torch' in sys.modules, 'PySide6' in sys.modules)")
+    code = (
+        "import engine, sys; print('torch' in sys.modules); "
+        "engine.__version__; print('torch' in sys.modules, 'PySide6' in sys.modules)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False", "False"]

@@ -95,8 +95,14 @@ def test_gray_28(name):
 
 def test_published_sizes():
     # Sanity check of the table against the papers' rounded figures.
-    for name, millions in {"resnet20": 0.27, "resnet32": 0.46, "resnet56": 0.85, "resnet110": 1.7,
-                           "resnet18": 11.17, "nin": 0.97}.items():
+    for name, millions in {
+        "resnet20": 0.27,
+        "resnet32": 0.46,
+        "resnet56": 0.85,
+        "resnet110": 1.7,
+        "resnet18": 11.17,
+        "nin": 0.97,
+    }.items():
         assert EXPECTED_PARAMS[name] / 1e6 == pytest.approx(millions, abs=0.01 if millions < 1 else 0.03)
 
 
@@ -131,6 +137,7 @@ def test_kwargs_change_the_model():
 
 
 # ---- torchvision models -------------------------------------------------------------------
+
 
 @pytest.fixture
 def hub_dir(tmp_path, monkeypatch):
