@@ -5,6 +5,7 @@ confusion cell to see that pair). Reports export as JSON or CSV."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -275,31 +276,18 @@ class EvaluateTab(QWidget):
         if not path:
             return None
         r, classes = self.report.result, self.report.classes
-        try:
-            with open(path, "w", newline="", encoding="utf-8") as f:
-                writer = csv.writer(f)
-                writer.writerow(["class", "precision", "recall", "f1", "support", *(f"predicted:{c}" for c in classes)])
-                for i, c in enumerate(classes):
-                    writer.writerow(
-                        [
-                            c,
-                            f"{r.precision[i]:.6f}",
-                            f"{r.recall[i]:.6f}",
-                            f"{r.f1[i]:.6f}",
-                            int(r.confusion[i].sum()),
-                            *map(int, r.confusion[i]),
-                        ]
-                    )
-                writer.writerow(["accuracy", f"{r.accuracy:.6f}", "", "", len(r.labels)])
-        except OSError as exc:
-            self.message.show_message(f"Could not write {path}: {exc.strerror}", "error")
-            return None
-        self.status_message.emit(f"Report saved to {path}")
-        return path
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["class", "precision", "recall", "f1", "support", *(f"predicted:{c}" for c in classes)])
+        for i, c in enumerate(classes):
+            row = [c, f"{r.precision[i]:.6f}", f"{r.recall[i]:.6f}", f"{r.f1[i]:.6f}", int(r.confusion[i].sum())]
+            writer.writerow([*row, *map(int, r.confusion[i])])
+        writer.writerow(["accuracy", f"{r.accuracy:.6f}", "", "", len(r.labels)])
+        return self._write(path, buffer.getvalue())
 
     def _write(self, path: str, text: str) -> str | None:
         try:
-            Path(path).write_text(text, encoding="utf-8")
+            Path(path).write_text(text, encoding="utf-8", newline="")  # csv rows carry their own \r\n
         except OSError as exc:
             self.message.show_message(f"Could not write {path}: {exc.strerror}", "error")
             return None

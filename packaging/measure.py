@@ -97,12 +97,17 @@ def virtual_display(kind: str = "auto") -> Iterator[dict[str, str]]:
             raise RuntimeError("Xvfb did not start")
         yield {"DISPLAY": f":{number}", "QT_QPA_PLATFORM": "xcb"}
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        _stop(server, grace_s=10)
+
+
+def _stop(process: subprocess.Popen, grace_s: float) -> None:
+    """Ask ``process`` to exit; kill it if it is still running after ``grace_s`` seconds."""
+    process.terminate()
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def timed_run(cmd: list[str], env: dict[str, str], timeout: float = 300) -> tuple[subprocess.CompletedProcess, float]:
@@ -140,12 +145,7 @@ def time_to_window(
         if reported is not None and on_visible is not None:
             on_visible(process)
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process, grace_s=20)
         with contextlib.suppress(Exception):
             lines.append(process.stderr.read())
     return reported, wall, "".join(lines)

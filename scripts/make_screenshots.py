@@ -21,6 +21,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine import IMAGE_EXTENSIONS  # noqa: E402 - no torch: the engine loads it lazily
+
 OUT = ROOT / "docs" / "screenshots"
 SIZE = (1280, 800)
 
@@ -34,7 +38,6 @@ def _evaluate_screenshot(path: Path, data: str, timeout_s: float = 900) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    sys.path.insert(0, str(ROOT))
     from gui.main_window import MainWindow
     from gui.settings import Settings
 
@@ -81,9 +84,11 @@ def main() -> int:
         if args.only in (None, "train"):
             _gui("--screenshot", str(OUT / "train.png"), "--size", size, "--tab", "train", "--run", args.run, env=env)
         if args.only in (None, "predict"):
-            samples = sorted(str(p) for p in (ROOT / "resources" / "samples").glob("*.*") if p.suffix != ".md")
-            samples = [s for s in samples if not s.endswith(".json")]
-            samples.sort(key=lambda s: "cat-chelsea" not in s)  # the first one is shown selected
+            photos = sorted(
+                p for p in (ROOT / "resources" / "samples").iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS
+            )
+            photos.sort(key=lambda p: p.name != "cat-chelsea.jpg")  # the first one is shown selected
+            samples = [str(p) for p in photos]
             _gui("--screenshot", str(OUT / "predict.png"), "--size", size, "--tab", "predict", *samples, env=env)
         if args.only in (None, "evaluate"):
             os.environ.update(env)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import tiny_config
 
 from gui.main_window import MainWindow
 from gui.train_tab import TrainTab
@@ -14,35 +15,12 @@ from gui.train_tab import TrainTab
 RUN_TIMEOUT_MS = 180_000  # generous: CI machines and a busy 2-core box are slow
 
 
-def _tiny_config(folder: Path, **changes):
-    import engine
-
-    base = dict(
-        data=str(folder),
-        model="tutorial_net",
-        epochs=2,
-        batch_size=8,
-        optimizer="sgd",
-        lr=0.05,
-        momentum=0.9,
-        weight_decay=0.0,
-        schedule="constant",
-        mixed_precision="off",
-        device="cpu",
-        channels_last=False,
-        augment=engine.Augment(crop_padding=0, flip=False),
-        seed=0,
-    )
-    base.update(changes)
-    return engine.TrainConfig(**base)
-
-
 def _configured_tab(qtbot, engine_info, settings, folder, **changes) -> TrainTab:
     tab = TrainTab(settings)
     qtbot.addWidget(tab)
     tab.engine_ready(engine_info)
     tab.ensure_plots()  # the main window does this after its first paint
-    tab.form.set_config(_tiny_config(folder, **changes))
+    tab.form.set_config(tiny_config(data=str(folder), **changes))
     return tab
 
 
@@ -205,7 +183,7 @@ def test_closing_the_window_mid_run_stops_cleanly(qtbot, gui_settings, tiny_imag
     with qtbot.waitSignal(window.engine_ready, timeout=RUN_TIMEOUT_MS):
         window.show()
     tab = window.train_tab
-    tab.form.set_config(_tiny_config(tiny_image_folder, epochs=300, batch_size=2))
+    tab.form.set_config(tiny_config(data=str(tiny_image_folder), epochs=300, batch_size=2))
     tab.output.setText(str(tmp_path / "closing"))
     assert tab.start()
     run = tab.run
