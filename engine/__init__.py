@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _EXPORTS = {
     # configuration
@@ -28,6 +28,7 @@ _EXPORTS = {
     "DataError": "errors",
     "CheckpointError": "errors",
     "ImageError": "errors",
+    "DiskFull": "errors",
     # data
     "load_dataset": "data.sources",
     "DataSpec": "data.sources",
@@ -50,14 +51,24 @@ _EXPORTS = {
     "EpochEnd": "training",
     "LogMessage": "training",
     "RunFinished": "training",
+    "find_resumable": "training.run_folder",
+    "run_in_progress": "training.run_folder",
+    "read_batch_history": "training.run_files",
+    "compile_available": "training.compile",
+    "compile_unavailable_reason": "training.compile",
     # checkpoints, evaluation, prediction
     "Checkpoint": "checkpoint",
     "load_checkpoint": "checkpoint",
     "evaluate_checkpoint": "evaluation_run",
+    "SPLITS": "splits",
     "Predictor": "predict",
     "Prediction": "predict",
     "expand_inputs": "predict",
     "LOW_CONFIDENCE": "predict",
+    "PHOTO_VIEWS": "photo",
+    "DEFAULT_PHOTO_VIEW": "photo",
+    "UnknownDetector": "ood",
+    "calibrate_unknown": "ood_calibration",
     # machine and files
     "detect_device": "device",
     "DeviceInfo": "device",
@@ -68,6 +79,29 @@ _EXPORTS = {
     "data_dir": "paths",
     "cache_dir": "paths",
     "IMAGE_EXTENSIONS": "images",
+    # runs, LR finder, export, explain, model summary
+    "RUN_STATUSES": "runs",
+    "RunSummary": "runs",
+    "RunDetails": "runs",
+    "list_runs": "runs",
+    "summarize_run": "runs",
+    "read_run": "runs",
+    "rename_run": "runs",
+    "is_run_folder": "runs",
+    "train_command": "run_command",
+    "resume_command": "run_command",
+    "format_command": "run_command",
+    "lr_find": "lr_range",
+    "LRFindResult": "lr_range",
+    "EXPORT_FORMATS": "export",
+    "export_checkpoint": "export",
+    "ExportResult": "export",
+    "load_safetensors_checkpoint": "export",
+    "explain_files": "explain",
+    "ExplainResult": "explain",
+    "overlay_heatmap": "explain",
+    "model_summary": "summary",
+    "ModelSummary": "summary",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

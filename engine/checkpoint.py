@@ -24,10 +24,12 @@ that is renamed over the target, so a crash mid-write leaves the previous file i
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import pickle
 import secrets
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import CheckpointError, EngineError
+from .errors import CheckpointError, DiskFull, EngineError
 
 __all__ = [
     "FORMAT",
@@ -46,12 +48,14 @@ __all__ = [
     "clean_state_dict",
     "library_versions",
     "load_checkpoint",
+    "remove_stale_temp_files",
     "save_checkpoint",
 ]
 
 _logger = logging.getLogger(__name__)
 FORMAT = "cifar-studio-checkpoint"
 FORMAT_VERSION = 1
+TEMP_SUFFIX = ".tmp"  # ".<name>.<pid>.<random>.tmp" while a save is being written
 _REQUIRED = ("arch", "state_dict", "classes", "normalization", "input")
 
 
@@ -82,21 +86,86 @@ def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class _RecordingFile:
+    """A file for ``torch.save`` that remembers the OSError of a failed write: torch turns it
+    into a RuntimeError ("inline_container.cc ... unexpected pos") that no longer says why."""
+
+    def __init__(self, f):
+        self._f = f
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self._f.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self._f.flush()
+
+
+def _open_for_write(path: Path):
+    return open(path, "xb")
+
+
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, flushed, then renamed into place."""
+    """``torch.save`` to a temporary file in the same folder, flushed, then renamed into place.
+
+    A full disk raises :class:`DiskFull` naming the file and the free space; the previous file
+    at ``path`` is untouched and the temporary file removed either way.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A unique name opened with the usual umask-based mode (mkstemp's would leave the file 0600).
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    recorder = None
     try:
-        with open(tmp, "xb") as f:
-            torch.save(obj, f)
+        with _open_for_write(tmp) as f:
+            recorder = _RecordingFile(f)
+            torch.save(obj, recorder)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        cause = recorder.error if recorder is not None and recorder.error is not None else exc
+        if isinstance(cause, OSError) and cause.errno in _NO_SPACE:
+            raise DiskFull(
+                f"disk full: cannot write {path.name} in {path.parent} ({_free_mb(path.parent)} MB free); "
+                "the previous checkpoints are kept"
+            ) from None
         raise
+
+
+def _free_mb(folder: Path) -> str:
+    try:
+        return f"{shutil.disk_usage(folder).free / 2**20:.0f}"
+    except OSError:
+        return "?"
+
+
+def remove_stale_temp_files(folder: str | Path) -> list[Path]:
+    """Delete temporary files that saves interrupted by a crash left in ``folder``.
+
+    Only call this while holding the folder (see :mod:`engine.training.run_lock`): a live
+    save of another process would lose its file.
+    """
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        if p.name.startswith(".") and p.name.endswith(TEMP_SUFFIX) and p.is_file():
+            try:
+                p.unlink()
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
 
 
 @dataclass
@@ -169,51 +238,55 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Load and check a checkpoint; any problem is a one-line :class:`CheckpointError`."""
+    """Load and check a checkpoint; any problem is a one-line :class:`CheckpointError`.
+
+    Nothing is trusted before it is checked (see :mod:`engine.checkpoint_checks`): the
+    container, then the plain data, then the weights against the declared architecture.
+    """
+    from .checkpoint_checks import check_container, check_weights
+
     path = Path(path)
     name = path.name
-    if not path.is_file():
-        raise CheckpointError(f"{name}: no such file" if not path.exists() else f"{name}: not a file")
+    try:
+        if not path.is_file():
+            raise CheckpointError(f"{name}: no such file" if not path.exists() else f"{name}: not a file")
+        check_container(path)
+    except OSError as exc:
+        raise CheckpointError(f"{name}: cannot read ({exc.strerror or type(exc).__name__})") from None
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        if "Unsupported global" in str(exc):  # the weights-only unpickler met an importable object
             raise CheckpointError(
                 f"{name}: contains Python objects other than weights and plain data; "
                 "refused (loading it could run code)"
             ) from None
         raise CheckpointError(f"{name}: not a checkpoint (unreadable pickle data)") from None
     except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        msg = str(exc).lower()
-        if (
-            "zip" in msg
-            or "central directory" in msg
-            or "eof" in msg
-            or isinstance(exc, EOFError)
-            or _starts_like_zip(path)
-        ):  # torch.save files are zips; a cut one fails in assorted ways
-            raise CheckpointError(f"{name}: truncated or damaged file (not a complete checkpoint)") from None
-        raise CheckpointError(f"{name}: not a checkpoint ({str(exc).splitlines()[0][:120]})") from None
-    except Exception as exc:  # torch raises assorted errors for random bytes
+        # The container checks passed, so this is a record torch cannot make sense of.
+        raise CheckpointError(f"{name}: damaged checkpoint ({_first_line(exc)})") from None
+    except Exception as exc:  # torch raises assorted errors for crafted records
         raise CheckpointError(f"{name}: not a checkpoint ({type(exc).__name__})") from None
-    return checkpoint_from_payload(payload, path)
+    ckpt = checkpoint_from_payload(payload, path)
+    check_weights(ckpt, name)
+    return ckpt
 
 
-def _starts_like_zip(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == b"PK\x03\x04"
-    except OSError:
-        return False
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0][:120] if text else type(exc).__name__).strip()
 
 
 def checkpoint_from_payload(payload: Any, path: Path | None = None) -> Checkpoint:
+    from .checkpoint_checks import check_depth, check_metadata, short
+
     name = path.name if path else "checkpoint"
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{name}: not a CIFAR Studio checkpoint (a bare state_dict or another tool's file?)")
+    check_depth(payload, name)
     version = payload.get("format_version", 0)
     if not isinstance(version, int) or isinstance(version, bool):
-        raise CheckpointError(f"{name}: malformed checkpoint metadata (format_version {version!r})")
+        raise CheckpointError(f"{name}: malformed checkpoint metadata (format_version {short(version)})")
     if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{name}: written by a newer CIFAR Studio (format {payload['format_version']}); update the app to open it"
@@ -221,48 +294,32 @@ def checkpoint_from_payload(payload: Any, path: Path | None = None) -> Checkpoin
     missing = [k for k in _REQUIRED if k not in payload]
     if missing:
         raise CheckpointError(f"{name}: incomplete checkpoint (missing {', '.join(missing)})")
+    if not isinstance(payload["state_dict"], dict):
+        raise CheckpointError(f"{name}: malformed checkpoint metadata (state_dict)")
+    check_metadata(payload, name)
     arch = payload["arch"]
-    bad = next(
-        (
-            key
-            for key, value, kind in (
-                ("arch", arch, dict),
-                ("state_dict", payload["state_dict"], dict),
-                ("classes", payload["classes"], list),
-            )
-            if not isinstance(value, kind)
-        ),
-        None,
-    )
-    if bad is None and (not isinstance(arch.get("name"), str) or not isinstance(arch.get("args") or {}, dict)):
-        bad = "arch"
-    if bad is not None:
-        raise CheckpointError(f"{name}: malformed checkpoint metadata ({bad})")
     from .models import get_model_info
 
     try:
         get_model_info(arch["name"])
     except EngineError:
-        raise CheckpointError(f"{name}: names unknown architecture {arch['name']!r}") from None
-    try:
-        inp, norm = payload["input"], payload["normalization"]
-        return Checkpoint(
-            path=path,
-            arch=arch["name"],
-            arch_args=dict(arch.get("args") or {}),
-            state_dict=payload["state_dict"],
-            classes=[str(c) for c in payload["classes"]],
-            mean=[float(v) for v in norm["mean"]],
-            std=[float(v) for v in norm["std"]],
-            input_size=(int(inp["height"]), int(inp["width"])),
-            channels=int(inp["channels"]),
-            config=payload.get("config") or {},
-            history=payload.get("history") or [],
-            epoch=int(payload.get("epoch") or 0),
-            best_val_acc=payload.get("best_val_acc"),
-            val_acc=payload.get("val_acc"),
-            versions=payload.get("versions") or {},
-            train_state=payload.get("train_state"),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{name}: malformed checkpoint metadata ({exc})") from None
+        raise CheckpointError(f"{name}: names unknown architecture {short(arch['name'])}") from None
+    inp, norm = payload["input"], payload["normalization"]
+    return Checkpoint(
+        path=path,
+        arch=arch["name"],
+        arch_args=dict(arch.get("args") or {}),
+        state_dict=payload["state_dict"],
+        classes=list(payload["classes"]),
+        mean=[float(v) for v in norm["mean"]],
+        std=[float(v) for v in norm["std"]],
+        input_size=(inp["height"], inp["width"]),
+        channels=inp["channels"],
+        config=payload.get("config") or {},
+        history=payload.get("history") or [],
+        epoch=payload.get("epoch") or 0,
+        best_val_acc=payload.get("best_val_acc"),
+        val_acc=payload.get("val_acc"),
+        versions=payload.get("versions") or {},
+        train_state=payload.get("train_state"),
+    )

@@ -1,4 +1,5 @@
-"""``python -m engine``: models, presets, train, evaluate, predict, bench, info.
+"""``python -m engine``: models, presets, train, evaluate, predict, bench, info (and, from
+engine/cli_tools.py: runs, lr-find, export, explain).
 
 Progress goes to stderr; ``--json`` puts machine-readable results on stdout. Exit status:
 0 success (per-file prediction errors included), 1 a training run that failed, 2 bad usage
@@ -21,7 +22,10 @@ _logger = logging.getLogger("engine.cli")
 
 
 def _out(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+    from .training.run_files import json_safe
+
+    # Strict JSON: NaN / infinity become null (json.dumps would write the invalid `NaN`).
+    sys.stdout.write(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
 
 
 def _err(msg: str) -> None:
@@ -33,6 +37,10 @@ def _err(msg: str) -> None:
 def cmd_models(args) -> int:
     from .models import list_models, parameter_count
 
+    if getattr(args, "summary", None):
+        from .cli_tools import cmd_model_summary
+
+        return cmd_model_summary(args)
     rows = []
     for info in list_models():
         params = parameter_count(info.name, num_classes=10, in_channels=3)
@@ -105,15 +113,27 @@ def _train_config(args):
     from .presets import preset_config
 
     if args.resume:
-        # A resumed run keeps its own settings; only a longer --epochs extends it. Building
-        # a fresh config here would silently replace them with defaults.
+        # A resumed run keeps its own settings; only --epochs changes its length (the trainer
+        # refuses one it is already past). A fresh config would silently replace them with defaults.
         others = [
             f
-            for f in ("data", "model", "batch_size", "lr", "optimizer", "schedule", "preset", "config")
+            for f in (
+                "data",
+                "model",
+                "batch_size",
+                "lr",
+                "optimizer",
+                "schedule",
+                "preset",
+                "config",
+                "early_stop_patience",
+                "compile",
+            )
             if getattr(args, f) is not None
         ]
         if others:
-            _err(f"note: --resume continues the saved run's settings; ignoring --{', --'.join(others)}")
+            names = ", ".join("--" + f.replace("_", "-") for f in others)
+            _err(f"note: --resume continues the saved run's settings; ignoring {names}")
         if args.epochs is None:
             return None
         path = Path(args.resume)
@@ -139,71 +159,37 @@ def _train_config(args):
         "tta": args.tta,
         "ema_decay": args.ema,
         "classes": args.classes.split(",") if args.classes else None,
+        "early_stop_patience": args.early_stop_patience,
+        "compile": args.compile,
+        "pretrained_path": args.pretrained_path,
     }
     changes = {k: v for k, v in flags.items() if v is not None}
     return cfg.replace(**changes) if changes else cfg.validate()
 
 
 def cmd_train(args) -> int:
-    from tqdm import tqdm
-
-    from .training import BatchEnd, EpochEnd, LogMessage, RunStarted, StopFlag, train
+    from .cli_progress import TrainProgress
+    from .training import StopFlag, train
 
     cfg = _train_config(args)
+    out = args.out
+    if out is None:  # resuming: into the resumed run's own folder
+        out = Path(args.resume) if Path(args.resume).is_dir() else Path(args.resume).parent
     stop = StopFlag()
-    bar: dict = {"bar": None, "epoch": None}
+    progress = TrainProgress(quiet=args.quiet, file=sys.stderr)
 
     def on_sigint(signum, frame):
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        tqdm.write("stopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
+        progress.write("stopping after this batch (Ctrl-C again to abort)...")
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-
-    def callback(ev):
-        b = bar["bar"]
-        if isinstance(ev, RunStarted):
-            tqdm.write(
-                f"training {ev.model} ({ev.parameters:,} parameters) on {ev.device}: "
-                f"{ev.train_size} train / {ev.val_size} validation images -> {ev.out_dir}",
-                file=sys.stderr,
-            )
-        elif isinstance(ev, BatchEnd):
-            if b is None or bar["epoch"] != ev.epoch:
-                if b is not None:
-                    b.close()
-                bar["epoch"] = ev.epoch
-                b = bar["bar"] = tqdm(
-                    total=ev.steps_per_epoch,
-                    desc=f"epoch {ev.epoch}/{ev.total_steps // ev.steps_per_epoch}",
-                    file=sys.stderr,
-                    leave=False,
-                    dynamic_ncols=True,
-                    disable=sys.stderr is None or args.quiet,
-                )
-            b.n = ev.step
-            b.set_postfix(loss=f"{ev.loss:.3f}", lr=f"{ev.lr:.3g}", img_s=f"{ev.images_per_s:.0f}", refresh=True)
-        elif isinstance(ev, EpochEnd):
-            if b is not None:
-                b.close()
-                bar["bar"] = None
-            val = f"val loss {ev.val_loss:.4f} acc {ev.val_acc:.2%}" if ev.val_acc is not None else "no validation"
-            tqdm.write(
-                f"epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f} acc {ev.train_acc:.2%}, {val}, "
-                f"lr {ev.lr:.3g}, {ev.images_per_s:.0f} img/s, {ev.elapsed:.0f}s elapsed, eta {ev.eta:.0f}s"
-                + (" *best*" if ev.is_best and ev.val_acc is not None else ""),
-                file=sys.stderr,
-            )
-        elif isinstance(ev, LogMessage) and ev.level != "info":
-            tqdm.write(f"{ev.level}: {ev.message}", file=sys.stderr)
-
     try:
-        result = train(cfg, args.out, callback=callback, stop=stop, resume=args.resume)
+        result = train(cfg, out, callback=progress, stop=stop, resume=args.resume, overwrite=args.overwrite)
     finally:
         signal.signal(signal.SIGINT, previous)
-        if bar["bar"] is not None:
-            bar["bar"].close()
+        progress.close()
     if os.environ.get("RANK", "0") != "0":  # under torchrun only the main process reports
         return {"completed": 0, "stopped": 130, "failed": 1}[result.status]
     _err(f"{result.status}: {result.message}; best checkpoint: {result.best_checkpoint}")
@@ -217,6 +203,7 @@ def cmd_train(args) -> int:
                 "last_checkpoint": result.last_checkpoint,
                 "best_val_acc": result.best_val_acc,
                 "epochs_done": result.epochs_done,
+                "early_stop_epoch": result.early_stop_epoch,
                 "final_metrics": final,
                 "out_dir": result.out_dir,
             }
@@ -226,14 +213,29 @@ def cmd_train(args) -> int:
 
 # ---------------------------------------------------------------------------- evaluate / predict
 def cmd_evaluate(args) -> int:
+    from .cli_stage_progress import StageProgress
     from .evaluation_run import evaluate_checkpoint
 
-    report = evaluate_checkpoint(args.checkpoint, args.data, split=args.split, tta=args.tta, device=args.device)
+    bar = StageProgress(quiet=args.quiet)
+    try:
+        report = evaluate_checkpoint(
+            args.checkpoint,
+            args.data,
+            split=args.split,
+            tta=args.tta,
+            device=args.device,
+            progress=bar,
+            precision=args.precision,
+        )
+    finally:
+        bar.close()
+    n, model_s = len(report.result.labels), bar.elapsed()  # the last stage: the forward passes
+    _err(f"evaluated {n} images: {model_s:.1f} s on the model ({n / max(model_s, 1e-9):.0f} images/s)")
     if args.json:
         _out(report.to_dict())
         return 0
     r, classes = report.result, report.classes
-    print(f"{report.split}\naccuracy {r.accuracy:.2%}  loss {r.loss:.4f}  (TTA level {args.tta})\n")
+    print(f"{report.split}\naccuracy {r.accuracy:.2%}  loss {r.loss:.4f}  (TTA level {args.tta}, {report.precision})\n")
     width = max(len(c) for c in classes) + 2
     print(f"{'class':<{width}}precision  recall     f1  support")
     for c, p, rec, f, n in zip(classes, r.precision, r.recall, r.f1, r.confusion.sum(1)):
@@ -247,13 +249,22 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from .cli_stage_progress import StageProgress
     from .predict import Predictor
 
-    predictor = Predictor(args.checkpoint, device=args.device if args.device != "auto" else "cpu")
-    results = predictor.predict_paths(args.paths, tta=args.tta)
+    predictor = Predictor(args.checkpoint, device=args.device if args.device != "auto" else "cpu", view=args.view)
+    bar = StageProgress(unit="img", quiet=args.quiet)
+    try:
+        results = predictor.predict_paths(args.paths, tta=args.tta, progress=bar)
+    finally:
+        bar.close()
     if not results:
         _err(f"error: no image files found in {', '.join(args.paths)}")
         return 2
+    if predictor.last_rate:
+        seconds = len(results) / predictor.last_rate
+        n = f"{len(results)} image{'s' if len(results) != 1 else ''}"
+        _err(f"{n} in {seconds:.2f} s ({predictor.last_rate:.0f} images/s, decoding included)")
     if args.json:
         _out([r.to_dict() for r in results])
         return 0
@@ -262,7 +273,8 @@ def cmd_predict(args) -> int:
             print(f"{r.path}: error: {r.error}")
         else:
             ranked = ", ".join(f"{c} {p:.1%}" for c, p in r.ranked[:3])
-            hint = "  (low confidence: may be none of these classes)" if r.uncertain else ""
+            hint = f"  (unknown: likely none of these classes, score {r.unknown_score:.3g})" if r.unknown else ""
+            hint = hint or ("  (low confidence)" if r.uncertain else "")
             print(f"{r.path}: {r.top} ({ranked}){hint}")
     return 0
 
@@ -282,8 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("models", help="list architectures with parameter counts")
+    s = sub.add_parser("models", help="list architectures with parameter counts (--summary NAME: layer by layer)")
     s.add_argument("--json", action="store_true")
+    from .cli_tools import add_summary_arguments
+
+    add_summary_arguments(s)
     s.set_defaults(fn=cmd_models)
 
     s = sub.add_parser("presets", help="list training recipes")
@@ -302,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", help="cifar10, mnist, fashion-mnist, an image folder or a .zip of one")
     s.add_argument("--model", help="architecture name (see `models`)")
     s.add_argument("--epochs", type=int)
-    s.add_argument("--out", required=True, help="run folder for checkpoints and metrics")
+    s.add_argument("--out", help="run folder for checkpoints and metrics (resuming: default the resumed run's folder)")
     s.add_argument("--batch-size", type=int)
     s.add_argument("--lr", type=float)
     s.add_argument("--optimizer", help="sgd, nesterov, adam or adamw")
@@ -317,10 +332,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ema", type=float, help="weight EMA decay (0 = off)")
     s.add_argument("--preset", help="start from a named recipe (see `presets`)")
     s.add_argument("--config", help="JSON file with TrainConfig fields")
-    s.add_argument("--resume", help="continue from a run's last.pt (or its folder)")
+    s.add_argument("--early-stop-patience", type=int, help="stop after N epochs without better validation accuracy")
+    s.add_argument("--compile", action="store_const", const=True, help="torch.compile the model (falls back to eager)")
+    s.add_argument(
+        "--pretrained-path",
+        metavar="FILE",
+        help="tv: models: a local torchvision weights file (state dict) to fine-tune from, offline",
+    )
+    s.add_argument("--resume", help="continue any stopped run from its folder or last.pt (--epochs: new length)")
+    s.add_argument("--overwrite", action="store_true", help="replace the run already in --out (deletes its files)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     s.set_defaults(fn=cmd_train)
+
+    from .splits import SPLITS
 
     s = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix")
     s.add_argument("--checkpoint", required=True)
@@ -328,12 +353,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--split",
         default="auto",
-        choices=("auto", "test", "val", "train", "all"),
+        choices=tuple(SPLITS),
         help="auto: the test split if the data has one, else all images; val: the checkpoint's "
         "own held-out validation split",
     )
     s.add_argument("--tta", type=int, default=0, choices=(0, 1, 2))
     s.add_argument("--device", default="auto")
+    s.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "off", "bf16"),
+        help="auto: the precision the checkpoint was validated in during training (bf16 autocast for the "
+        "bundled model where the CPU runs bf16 natively: about 2x faster); off: fp32",
+    )
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_evaluate)
 
@@ -350,6 +383,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--tta-level", dest="tta", type=int, choices=(0, 1, 2), help="0 off, 1 flips, 2 flips and shifts")
     s.add_argument("--device", default="cpu")
+    from .photo import DEFAULT_VIEW, VIEWS
+
+    s.add_argument(
+        "--view",
+        default=DEFAULT_VIEW,
+        choices=VIEWS,
+        help="what part of a photo the model sees: the whole frame (default, measured best), the centre "
+        "square, or the whole frame padded to a square",
+    )
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_predict)
 
@@ -358,13 +401,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bench_arguments(s)
     s.set_defaults(fn=cmd_bench)
+
+    from .cli_tools import add_parsers  # runs, lr-find, export, explain
+
+    add_parsers(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     from .errors import EngineError
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train" and args.out is None and not args.resume:
+        parser.error("train: --out is required (the run folder; when resuming it defaults to the run's own)")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -29,6 +29,9 @@ class Augment:
     padding_mode: str = "reflect"  # "reflect" or "zeros"
     flip: bool = True  # random horizontal flip
     cutout: int = 0  # side of a random square set to the mean; 0 = off
+    # With flip: each image keeps one random orientation on even epochs and shows its mirror
+    # image on odd epochs (airbench's scheme: both views every two epochs, none seen twice in a row).
+    alternate_flips: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -46,6 +49,9 @@ class TrainConfig:
     # --- model ---
     model: str = "resnet20"
     model_args: dict[str, Any] = field(default_factory=dict)  # e.g. {"block": "e"}
+    # A local torchvision weights file (state dict) for a tv: model, e.g. resnet18-f37072fd.pth:
+    # transfer learning offline. "" = the torch hub cache's file, when there is one.
+    pretrained_path: str = ""
     # --- optimisation ---
     epochs: int = 30
     batch_size: int = 128
@@ -64,9 +70,18 @@ class TrainConfig:
     milestones: list[float] = field(default_factory=list)  # "multistep": epochs at which to decay
     final_lr_factor: float = 0.0  # "linear" / "onecycle" / "cosine": lr at the end, as a fraction
     plateau_patience: int = 5
+    # --- early stopping ---
+    early_stop_patience: int = 0  # stop after this many epochs without a better validation accuracy; 0 = off
     # --- regularisation and speed ---
     augment: Augment = field(default_factory=Augment)
     ema_decay: float = 0.0  # exponential moving average of weights per step; 0 = off
+    # Lookahead averaging (airbench's): every N steps the slow weights move towards the model by
+    # 1 - lookahead_decay * progress**3 and the model restarts from them; the run ends on the slow
+    # weights. 0 = off.
+    lookahead_every: int = 0
+    lookahead_decay: float = 0.95**5
+    # Train the whitening stem's bias (fastnet) for the first N epochs only, then freeze it; 0 = always.
+    whiten_bias_epochs: int = 0
     mixed_precision: str = "auto"  # auto: bf16/fp16 on GPU, bf16 on CPUs that have it
     channels_last: bool = True
     compile: bool = False  # torch.compile (needs a compiler toolchain; off by default)
@@ -99,6 +114,12 @@ class TrainConfig:
         need(self.image_size is None or 8 <= self.image_size <= 512, "image_size", "must be between 8 and 512")
         need(isinstance(self.model, str) and self.model != "", "model", "must name an architecture")
         need(isinstance(self.model_args, dict), "model_args", "must be an object of keyword arguments")
+        need(isinstance(self.pretrained_path, str), "pretrained_path", "must be a file path")
+        need(
+            not self.pretrained_path or str(self.model).startswith("tv:"),
+            "pretrained_path",
+            "a weights file is for torchvision models (tv:NAME) only",
+        )
         need(
             isinstance(self.epochs, int) and self.epochs >= 1,
             "epochs",
@@ -136,7 +157,32 @@ class TrainConfig:
         need(self.schedule != "multistep" or len(self.milestones) > 0, "milestones", "multistep needs at least one")
         need(0 <= self.final_lr_factor <= 1, "final_lr_factor", "must be in [0, 1]")
         need(self.plateau_patience >= 0, "plateau_patience", "must be >= 0")
+        need(
+            _whole(self.early_stop_patience) and self.early_stop_patience >= 0,
+            "early_stop_patience",
+            f"must be a whole number of epochs >= 0 (0 = off), got {self.early_stop_patience!r}",
+        )
         need(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
+        need(
+            _whole(self.lookahead_every) and self.lookahead_every >= 0,
+            "lookahead_every",
+            f"must be a whole number of steps >= 0 (0 = off), got {self.lookahead_every!r}",
+        )
+        need(
+            _finite(self.lookahead_decay) and 0 <= self.lookahead_decay < 1,
+            "lookahead_decay",
+            f"must be in [0, 1), got {self.lookahead_decay}",
+        )
+        need(
+            not (self.lookahead_every and self.ema_decay),
+            "lookahead_every",
+            "use either lookahead or EMA averaging, not both (set ema_decay to 0)",
+        )
+        need(
+            _whole(self.whiten_bias_epochs) and self.whiten_bias_epochs >= 0,
+            "whiten_bias_epochs",
+            f"must be a whole number of epochs >= 0 (0 = train it throughout), got {self.whiten_bias_epochs!r}",
+        )
         need(self.mixed_precision in PRECISIONS, "mixed_precision", f"must be one of {', '.join(PRECISIONS)}")
         need(
             isinstance(self.device, str) and (self.device in DEVICES or self.device.startswith("cuda:")),
@@ -153,6 +199,12 @@ class TrainConfig:
         need(a.padding_mode in ("reflect", "zeros"), "augment.padding_mode", "must be reflect or zeros")
         need(isinstance(a.flip, bool), "augment.flip", "must be true or false")
         need(_whole(a.cutout) and 0 <= a.cutout <= 32, "augment.cutout", "must be a whole number between 0 and 32")
+        need(isinstance(a.alternate_flips, bool), "augment.alternate_flips", "must be true or false")
+        need(
+            not a.alternate_flips or a.flip,
+            "augment.alternate_flips",
+            "needs augment.flip on (it alternates the flips)",
+        )
         need(self.tta in (0, 1, 2), "tta", f"must be 0 (off), 1 (flip) or 2 (flip and shift), got {self.tta}")
         need(isinstance(self.seed, int), "seed", "must be a whole number")
         return self

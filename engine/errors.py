@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "ConfigError", "DataError", "EngineError", "ImageError"]
+__all__ = ["Cancelled", "CheckpointError", "ConfigError", "DataError", "DiskFull", "EngineError", "ImageError"]
 
 
 class EngineError(Exception):
@@ -23,6 +23,10 @@ class DataError(EngineError):
 
 class CheckpointError(EngineError):
     """A file that is not a usable CIFAR Studio checkpoint."""
+
+
+class DiskFull(EngineError):
+    """A write failed for lack of space (ENOSPC / EDQUOT); earlier files were kept."""
 
 
 class ImageError(EngineError):

@@ -9,17 +9,22 @@ import numpy as np
 import torch
 
 from .checkpoint import Checkpoint, load_checkpoint
+from .config import PRECISIONS
 from .data.dataset import ImageSet
 from .data.loader import DeviceBatches
 from .data.sources import DataSpec, load_dataset
 from .device import autocast_dtype, resolve_device
-from .errors import Cancelled, DataError
+from .errors import Cancelled, ConfigError, DataError
 from .evaluate import EvalResult, evaluate_arrays
 from .images import image_to_array
+from .splits import SPLITS
 
-__all__ = ["SPLITS", "EvaluationReport", "evaluate_checkpoint"]
+__all__ = ["SPLITS", "EvaluationReport", "check_same_training_data", "evaluate_checkpoint", "pixel_stats"]
 
-SPLITS = ("auto", "test", "val", "train", "all")
+# How far the training images' per-channel mean/std (0-1) may drift and still count as the same
+# data: decoders differing by a rounding step move them by ~1e-5; other data, or a subset of the
+# same archive, moves them by ~1e-3 and more.
+STATS_TOLERANCE = 2e-4
 
 
 @dataclass
@@ -28,9 +33,10 @@ class EvaluationReport:
     classes: list[str]
     split: str  # which images were used, in words
     images: ImageSet  # the evaluated images (for a mistakes gallery)
+    precision: str = "fp32"  # what the forward passes ran in: "fp32" or "bf16"/"fp16" autocast
 
     def to_dict(self) -> dict:
-        return {"split": self.split, **self.result.to_dict(self.classes)}
+        return {"split": self.split, "precision": self.precision, **self.result.to_dict(self.classes)}
 
 
 def _resize(s: ImageSet, size: tuple[int, int], channels: int) -> ImageSet:
@@ -44,6 +50,49 @@ def _resize(s: ImageSet, size: tuple[int, int], channels: int) -> ImageSet:
     return ImageSet(np.stack(arrays), s.labels)
 
 
+def pixel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std (0-1) of uint8 ``(N, H, W, C)`` images, as training normalises.
+
+    The same numbers as the trainer's ``channel_stats`` (unbiased std, at least 1e-3), computed
+    exactly from a 256-bin histogram per channel: fast, in float64, without a float copy.
+    """
+    values = np.arange(256, dtype=np.float64) / 255
+    flat = images.reshape(-1, images.shape[-1])
+    mean, std = [], []
+    for c in range(flat.shape[1]):
+        hist = np.bincount(flat[:, c], minlength=256).astype(np.float64)
+        n = hist.sum()
+        m = float(hist @ values / n)
+        var = float(hist @ (values - m) ** 2 / max(n - 1, 1))
+        mean.append(m)
+        std.append(max(var**0.5, 1e-3))
+    return mean, std
+
+
+def check_same_training_data(ck: Checkpoint, ds, data: str) -> None:
+    """Refuse (:class:`DataError`) unless ``ds`` split as ``ck`` was trained is the data it was trained on.
+
+    The checkpoint records the normalisation it trained with: the per-channel mean and std of
+    its training split. The same data split the same way (fraction, seed, classes, limit)
+    reproduces them; other data does not, and its "validation split" was never held out.
+    """
+    name = ck.path.name if ck.path else "the checkpoint"
+    if list(ds.classes) != list(ck.classes):
+        raise DataError(
+            f"{data}: its classes ({', '.join(ds.classes[:5])}{', ...' if len(ds.classes) > 5 else ''}) are not the "
+            f"ones {name} was trained on, so it has no held-out validation split; use --split auto, test or all"
+        )
+    same = len(ds.train) > 0 and ds.channels == len(ck.mean)
+    if same:
+        mean, std = pixel_stats(ds.train.images)
+        same = max(abs(a - b) for a, b in zip([*mean, *std], [*ck.mean, *ck.std])) <= STATS_TOLERANCE
+    if not same:
+        raise DataError(
+            f"{data}: not the data {name} was trained on (its training images differ), so its held-out "
+            "validation split cannot be rebuilt; use --split auto, test or all"
+        )
+
+
 def evaluate_checkpoint(
     checkpoint: Checkpoint | str | Path,
     data: str,
@@ -53,28 +102,50 @@ def evaluate_checkpoint(
     batch_size: int = 256,
     should_stop=None,
     progress=None,
+    precision: str = "auto",
 ) -> EvaluationReport:
     """Accuracy, per-class metrics and confusion matrix of ``checkpoint`` on ``data``.
 
+    ``precision`` (``engine.PRECISIONS``): "auto" evaluates in the precision the checkpoint was
+    validated in during training (its ``mixed_precision`` setting, resolved for this device), so
+    ``--split val`` reproduces training's numbers; for the bundled model on a CPU with native
+    bf16 (AMX/AVX512-BF16) that is bf16 autocast, about twice as fast as fp32. "off" is fp32.
+
     ``split``: "auto" uses the test split when the data has one, else every image; "val"
-    rebuilds the validation split the checkpoint was trained with (same fraction and seed).
+    rebuilds the validation split the checkpoint was trained with (same fraction, seed, classes
+    and limit) and refuses data other than it was trained on (:func:`check_same_training_data`).
     ``progress(done, total, stage)`` reports loading ("checking", "decoding") and "evaluating";
     ``should_stop()`` cancels (raises :class:`Cancelled`).
     """
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; one of {', '.join(SPLITS)}")
+    if precision not in PRECISIONS:
+        raise ConfigError("precision", f"{precision!r} is not one of {', '.join(PRECISIONS)}")
     ck = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     cfg = ck.config or {}
-    val_fraction = float(cfg.get("val_fraction", 0.1)) if split == "val" else 0.0
-    ds = load_dataset(DataSpec(data, val_fraction=val_fraction, seed=int(cfg.get("seed", 0))), progress, should_stop)
-    if split == "val":
-        chosen, name = ds.val, "validation split (as held out in training)"
-    elif split == "test" or (split == "auto" and ds.test is not None):
-        chosen, name = ds.test, "test split"
-    elif split == "train":
-        chosen, name = ds.train, "training split"
+    if split == "val":  # the training run's own split, built exactly as training built it
+        spec = DataSpec(
+            data,
+            classes=tuple(cfg["classes"]) if cfg.get("classes") else None,
+            val_fraction=float(cfg.get("val_fraction", 0.1)),
+            seed=int(cfg.get("seed", 0)),
+            limit=cfg.get("limit"),
+            image_size=cfg.get("image_size"),
+        )
     else:
+        spec = DataSpec(data, val_fraction=0.0, seed=int(cfg.get("seed", 0)))
+    ds = load_dataset(spec, progress, should_stop, for_training=False)
+    if split == "val":
+        check_same_training_data(ck, ds, data)
+        chosen = ds.val
+    elif split == "auto":
+        split = "test" if ds.test is not None else "all"
+    if split in ("test", "train"):
+        chosen = ds.test if split == "test" else ds.train
+    elif split == "all":
         parts = [s for s in (ds.train, ds.val, ds.test) if s is not None]
         chosen = ImageSet(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]))
-        name = "all images"
+    name = SPLITS[split]
     if chosen is None or len(chosen) == 0:
         raise DataError(f"{data}: has no {split} split")
     unknown = [c for c in ds.classes if c not in ck.classes]
@@ -91,9 +162,12 @@ def evaluate_checkpoint(
         chosen.images, chosen.labels, batch_size, dev, ck.mean, ck.std, channels_last=dev.type != "mps"
     )
     model = model.to(memory_format=torch.channels_last)
-    result = evaluate_arrays(
-        model, batches, len(ck.classes), tta, autocast_dtype(dev, "off"), dev, should_stop, progress
-    )
+    if precision == "auto":
+        precision = str(cfg.get("mixed_precision", "auto"))
+        precision = precision if precision in PRECISIONS else "auto"
+    dtype = autocast_dtype(dev, precision)
+    result = evaluate_arrays(model, batches, len(ck.classes), tta, dtype, dev, should_stop, progress)
     if result is None:
         raise Cancelled("evaluation cancelled")
-    return EvaluationReport(result, ck.classes, f"{name} of {data} ({len(chosen)} images)", chosen)
+    used = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+    return EvaluationReport(result, ck.classes, f"{name} of {data} ({len(chosen)} images)", chosen, used)

@@ -1,12 +1,32 @@
-"""Grad-CAM heatmaps: which parts of the input drove a class score (Selvaraju et al. 2017)."""
+"""Grad-CAM heatmaps: which parts of the input drove a class score (Selvaraju et al. 2017).
+
+Also the overlays: the heatmap coloured and blended over the photo, and ``explain_files``
+behind ``python -m engine explain`` (one PNG per image, any class).
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["gradcam", "pick_cam_layer"]
+from .errors import EngineError, ImageError
+
+__all__ = [
+    "ExplainResult",
+    "colorize",
+    "explain_files",
+    "gradcam",
+    "overlay_heatmap",
+    "pick_cam_layer",
+    "resolve_class",
+]
 
 
 def pick_cam_layer(model: nn.Module, sample: torch.Tensor) -> nn.Module:
@@ -62,3 +82,128 @@ def gradcam(
     cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
     cam = cam - cam.min()
     return (cam / cam.max() if cam.max() > 0 else cam).cpu(), cls
+
+
+# ---------------------------------------------------------------------------- overlays and files
+def colorize(heat: np.ndarray) -> np.ndarray:
+    """A heatmap in [0, 1] as uint8 RGB in a blue-cyan-yellow-red ("jet"-like) palette."""
+    t = np.clip(np.asarray(heat, dtype=np.float32), 0.0, 1.0)[..., None]
+    centres = np.array([0.75, 0.5, 0.25], dtype=np.float32)  # where R, G and B peak
+    rgb = np.clip(1.5 - np.abs(4.0 * (t - centres)), 0.0, 1.0)
+    return (rgb * 255 + 0.5).astype(np.uint8)
+
+
+def overlay_heatmap(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """Blend ``heat`` (H', W') over uint8 ``image`` (H, W, C); the map is resized to the image."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    if heat.shape != (h, w):
+        heat = np.asarray(Image.fromarray(heat.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR))
+    base = image if image.shape[-1] == 3 else np.repeat(image[..., :1], 3, axis=2)
+    out = (1 - alpha) * base.astype(np.float32) + alpha * colorize(heat).astype(np.float32)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass
+class ExplainResult:
+    path: str
+    out: str | None = None  # the PNG written
+    class_name: str | None = None  # the class explained
+    probability: float | None = None  # the model's probability for that class
+    top: str | None = None  # the model's top class
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        if self.error is not None:
+            return {"path": self.path, "error": self.error}
+        return {
+            "path": self.path,
+            "out": self.out,
+            "class": self.class_name,
+            "probability": self.probability,
+            "top": self.top,
+        }
+
+
+def resolve_class(classes: list[str], name: str) -> int:
+    """Index of class ``name`` (exact, else case-insensitive); EngineError listing the classes."""
+    if name in classes:
+        return classes.index(name)
+    folded = [i for i, c in enumerate(classes) if c.lower() == name.lower()]
+    if len(folded) == 1:
+        return folded[0]
+    raise EngineError(f"unknown class {name!r}; this model's classes: {', '.join(classes)}")
+
+
+def _display_image(path: Path, input_size: tuple[int, int], view: str) -> np.ndarray:
+    """The photo framed as the model sees it (the predictor's photo view), at a size people can
+    look at, so the heatmap lies over the right places."""
+    from .photo import open_photo, photo_view
+
+    h, w = input_size
+    # At least 256 px (a 32x32 input is a smudge on screen), at most 512 or the photo's own size.
+    img = open_photo(path, min_side=512)
+    side = max(256, min(min(img.size), 512))
+    return photo_view(img, (side, max(1, round(side * w / h))), 3, view)
+
+
+def _safe_stem(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip("._") or "image"
+
+
+def explain_files(
+    checkpoint,
+    paths: list[str | Path],
+    out_dir: str | Path,
+    class_name: str | None = None,
+    device: str = "cpu",
+    alpha: float = 0.45,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ExplainResult]:
+    """Write a Grad-CAM overlay PNG per image into ``out_dir``: ``<stem>_gradcam_<class>.png``.
+
+    ``class_name`` explains that class for every image (default: each image's top class).
+    A bad image gets its own error and the rest go on; an unknown class or a model without
+    convolutions raises :class:`EngineError` before anything is written.
+    """
+    from PIL import Image
+
+    from .predict import Predictor, expand_inputs
+
+    predictor = Predictor(checkpoint, device=device)
+    classes = list(predictor.classes)
+    fixed = resolve_class(classes, class_name) if class_name is not None else None
+    files = expand_inputs(paths)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    results: list[ExplainResult] = []
+    for i, f in enumerate(files):
+        try:
+            arr = predictor.prepare(f)
+            probs = predictor.predict_arrays(arr[None])[0]
+            try:
+                heat, cls = predictor.explain(arr, fixed)
+            except ValueError as exc:  # no convolution layer: the same for every image
+                raise EngineError(f"Grad-CAM: {exc}") from None
+            picture = overlay_heatmap(_display_image(f, predictor.input_size, predictor.view), heat, alpha)
+        except ImageError as exc:
+            results.append(ExplainResult(str(f), error=str(exc)))
+        else:
+            base = f"{_safe_stem(Path(f).stem)}_gradcam_{_safe_stem(classes[cls])}"
+            name, n = f"{base}.png", 1
+            while name in used:  # two inputs with one name (different folders) keep both overlays
+                n += 1
+                name = f"{base}_{n}.png"
+            used.add(name)
+            target = out_dir / name
+            tmp = target.with_name(f".{name}.tmp")
+            Image.fromarray(picture).save(tmp, format="PNG")
+            os.replace(tmp, target)
+            results.append(
+                ExplainResult(str(f), str(target), classes[cls], float(probs[cls]), classes[int(probs.argmax())])
+            )
+        if progress is not None:
+            progress(i + 1, len(files))
+    return results

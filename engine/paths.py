@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import sys
 from pathlib import Path
 
 from platformdirs import user_cache_dir, user_data_dir
 
-__all__ = ["APP_NAME", "cache_dir", "data_dir", "default_checkpoint_path", "resources_dir"]
+__all__ = [
+    "APP_NAME",
+    "RESOURCES_PACKAGE",
+    "cache_dir",
+    "data_dir",
+    "default_checkpoint_path",
+    "resources_dir",
+    "runs_dir",
+]
 
 APP_NAME = "cifar-studio"
 
@@ -28,10 +37,26 @@ def runs_dir() -> Path:
     return Path(os.environ.get("CIFAR_STUDIO_RUNS") or data_dir() / "runs")
 
 
+RESOURCES_PACKAGE = "cifar_studio_resources"  # the repository's resources/ folder, installed (setup.py)
+
+
 def resources_dir() -> Path:
-    """The ``resources/`` folder: next to the packages from source, inside the bundle when frozen."""
+    """The app's data folder (bundled model and card, sample photos, icons).
+
+    Frozen (PyInstaller): ``resources/`` inside the bundle. Installed (a wheel, or ``pip install
+    -e .``): the package ``cifar_studio_resources``, found with importlib.resources. Run from a
+    checkout that was never installed: the ``resources/`` folder beside ``engine/``.
+    """
     if getattr(sys, "frozen", False):
         return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "resources"
+    try:
+        found = importlib.resources.files(RESOURCES_PACKAGE)
+    except ModuleNotFoundError:
+        found = None
+    # pip unpacks wheels, so an installed package is a real folder; anything else (a zip
+    # import) would need extracting, which nothing here supports: use the checkout instead.
+    if isinstance(found, Path) and found.is_dir():
+        return found
     return Path(__file__).resolve().parent.parent / "resources"
 
 

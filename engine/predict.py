@@ -1,8 +1,18 @@
-"""Classify images with a checkpoint: files and folders in batches, one error per bad file."""
+"""Classify images with a checkpoint: files and folders in batches, one error per bad file.
+
+Photos go through photo mode (:mod:`engine.photo`: reduced JPEG decode, the measured best
+view); every answer also says whether the image is likely none of the classes
+(:mod:`engine.ood`). Folders are decoded on a thread pool while the model runs on the
+previous batch.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,10 +20,12 @@ import numpy as np
 import torch
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .errors import CheckpointError, ImageError
+from .errors import CheckpointError, ConfigError, ImageError
 from .evaluate import tta_logits
-from .images import IMAGE_EXTENSIONS, load_image_array
+from .images import IMAGE_EXTENSIONS
+from .ood import UnknownDetector, forward_with_features
 from .paths import default_checkpoint_path
+from .photo import DEFAULT_VIEW, VIEWS, load_photo
 
 __all__ = ["LOW_CONFIDENCE", "Prediction", "Predictor", "expand_inputs"]
 
@@ -21,6 +33,7 @@ _logger = logging.getLogger(__name__)
 
 # Below this top-class probability the photo may show none of the classes: say so.
 LOW_CONFIDENCE = 0.5
+NON_FINITE = "the model's output is not finite (NaN or infinity): the checkpoint's weights may be corrupt"
 
 
 @dataclass
@@ -29,6 +42,8 @@ class Prediction:
     probabilities: dict[str, float] = field(default_factory=dict)  # class -> probability, model order
     error: str | None = None
     input_image: np.ndarray | None = None  # the small uint8 H,W,C image the model saw
+    unknown: bool | None = None  # likely none of the classes (None when there is no answer)
+    unknown_score: float | None = None  # the score behind ``unknown`` (higher = less like the classes)
 
     @property
     def ok(self) -> bool:
@@ -53,7 +68,14 @@ class Prediction:
     def to_dict(self) -> dict:
         if self.error is not None:
             return {"path": self.path, "error": self.error}
-        return {"path": self.path, "top": self.top, "confidence": self.confidence, "probabilities": self.probabilities}
+        return {
+            "path": self.path,
+            "top": self.top,
+            "confidence": self.confidence,
+            "unknown": bool(self.unknown),
+            "unknown_score": self.unknown_score,
+            "probabilities": self.probabilities,
+        }
 
 
 def expand_inputs(paths: list[str | Path]) -> list[Path]:
@@ -76,19 +98,35 @@ def expand_inputs(paths: list[str | Path]) -> list[Path]:
 
 
 class Predictor:
-    """A checkpoint's model, ready to classify images. ``None`` means the bundled default model."""
+    """A checkpoint's model, ready to classify images. ``None`` means the bundled default model.
 
-    def __init__(self, checkpoint: Checkpoint | str | Path | None = None, device: str | torch.device = "cpu"):
+    ``view`` is the photo-mode view (:data:`engine.photo.VIEWS`); ``fast_decode=False`` decodes
+    every pixel of a photo before shrinking it (slower, the same answer within rounding).
+    """
+
+    def __init__(
+        self,
+        checkpoint: Checkpoint | str | Path | None = None,
+        device: str | torch.device = "cpu",
+        view: str = DEFAULT_VIEW,
+        fast_decode: bool = True,
+    ):
         if checkpoint is None:
             path = default_checkpoint_path()
             if not path.exists():
                 raise CheckpointError(f"no bundled default model at {path}; pass a checkpoint")
             checkpoint = path
+        if view not in VIEWS:
+            raise ConfigError("view", f"unknown photo view {view!r}; choose one of {', '.join(VIEWS)}")
         self.checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
         self.device = torch.device(device)
         self.model = self.checkpoint.build_model(self.device)
         ck = self.checkpoint
         self.classes = ck.classes
+        self.view = view
+        self.fast_decode = fast_decode
+        self.detector = UnknownDetector.for_checkpoint(ck.path)
+        self.last_rate: float | None = None  # images/s of the last predict_paths call
         self._mean = torch.tensor(ck.mean, device=self.device).view(1, -1, 1, 1) * 255
         self._std = torch.tensor(ck.std, device=self.device).view(1, -1, 1, 1) * 255
 
@@ -97,15 +135,42 @@ class Predictor:
         return self.checkpoint.input_size
 
     def prepare(self, source: str | Path | bytes, name: str | None = None) -> np.ndarray:
-        """Decode one image into the uint8 array the model sees (raises ImageError)."""
-        return load_image_array(source, self.input_size, self.checkpoint.channels, name)
+        """Decode one image into the uint8 array the model sees, exactly (raises ImageError)."""
+        return load_photo(source, self.input_size, self.checkpoint.channels, self.view, name, self.fast_decode)
+
+    def _tensor(self, images: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 3, 1, 2)
+        return ((x.float() - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
 
     @torch.inference_mode()
+    def classify_arrays(self, images: np.ndarray, tta: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Probabilities (N x classes), unknown scores (N) and a finite-output mask (N).
+
+        The unknown score comes from the plain forward pass (and the mirror images' for
+        ``feature_norm_mirror``), the one it was calibrated on, whatever the TTA level. Rows
+        whose logits are not finite get NaN probabilities and ``False`` in the mask: callers
+        turn them into errors.
+        """
+        x = self._tensor(images)
+        if self.detector.needs_mirror:  # one forward pass over the images and their mirror images
+            both, both_feats = forward_with_features(self.model, torch.cat([x, x.flip(3)]))
+            n = len(x)
+            logits, feats, mirror = both[:n], both_feats[:n], both_feats[n:]
+            scores = self.detector.scores(logits, feats, mirror)
+        else:
+            logits, feats = forward_with_features(self.model, x)
+            scores = self.detector.scores(logits, feats if self.detector.needs_features else None)
+        if tta:
+            logits = tta_logits(self.model, x, tta).float()
+        finite = torch.isfinite(logits).all(1).cpu().numpy() & np.isfinite(scores)
+        return logits.softmax(1).cpu().numpy(), scores, finite
+
     def predict_arrays(self, images: np.ndarray, tta: int = 0) -> np.ndarray:
         """Class probabilities (N x classes) for uint8 ``(N, H, W, C)`` images."""
-        x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 3, 1, 2)
-        x = ((x.float() - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
-        return tta_logits(self.model, x, tta).float().softmax(1).cpu().numpy()
+        probs, _, finite = self.classify_arrays(images, tta)
+        if not finite.all():
+            raise CheckpointError(f"{int((~finite).sum())} of {len(finite)} image(s): {NON_FINITE}")
+        return probs
 
     def explain(self, image: np.ndarray, class_index: int | None = None) -> tuple[np.ndarray, int]:
         """Grad-CAM heatmap (H, W) in [0, 1] for one uint8 ``(H, W, C)`` input, and the class explained."""
@@ -116,29 +181,73 @@ class Predictor:
         heat, cls = gradcam(self.model, x, class_index)
         return heat.numpy(), cls
 
+    def _decode(self, path: Path):
+        try:
+            return self.prepare(path)
+        except ImageError as exc:
+            return exc
+
     def predict_paths(
-        self, paths: list[str | Path], tta: int = 0, batch_size: int = 64, keep_inputs: bool = False, progress=None
+        self,
+        paths: list[str | Path],
+        tta: int = 0,
+        batch_size: int = 64,
+        keep_inputs: bool = False,
+        progress=None,
+        workers: int | None = None,
     ) -> list[Prediction]:
-        """Classify files and folders; unreadable files get an error, the rest still run."""
+        """Classify files and folders; unreadable files get an error, the rest still run.
+
+        Decoding runs on ``workers`` threads (default: the CPU count) up to two batches ahead
+        of the model, so decoding and the forward pass overlap. ``progress(done, total)`` is
+        called after each batch; :attr:`last_rate` holds the images/s achieved.
+        """
         files = expand_inputs(paths)
-        results: list[Prediction] = []
-        for start in range(0, len(files), batch_size):
-            chunk = files[start : start + batch_size]
-            batch, good = [], []
-            for f in chunk:
-                try:
-                    batch.append(self.prepare(f))
-                    good.append(len(results))
-                    results.append(Prediction(str(f)))
-                except ImageError as exc:
-                    results.append(Prediction(str(f), error=str(exc)))
-            if batch:
-                arrays = np.stack(batch)
-                probs = self.predict_arrays(arrays, tta)
-                for i, p, a in zip(good, probs, arrays):
-                    results[i].probabilities = {c: float(v) for c, v in zip(self.classes, p)}
-                    if keep_inputs:
-                        results[i].input_image = a
-            if progress is not None:
-                progress(len(results), len(files))
+        results = [Prediction(str(f)) for f in files]
+        start_time = time.perf_counter()
+        workers = workers or min(8, os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+            pending: deque = deque()
+            ahead = iter(enumerate(files))
+
+            def fill():
+                while len(pending) < 2 * batch_size:
+                    item = next(ahead, None)
+                    if item is None:
+                        return
+                    pending.append((item[0], pool.submit(self._decode, item[1])))
+
+            fill()
+            done = 0
+            while pending:
+                batch, good = [], []
+                for _ in range(min(batch_size, len(pending))):
+                    done += 1
+                    i, fut = pending.popleft()
+                    out = fut.result()
+                    if isinstance(out, ImageError):
+                        results[i].error = str(out)
+                    else:
+                        batch.append(out)
+                        good.append(i)
+                fill()  # keep the decoders busy while the model runs on this batch
+                if batch:
+                    self._fill(results, good, np.stack(batch), tta, keep_inputs)
+                if progress is not None:
+                    progress(done, len(files))
+        elapsed = time.perf_counter() - start_time
+        self.last_rate = len(files) / elapsed if files and elapsed > 0 else None
         return results
+
+    def _fill(self, results: list[Prediction], good: list[int], arrays: np.ndarray, tta: int, keep: bool) -> None:
+        probs, scores, finite = self.classify_arrays(arrays, tta)
+        flags = self.detector.flags(scores)
+        for i, p, s, flag, ok, a in zip(good, probs, scores, flags, finite, arrays):
+            r = results[i]
+            if not ok:
+                r.error = NON_FINITE
+                continue
+            r.probabilities = {c: float(v) for c, v in zip(self.classes, p)}
+            r.unknown, r.unknown_score = bool(flag), float(s)
+            if keep:
+                r.input_image = a

@@ -33,8 +33,10 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "fast",
             "Fast (fastnet, the bundled model's recipe)",
-            "Wide shallow net with a whitening stem, Nesterov SGD at a high rate with warm-up and linear "
-            "decay, label smoothing 0.2, batch 1024, mixed precision, flip+shift TTA. The bundled model's recipe.",
+            "Wide shallow net with a whitening stem, 18 epochs, batch 1024, Nesterov SGD 1.5 "
+            "momentum 0.85, weight decay 1.33e-3, norm-layer LR x64, one-cycle: warm-up from 0.2 "
+            "of the rate over the first quarter, then linear decay; label smoothing 0.2, pad-2 "
+            "crops and flips, mixed precision, flip+shift TTA for validation.",
             dict(
                 model="fastnet",
                 epochs=18,
@@ -58,7 +60,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "quick",
             "Quick try (ResNet-20, 5 epochs)",
-            "A few minutes on a laptop CPU: ResNet-20, SGD 0.1 with one-cycle, standard augmentation.",
+            "A few minutes on a laptop CPU: ResNet-20, 5 epochs, batch 256, Nesterov SGD 0.2, one-"
+            "cycle with warm-up over 1 epoch, label smoothing 0.1, pad-4 crops and flips.",
             dict(
                 model="resnet20",
                 epochs=5,
@@ -76,8 +79,9 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "resnet32-keras",
             "ResNet-32, SGD 0.1 Nesterov, steps at 81/122",
-            "The Keras CIFAR ResNet recipe: ResNet-32, SGD 0.1 Nesterov momentum 0.9, weight decay 1e-4, "
-            "batch 128, learning rate divided by 10 at epochs 81 and 122, 164 epochs, pad-4 crops and flips.",
+            "The Keras CIFAR ResNet recipe: ResNet-32, SGD 0.1 Nesterov momentum 0.9, weight decay"
+            " 1e-4, batch 128, learning rate divided by 10 at epochs 81 and 122, 164 epochs, pad-4"
+            " crops with zero padding and flips.",
             dict(
                 model="resnet32",
                 epochs=164,
@@ -95,8 +99,9 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "resnet-v2-keras",
             "Pre-activation ResNet-56 (Keras ResNet v2), Adam 1e-3",
-            "The Keras ResNet v2 example: full pre-activation blocks, Adam 1e-3 divided by 10 at epochs 80, 120, "
-            "160 and by 2 at 180, 200 epochs.",
+            "The Keras ResNet v2 example: preact_resnet56 (full pre-activation blocks), Adam 1e-3 "
+            "divided by 10 at epochs 80, 120 and 160, weight decay 1e-4, 200 epochs, pad-4 crops "
+            "with zero padding and flips.",
             dict(
                 model="preact_resnet56",
                 epochs=200,
@@ -114,7 +119,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "nin",
             "Network-in-Network, SGD 0.01, x0.6 every 10 epochs",
-            "The NIN tutorial: SGD 0.01 momentum 0.9, weight decay 1e-4, learning rate times 0.6 every 10 epochs.",
+            "The NIN tutorial: 100 epochs, SGD 0.01 momentum 0.9, weight decay 1e-4, learning rate"
+            " times 0.6 every 10 epochs, pad-4 crops and flips.",
             dict(
                 model="nin",
                 epochs=100,
@@ -132,8 +138,9 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "resnet34-upsampled",
             "ResNet-34 on upsampled images, Adam 1e-4",
-            "The tutorial that feeds CIFAR-10 upsampled to 224x224 into an ImageNet-style ResNet-34 and "
-            "trains with Adam 1e-4. Slow without a GPU.",
+            "The tutorial that feeds CIFAR-10 upsampled to 224x224 into an ImageNet-style "
+            "ResNet-34 (resnet34_224) and trains with Adam 1e-4 at a constant rate, no weight "
+            "decay, batch 64, 10 epochs, pad-4 crops and flips. Slow without a GPU.",
             dict(
                 model="resnet34_224",
                 epochs=10,
@@ -149,8 +156,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "resnet18",
             "ResNet-18, SGD 0.1, cosine (~95%)",
-            "The common pytorch-cifar recipe: ResNet-18 for 32x32, SGD 0.1 momentum 0.9, weight decay 5e-4, "
-            "cosine schedule over 200 epochs.",
+            "The common pytorch-cifar recipe: ResNet-18 for 32x32, SGD 0.1 momentum 0.9, weight "
+            "decay 5e-4, cosine schedule over 200 epochs, pad-4 crops and flips.",
             dict(
                 model="resnet18",
                 epochs=200,
@@ -166,8 +173,9 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "birds-vs-airplanes",
             "Birds vs airplanes (tutorial CNN)",
-            "Deep Learning with PyTorch, chapter 8: a small tanh CNN telling birds from airplanes, "
-            "SGD 1e-2, 100 epochs, no augmentation.",
+            "Deep Learning with PyTorch, chapter 8: a small tanh CNN (tutorial_net) telling birds "
+            "from airplanes, SGD 1e-2 with no momentum and no weight decay at a constant rate, "
+            "batch 64, 100 epochs, no augmentation.",
             dict(
                 data="cifar10",
                 classes=["airplane", "bird"],
@@ -185,7 +193,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "mnist-resnet",
             "Fashion-MNIST, simple residual CNN",
-            "The simple residual-block CNN for MNIST-style data, Adam 1e-3 with cosine decay, 10 epochs.",
+            "The simple residual-block CNN (mnist_resnet) for MNIST-style data, Adam 1e-3 with "
+            "cosine decay, weight decay 1e-4, 10 epochs, pad-2 crops, no flips.",
             dict(
                 data="fashion-mnist",
                 model="mnist_resnet",

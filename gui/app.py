@@ -4,13 +4,16 @@ Options: ``--screenshot PATH [--tab NAME]`` renders the window to a PNG and exit
 ``--self-test`` classifies the bundled sample images with the default model and exits.
 
 Importing this module is cheap and imports neither torch nor Qt: Qt is imported in
-:func:`main` (after the Windows torch import below), torch after the window is visible.
+:func:`main`; torch before it on Windows (``TORCH_BEFORE_QT``), elsewhere after the window
+is visible.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +22,17 @@ from .output import install_excepthook, setup_logging
 __all__ = ["build_parser", "main"]
 
 TABS = ("train", "predict", "evaluate")
+
+# On Windows, torch (>= 2.9) fails with DLL initialisation errors when it is imported after
+# Qt's DLLs are loaded (pytorch#166628), so there main() imports it before any Qt import.
+# Elsewhere torch stays lazy: it loads in a worker thread after the window is visible.
+TORCH_BEFORE_QT = sys.platform == "win32"
+
+
+def _import_torch() -> None:
+    # By name: the engine is lazy, and neither ``import engine`` nor its config classes
+    # import torch, so only this import guarantees the DLL order.
+    import torch  # noqa: F401
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,13 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     install_excepthook()
 
-    if sys.platform == "win32":
-        # On Windows, torch (>= 2.9) fails with DLL initialisation errors when it is imported
-        # after Qt's DLLs are loaded (pytorch#166628), so load it through the engine before
-        # any Qt import. Elsewhere torch stays lazy: it loads after the window is visible.
-        import engine
-
-        engine.TrainConfig  # noqa: B018 - touching a lazy engine name imports torch
+    if TORCH_BEFORE_QT:
+        _import_torch()
 
     if args.self_test:
         from .self_test import run_self_test
@@ -78,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from . import __version__, theme, worker
+    from . import __version__, theme
+    from .background.task import active_tasks, stop_all
     from .main_window import MainWindow
     from .settings import APPLICATION, ORGANIZATION, Settings
 
@@ -90,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setWindowIcon(theme.app_icon())
     # Wayland matches windows to their .desktop file (and its icon) by this name (packaging/linux).
     app.setDesktopFileName("cifar-studio")
-    app.aboutToQuit.connect(lambda: worker.stop_all())
+    app.aboutToQuit.connect(lambda: stop_all(timeout_ms=500))
 
     images = [str(Path(p).expanduser().resolve()) for p in args.images]
     window = MainWindow(Settings(), images=images)
@@ -109,4 +119,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return take_screenshot(app, window, args.screenshot, _parse_size(args.size), args.timeout)
     window.show()
-    return app.exec()
+    code = app.exec()
+    if active_tasks():
+        # Work that could not be interrupted (a checkpoint being read, a stuck file) is still
+        # running: exit now instead of waiting for it, and without running the destructors
+        # that would tear down its running QThread ("Destroyed while thread is still running"
+        # aborts). Checkpoints are written atomically, so nothing on disk is half-written.
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        os._exit(code)
+    return code

@@ -13,20 +13,27 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
-from . import __version__, startup, tasks, theme, worker
-from .checkpoint_picker import CHECKPOINT_FILTER
-from .evaluate_tab import EvaluateTab
-from .predict_tab import PredictTab
+from . import __version__, output, startup, theme
+from .background import engine_calls
+from .background.task import Task, TaskError, stop_all
+from .evaluate.tab import EvaluateTab
+from .predict.tab import PredictTab
+from .run_alerts import RunAlerts, ask_quit_during_run
+from .runs.tab import RunsTab
 from .settings import Settings
-from .train_tab import TrainTab
-from .worker import Task
+from .train.config_files import load_training_settings, save_training_settings
+from .train.tab import TrainTab
+from .widgets.checkpoint_picker import CHECKPOINT_FILTER
+from .widgets.export_dialog import ExportDialog
 
 __all__ = ["TAB_NAMES", "MainWindow"]
 
 _logger = logging.getLogger(__name__)
-TAB_NAMES = ["train", "predict", "evaluate"]
+PLOTS_AT_THE_LATEST_MS = 8000  # with photos to classify at start, the plots load after them or by then
+CLOSE_TIMEOUT_MS = 1500  # how long closing the window waits for background work
+TAB_NAMES = ["train", "predict", "evaluate", "runs"]
 
 
 class MainWindow(QMainWindow):
@@ -36,7 +43,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings | None = None, images: list[str] | None = None):
         super().__init__()
         self.settings = settings or Settings()
-        self.engine_info: tasks.EngineInfo | None = None
+        self.engine_info: engine_calls.EngineInfo | None = None
         self._pending_images = list(images or [])
         self._painted = False
         self._loader: Task | None = None
@@ -45,11 +52,17 @@ class MainWindow(QMainWindow):
         self.train_tab = TrainTab(self.settings)
         self.predict_tab = PredictTab(self.settings)
         self.evaluate_tab = EvaluateTab(self.settings)
+        self.runs_tab = RunsTab(self.settings)
+        self.runs_tab.live_source = self.train_tab.live_curves
+        self.alerts = RunAlerts(self)
+        self.confirm_quit = ask_quit_during_run  # replaceable (tests answer it)
+        self.export_dialog: ExportDialog | None = None
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.train_tab, "Train")
         self.tabs.addTab(self.predict_tab, "Predict")
         self.tabs.addTab(self.evaluate_tab, "Evaluate")
+        self.tabs.addTab(self.runs_tab, "Runs")
         self.setCentralWidget(self.tabs)
         self.device_label = QLabel("Loading engine…")
         self.statusBar().addPermanentWidget(self.device_label)
@@ -77,16 +90,63 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("&Recent checkpoints")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close))
+        self.save_config_action = QAction(
+            "&Save training settings…", self, triggered=lambda: save_training_settings(self.train_tab)
+        )
+        self.load_config_action = QAction(
+            "&Load training settings…", self, triggered=lambda: self._load_training_settings()
+        )
+        self.export_action = QAction("&Export model…", self, triggered=lambda: self.open_export_dialog())
+        file_menu.addAction(self.save_config_action)
+        file_menu.addAction(self.load_config_action)
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.request_quit))
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(QAction("&About CIFAR Studio", self, triggered=self.show_about))
 
     def _wire(self) -> None:
-        for tab in (self.train_tab, self.predict_tab, self.evaluate_tab):
-            tab.status_message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+        # The status bar follows the current tab: each tab's last message is kept and shown
+        # when that tab is current (the Train tab never shows the Predict tab's checkpoint).
+        self._tab_status: dict[QWidget, str] = {}
+        for tab in (self.train_tab, self.predict_tab, self.evaluate_tab, self.runs_tab):
+            tab.status_message.connect(lambda text, t=tab: self._on_tab_status(t, text))
+        self.tabs.currentChanged.connect(lambda _i: self._show_tab_status())
+        self.tabs.currentChanged.connect(self._plots_when_shown)
+        self.predict_tab.classification_finished.connect(self._on_classified)
+        output.add_error_listener(self.show_unexpected_error)
+        self.runs_tab.resume_requested.connect(self.resume_run)
+        self.runs_tab.open_in_predict.connect(self.open_in_predict)
+        self.runs_tab.open_in_evaluate.connect(self.open_in_evaluate)
+        self.train_tab.run_finished.connect(lambda _rf: self.runs_tab.refresh())
+        self.train_tab.run_finished.connect(self._alert_run_ended)
         self.train_tab.open_checkpoint.connect(self.open_in_predict)
         self.predict_tab.checkpoint_loaded.connect(self.evaluate_tab.follow_checkpoint)
         self.predict_tab.checkpoint_loaded.connect(lambda _path: self._fill_recent_menu())
+
+    def _on_classified(self) -> None:
+        if any(e.prediction is not None for e in self.predict_tab.entries):
+            startup.report_first_prediction()
+
+    def _on_tab_status(self, tab: QWidget, text: str) -> None:
+        self._tab_status[tab] = text
+        if tab is self.tabs.currentWidget():
+            self.statusBar().showMessage(text)
+
+    def _show_tab_status(self) -> None:
+        self.statusBar().showMessage(self._tab_status.get(self.tabs.currentWidget(), ""))
+
+    def status_text(self) -> str:
+        return self.statusBar().currentMessage()
+
+    def show_unexpected_error(self, line: str) -> None:
+        """An exception no slot caught (sys.excepthook): one line in the current tab's message
+        bar (the status bar when the tab has none); the traceback is in the log."""
+        bar = getattr(self.tabs.currentWidget(), "message", None)
+        if hasattr(bar, "show_message"):
+            bar.show_message(f"{line} (details in the log)", "error")
+        else:
+            self.statusBar().showMessage(line)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -132,25 +192,41 @@ class MainWindow(QMainWindow):
         if self._loader is not None:
             return
         self.statusBar().showMessage("Loading engine…")
-        self._loader = Task(tasks.load_engine, name="load engine")
+        self._loader = Task(engine_calls.load_engine, name="load engine")
         self._loader.succeeded.connect(self._on_engine_ready)
         self._loader.failed.connect(self._on_engine_failed)
         self._loader.start()
+        if self._pending_images:
+            # Photos given on the command line: their first result comes first. pyqtgraph's
+            # import (about 0.5 s holding the GIL) waits until then; the plots are on the Train tab.
+            self.predict_tab.classification_finished.connect(self._ensure_plots_later)
+            QTimer.singleShot(PLOTS_AT_THE_LATEST_MS, self.train_tab.ensure_plots)
+        else:
+            QTimer.singleShot(0, self.train_tab.ensure_plots)
+
+    def _plots_when_shown(self, _index: int) -> None:
+        # The plots may still be waiting for the first prediction: the Train tab needs them now.
+        if self.tabs.currentWidget() is self.train_tab and self._loader is not None:
+            self.train_tab.ensure_plots()
+
+    def _ensure_plots_later(self) -> None:
+        self.predict_tab.classification_finished.disconnect(self._ensure_plots_later)
         QTimer.singleShot(0, self.train_tab.ensure_plots)
 
-    def _on_engine_ready(self, info: tasks.EngineInfo) -> None:
+    def _on_engine_ready(self, info: engine_calls.EngineInfo) -> None:
         self.engine_info = info
         self.device_label.setText(info.device_name)
         self.device_label.setToolTip(f"torch {info.torch_version}")
         self.statusBar().showMessage(f"Ready: {info.device_name}", 10_000)
-        for tab in (self.train_tab, self.predict_tab, self.evaluate_tab):
+        for tab in (self.train_tab, self.predict_tab, self.evaluate_tab, self.runs_tab):
             tab.engine_ready(info)
         if self._pending_images:
             images, self._pending_images = self._pending_images, []
             self.predict_tab.add_paths(images)
         self.engine_ready.emit(info)
 
-    def _on_engine_failed(self, message: str) -> None:
+    def _on_engine_failed(self, error: TaskError) -> None:
+        message = error.message
         self.device_label.setText("Engine unavailable")
         self.statusBar().showMessage(f"Could not load the engine: {message}")
         self.train_tab.message.show_message(f"Could not load the engine: {message}", "error")
@@ -163,6 +239,31 @@ class MainWindow(QMainWindow):
     def open_in_predict(self, path: str) -> None:
         self.predict_tab.set_checkpoint(path)
         self.show_tab("predict")
+
+    def open_in_evaluate(self, path: str) -> None:
+        self.evaluate_tab.set_checkpoint(path)
+        self.show_tab("evaluate")
+
+    def resume_run(self, folder: str) -> bool:
+        """A run from the Runs tab (stopped here or from the command line) continues on the Train tab."""
+        self.show_tab("train")
+        return self.train_tab.resume_run(folder)
+
+    def _load_training_settings(self) -> None:
+        if load_training_settings(self.train_tab):
+            self.show_tab("train")
+
+    def open_export_dialog(self, checkpoint: str | None = None) -> ExportDialog:
+        """File ▸ Export model: the Predict tab's checkpoint unless one is given."""
+        self.export_dialog = ExportDialog(checkpoint or self.predict_tab.checkpoint, self)
+        self.export_dialog.exported.connect(lambda r: self.statusBar().showMessage(f"Exported {r.path}", 15_000))
+        self.export_dialog.show()
+        return self.export_dialog
+
+    def _alert_run_ended(self, rf) -> None:
+        rows = rf.history or []
+        elapsed = rows[-1].get("elapsed_s") if rows else None
+        self.alerts.run_ended(f"Training {rf.status}", rf.message, elapsed if isinstance(elapsed, (int, float)) else 0)
 
     def open_images(self, paths: list[str]) -> None:
         if self.engine_info is None:
@@ -209,12 +310,34 @@ class MainWindow(QMainWindow):
         )
 
     # ----------------------------------------------------------------- shutdown
+    def request_quit(self) -> bool:
+        """File ▸ Quit: during a run, ask first (``confirm_quit``); False when the user stays."""
+        if self.train_tab.running and not self.confirm_quit(self):
+            return False
+        self._quit_confirmed = True
+        return self.close()
+
     def closeEvent(self, event) -> None:
         """Stop everything cleanly before the widgets go: stop flags set, threads joined."""
+        # The window's close button (a spontaneous event) asks like File ▸ Quit; a close from
+        # code (tests, the session ending) does not.
+        if (
+            event.spontaneous()
+            and self.train_tab.running
+            and not getattr(self, "_quit_confirmed", False)
+            and not self.confirm_quit(self)
+        ):
+            event.ignore()
+            return
         self.save_settings()
         if self.train_tab.running:
             self.statusBar().showMessage("Stopping training…")
-        for tab in (self.train_tab, self.predict_tab, self.evaluate_tab):
+        output.remove_error_listener(self.show_unexpected_error)
+        # Closing returns within about two seconds whatever runs: every task is asked to stop
+        # and gets a shared deadline; work that cannot be interrupted (a checkpoint being
+        # read, a stuck file) finishes unheard in its thread, which the task registry keeps
+        # alive, and gui.app exits without waiting for it.
+        for tab in (self.train_tab, self.predict_tab, self.evaluate_tab, self.runs_tab):
             tab.shutdown()
-        worker.stop_all()
+        stop_all(timeout_ms=CLOSE_TIMEOUT_MS)
         event.accept()

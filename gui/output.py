@@ -14,7 +14,15 @@ import time
 import traceback
 from pathlib import Path
 
-__all__ = ["install_excepthook", "log_file_path", "setup_logging", "write_line"]
+__all__ = [
+    "add_error_listener",
+    "handle_exception",
+    "install_excepthook",
+    "log_file_path",
+    "remove_error_listener",
+    "setup_logging",
+    "write_line",
+]
 
 _APP_NAME = "cifar-studio"
 
@@ -75,17 +83,43 @@ def setup_logging(verbose: bool = False) -> None:
     logging.captureWarnings(True)
 
 
-def install_excepthook() -> None:
-    """Log unexpected exceptions in slots instead of printing to a console that may not exist.
+_error_listeners: list = []
 
-    No traceback dialog: the user sees errors as messages in the window; details go to the log.
-    """
+
+def add_error_listener(listener) -> None:
+    """``listener(line)`` is called with a one-line description of every exception that reaches
+    :func:`handle_exception` (the main window shows it in its message bar)."""
+    if listener not in _error_listeners:
+        _error_listeners.append(listener)
+
+
+def remove_error_listener(listener) -> None:
+    if listener in _error_listeners:
+        _error_listeners.remove(listener)
+
+
+def handle_exception(exc_type, exc, tb) -> None:
+    """What ``sys.excepthook`` does: the traceback to the log, one line to the listeners."""
     logger = logging.getLogger("gui")
+    logger.error("unexpected error:\n%s", "".join(traceback.format_exception(exc_type, exc, tb)).rstrip())
+    from .background.messages import one_line
+
+    line = one_line(exc if exc is not None else exc_type())
+    for listener in list(_error_listeners):
+        try:
+            listener(line)
+        except Exception:  # a failing listener must not recurse into the hook
+            logger.debug("error listener failed", exc_info=True)
+
+
+def install_excepthook() -> None:
+    """Exceptions raised in slots reach the user: one line in the window's message bar (see
+    :func:`add_error_listener`), the traceback in the log (a console may not exist)."""
 
     def hook(exc_type, exc, tb):
         if issubclass(exc_type, KeyboardInterrupt):
             sys.__excepthook__(exc_type, exc, tb)
             return
-        logger.error("unexpected error:\n%s", "".join(traceback.format_exception(exc_type, exc, tb)).rstrip())
+        handle_exception(exc_type, exc, tb)
 
     sys.excepthook = hook

@@ -1,4 +1,6 @@
-"""Start-up timing: "window-visible <seconds>" on stderr when CIFAR_STUDIO_REPORT_STARTUP=1.
+"""Start-up timing on stderr when CIFAR_STUDIO_REPORT_STARTUP=1: "window-visible <seconds>" on
+the first paint, "first-prediction <seconds>" when the first result of images given on the
+command line (or opened before the engine was ready) is on screen.
 
 Seconds are counted from the process's creation: ``CIFAR_STUDIO_LAUNCH_TIME`` (a
 ``time.time()`` value set by whoever launched us, e.g. the benchmark) when given, else the
@@ -12,7 +14,7 @@ import time
 
 from .output import write_line
 
-__all__ = ["report_window_visible", "seconds_since_start", "wanted"]
+__all__ = ["report_first_prediction", "report_window_visible", "seconds_since_start", "wanted"]
 
 _IMPORTED_AT = time.time()
 
@@ -51,3 +53,12 @@ def wanted() -> bool:
 def report_window_visible() -> None:
     if wanted():
         write_line(f"window-visible {seconds_since_start():.3f}", error=True)
+
+
+_reported: set[str] = set()
+
+
+def report_first_prediction() -> None:
+    if wanted() and "first-prediction" not in _reported:
+        _reported.add("first-prediction")
+        write_line(f"first-prediction {seconds_since_start():.3f}", error=True)

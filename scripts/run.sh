@@ -9,4 +9,7 @@ VENV=${CIFAR_STUDIO_VENV:-.venv}
 # Installing is quick when nothing changed; the first time it fetches torch (several GB).
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e .
+# Qt's X11 plugin needs system libraries that some desktops lack (libxcb-cursor0 first of all):
+# stop with the package to install rather than Qt's abort (packaging/system_deps.py).
+"$VENV/bin/python" packaging/system_deps.py --check "$@" || exit 1
 exec "$VENV/bin/python" -m gui "$@"

@@ -42,7 +42,7 @@ def _isolated_gui_files(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CIFAR_STUDIO_RUNS", str(root / "runs"))
     monkeypatch.setenv("CIFAR_STUDIO_LOG", str(root / "cifar-studio.log"))
     yield
-    worker = sys.modules.get("gui.worker")
+    worker = sys.modules.get("gui.background.task")
     if worker is not None:  # a GUI test left background work running: stop it and join its threads
         worker.stop_all()
 
@@ -208,7 +208,7 @@ def tiny_image_folder(tmp_path_factory) -> Path:
 
 
 class _NoTaskState:
-    """Stands in for gui.worker.TaskState when a task function is called directly."""
+    """Stands in for gui.background.task.TaskState when a task function is called directly."""
 
     def set_progress(self, fraction, text=""):
         pass
@@ -224,10 +224,10 @@ class _NoTaskState:
 
 @pytest.fixture(scope="session")
 def engine_info():
-    """gui.tasks.EngineInfo of the loaded engine (what the window gets once torch is in)."""
-    from gui import tasks
+    """gui.background.engine_calls.EngineInfo of the loaded engine (what the window gets once torch is in)."""
+    from gui.background import engine_calls
 
-    return tasks.load_engine(_NoTaskState())
+    return engine_calls.load_engine(_NoTaskState())
 
 
 @pytest.fixture

@@ -33,15 +33,17 @@ DEFAULT_MODEL = REPO_ROOT / "resources" / "models" / "cifar10_fastnet.pt"
 SAMPLE_PHOTO = REPO_ROOT / "resources" / "samples" / "cat-chelsea.jpg"
 
 
-def _load_measure():
-    """packaging/measure.py (not a package): the helpers that drive the bundle."""
-    spec = importlib.util.spec_from_file_location("cifar_studio_measure", REPO_ROOT / "packaging" / "measure.py")
+def _load_packaging_module(name: str):
+    """A script of packaging/ (not a package): measure.py drives the bundle, system_deps.py lists
+    the X11 libraries it carries."""
+    spec = importlib.util.spec_from_file_location(f"cifar_studio_{name}", REPO_ROOT / "packaging" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-measure = _load_measure()
+measure = _load_packaging_module("measure")
+system_deps = _load_packaging_module("system_deps")
 
 
 # ---------------------------------------------------------------------------- the bundle
@@ -110,6 +112,12 @@ def test_bundle_holds_the_app_resources_and_native_libraries(bundle, exe):
         assert sorted(p.name for p in (internal / "torchvision.libs").iterdir()) == sorted(
             p.name for p in venv_libs.iterdir()
         )
+    # Qt's xcb plugin finds the X11 libraries common desktops lack inside the bundle (issue 9,
+    # item 10); libxcb and GL itself stay the system's, as PyInstaller intends.
+    if sys.platform == "linux":
+        absent = [soname for soname in system_deps.BUNDLED if not (internal / soname).is_file()]
+        assert not absent, f"not bundled: {absent} ({system_deps.install_hint(absent)} on the build machine)"
+        assert not (internal / "libxcb.so.1").exists()
     # Trimmed: triton only serves torch.compile on a GPU; headers are for building extensions.
     assert not (internal / "triton").exists()
     assert not (internal / "torch" / "include").exists()

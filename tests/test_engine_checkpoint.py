@@ -19,7 +19,7 @@ from engine.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from engine.errors import CheckpointError
+from engine.errors import CheckpointError, DiskFull
 from engine.models import create_model
 
 
@@ -252,7 +252,7 @@ def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(DiskFull, match=r"^disk full: cannot write keep\.pt"):
         save_checkpoint(_checkpoint(epoch=5), path)
     monkeypatch.undo()
     assert path.read_bytes() == before
@@ -273,3 +273,147 @@ def test_copy_keeps_working(tmp_path, tiny_checkpoint):
     copy = tmp_path / "renamed model.pt"
     shutil.copy(tiny_checkpoint, copy)
     assert load_checkpoint(copy).path == copy
+
+
+# ---------------------------------------------------------------------------- everything declared is checked
+def _save_payload(tmp_path: Path, name: str = "odd.pt", **changes) -> Path:
+    path = tmp_path / name
+    torch.save(_payload(**changes), path)
+    return path
+
+
+def test_random_bytes_are_not_a_checkpoint(tmp_path):
+    """Whatever the first byte (a pickle's PROTO opcode included), random bytes are "not a
+    checkpoint", never "contains Python objects" (issue 9, item 12)."""
+    for i, head in enumerate((b"", b"\x80\x02", b"\x80\x04", b"PK\x03\x04")):
+        path = tmp_path / f"random{i}.pt"
+        path.write_bytes(head + os.urandom(4096))
+        msg = _refused(path)
+        assert "not a checkpoint" in msg or "damaged" in msg, msg
+        assert "Python objects" not in msg, msg
+
+
+def test_architecture_too_large_is_refused_before_building(tmp_path):
+    # A few kilobytes asking for trillions of weights: refused without allocating them.
+    path = _save_payload(tmp_path, arch={"name": "tutorial_net_wide", "args": {"width": 1_000_000}})
+    msg = _refused(path)
+    assert "tutorial_net_wide" in msg and "weights" in msg and "limit" in msg
+
+
+def test_slow_architecture_build_is_refused(tmp_path, monkeypatch):
+    from engine import checkpoint_checks
+
+    monkeypatch.setitem(checkpoint_checks.LIMITS, "build_seconds", 0.0)
+    path = _save_payload(tmp_path)
+    assert "takes longer than" in _refused(path)
+
+
+def test_bad_architecture_arguments(tmp_path):
+    assert "cannot build" in _refused(_save_payload(tmp_path, arch={"name": "tutorial_net", "args": {"nope": 1}}))
+    msg = _refused(_save_payload(tmp_path, "a.pt", arch={"name": "tutorial_net", "args": {"width": [1, 2]}}))
+    assert "arch.args.width" in msg
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"input": {"height": 16, "width": 16, "channels": 4}}, "input.channels"),
+        ({"input": {"height": 0, "width": 16, "channels": 3}}, "input.height"),
+        ({"input": {"height": 16, "width": 10**9, "channels": 3}}, "input.width"),
+        ({"input": {"height": 16.5, "width": 16, "channels": 3}}, "input"),
+        ({"normalization": {"mean": [0.5] * 3, "std": [0.25, 0.0, 0.25]}}, "normalization.std"),
+        ({"normalization": {"mean": [0.5] * 3, "std": [0.25, -1.0, 0.25]}}, "normalization.std"),
+        ({"normalization": {"mean": [0.5] * 2, "std": [0.25] * 3}}, "normalization.mean"),
+        ({"normalization": {"mean": [0.5, float("nan"), 0.5], "std": [0.25] * 3}}, "normalization.mean"),
+        ({"normalization": {"mean": [0.5] * 3, "std": [0.25, float("inf"), 0.25]}}, "normalization.std"),
+        ({"classes": ["cat", "dog", "cat"]}, "'cat' appears twice"),
+        ({"classes": ["cat", 2, "frog"]}, "classes"),
+        ({"classes": []}, "classes"),
+        ({"classes": ["cat", "dog"]}, "2 classes"),  # the head has 3 outputs
+        ({"best_val_acc": "high"}, "best_val_acc"),
+        ({"history": {"epoch": 1}}, "history"),
+    ],
+)
+def test_declared_metadata_is_checked(tmp_path, changes, expected):
+    path = _save_payload(tmp_path, **changes)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)  # refused at load, before anything is built
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith("odd.pt:") and expected in msg, msg
+
+
+def test_deep_nesting_is_refused(tmp_path):
+    deep: list = []
+    for _ in range(200):
+        deep = [deep]
+    msg = _refused(_save_payload(tmp_path, config={"x": deep}))
+    assert "nested deeper" in msg
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused(tmp_path, value):
+    ck = _checkpoint()
+    key = next(k for k, v in ck.state_dict.items() if v.is_floating_point())
+    ck.state_dict = {k: v.clone() for k, v in ck.state_dict.items()}
+    ck.state_dict[key].view(-1)[0] = value
+    msg = _refused(save_checkpoint(ck, tmp_path / "nan.pt"))
+    assert "NaN or infinite" in msg and key in msg
+
+
+def _rewrite_zip(src: Path, dst: Path, change) -> Path:
+    """Copy a torch.save zip member by member; ``change(info, data)`` returns (info, data, compress_type)."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            info, data, kind = change(info, data)
+            zout.writestr(info.filename, data, compress_type=kind)
+    return dst
+
+
+def test_compressed_record_is_refused(tmp_path):
+    """A small file whose record inflates to far more than the file: refused from the zip
+    directory, before anything is inflated."""
+    import zipfile
+
+    src = save_checkpoint(_checkpoint(), tmp_path / "src.pt")
+    path = _rewrite_zip(src, tmp_path / "bomb.pt", lambda i, d: (i, d, zipfile.ZIP_DEFLATED))
+    assert "compressed" in _refused(path)
+
+
+def test_record_sizes_beyond_the_file_are_refused(tmp_path, monkeypatch):
+    from engine import checkpoint_checks
+
+    path = save_checkpoint(_checkpoint(), tmp_path / "big.pt")
+    monkeypatch.setitem(checkpoint_checks.LIMITS, "pickle_bytes", 16)
+    assert "metadata record" in _refused(path)
+
+
+def test_bit_flip_in_weights_is_caught_by_the_crc(tmp_path):
+    """torch.load does not check CRCs: a flipped bit in a weight would load silently."""
+    import zipfile
+
+    path = save_checkpoint(_checkpoint(), tmp_path / "flip.pt")
+    with zipfile.ZipFile(path) as zf:
+        info = max(zf.infolist(), key=lambda i: i.file_size)  # the largest tensor record
+    data = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.file_size // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+    assert "checksum" in _refused(path)
+
+
+def test_a_zip_that_is_not_a_pytorch_file(tmp_path):
+    import zipfile
+
+    path = tmp_path / "photos.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("cat/1.png", b"x" * 100)
+    assert "not a PyTorch file" in _refused(path)
+
+
+def test_plain_pickle_without_code_is_not_our_format(tmp_path):
+    path = tmp_path / "plain.pkl"
+    path.write_bytes(pickle.dumps({"weights": [1.0, 2.0]}, protocol=4))
+    assert "not a CIFAR Studio checkpoint" in _refused(path)

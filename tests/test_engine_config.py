@@ -324,3 +324,22 @@ def test_schedule_preview(schedule):
 def test_schedule_preview_of_a_short_run_has_no_duplicates():
     pts = schedule_preview(_cfg(epochs=1), points=200, steps_per_epoch=3)
     assert [e for e, _ in pts] == sorted({e for e, _ in pts}) and len(pts) == 4
+
+
+# ---------------------------------------------------------------------------- early stopping
+def test_early_stop_patience_round_trips_and_defaults_off():
+    assert TrainConfig().early_stop_patience == 0  # off unless asked
+    cfg = TrainConfig(early_stop_patience=5)
+    back = TrainConfig.from_json(cfg.to_json())
+    assert back == cfg and back.early_stop_patience == 5
+    assert TrainConfig.from_dict({"early_stop_patience": 3.0}).early_stop_patience == 3  # JSON's 3.0
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, "3", True, None])
+def test_early_stop_patience_is_validated_by_name(value):
+    with pytest.raises(ConfigError) as info:
+        TrainConfig.from_dict({"early_stop_patience": value})
+    assert info.value.field == "early_stop_patience"
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(early_stop_patience=value).validate()
+    assert info.value.field == "early_stop_patience"

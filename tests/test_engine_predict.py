@@ -9,7 +9,7 @@ import torch
 from PIL import Image, features
 
 from engine.checkpoint import Checkpoint, save_checkpoint
-from engine.errors import CheckpointError, ImageError
+from engine.errors import CheckpointError, ConfigError, ImageError
 from engine.images import load_image_array
 from engine.models import create_model
 from engine.predict import LOW_CONFIDENCE, Prediction, Predictor, expand_inputs
@@ -169,16 +169,24 @@ def test_grayscale_image_to_rgb_model_and_rgb_to_grayscale_model(rgb, gray, tmp_
         _assert_valid(predictor.predict_paths([path])[0])
 
 
-def test_large_photo_is_centre_cropped_and_resized(rgb, tmp_path):
+def test_photo_views_crop_squash_or_pad_the_frame(tmp_path):
     wide = np.zeros((100, 300, 3), np.uint8)
     wide[:, :100] = BLUE
     wide[:, 100:200] = RED  # the centre square
     wide[:, 200:] = BLUE
     path = tmp_path / "wide.png"
     Image.fromarray(wide).save(path)
-    arr = rgb.prepare(path)
-    assert arr.shape == (16, 16, 3)
-    assert _close(arr[8, 1], RED) and _close(arr[8, 14], RED)  # undistorted: only the centre is kept
+    crop = Predictor(_ck(3), view="crop").prepare(path)
+    assert crop.shape == (16, 16, 3)
+    assert _close(crop[8, 1], RED) and _close(crop[8, 14], RED)  # undistorted: only the centre is kept
+    full = Predictor(_ck(3), view="full").prepare(path)
+    assert _close(full[8, 1], BLUE) and _close(full[8, 8], RED) and _close(full[8, 14], BLUE)  # whole frame
+    boxed = Predictor(_ck(3), view="letterbox").prepare(path)
+    assert _close(boxed[8, 8], RED) and _close(boxed[8, 1], BLUE)
+    assert not _close(boxed[1, 8], RED) and _close(boxed[1, 8], boxed[14, 8], tol=2)  # padded top and bottom
+    assert Predictor(_ck(3)).view == "full"  # the default measured best on real photos
+    with pytest.raises(ConfigError, match="unknown photo view"):
+        Predictor(_ck(3), view="zoom")
 
 
 # ---------------------------------------------------------------------------- refusals
@@ -347,3 +355,25 @@ def test_evaluation_reports_progress_and_can_be_cancelled(tiny_checkpoint, tmp_p
     assert evaluating and evaluating[-1][1] == evaluating[-1][2] == -(-len(report.result.labels) // 4)
     with pytest.raises(Cancelled):
         evaluate_checkpoint(tiny_checkpoint, str(data), device="cpu", should_stop=lambda: True)
+
+
+def test_cli_progress_bar_draws_on_a_terminal_only():
+    import io
+
+    from engine.cli_stage_progress import StageProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, pipe = Terminal(), io.StringIO()
+    for out in (tty, pipe):
+        bar = StageProgress(file=out)
+        for i in range(1, 5):
+            bar(i, 4, "evaluating")
+        assert bar.bar.disable == (out is pipe)
+        if out is tty:
+            assert bar.bar.n == 4 and bar.bar.total == 4
+        bar.close()
+    assert "evaluating" in tty.getvalue() and "/4" in tty.getvalue()
+    assert pipe.getvalue() == ""

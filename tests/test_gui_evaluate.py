@@ -8,7 +8,7 @@ import json
 
 from conftest import save_image, synthetic_images
 
-from gui.evaluate_tab import EvaluateTab
+from gui.evaluate.tab import EvaluateTab
 
 TIMEOUT_MS = 120_000
 
@@ -78,3 +78,32 @@ def test_evaluation_error_is_a_message(qtbot, engine_info, gui_settings, tiny_ch
         tab.evaluate()
     assert tab.message.kind == "error" and "no such file or folder" in tab.message.text()
     assert tab.report is None and tab.run_button.isEnabled()
+
+
+def test_evaluation_shows_the_engines_progress(qtbot, engine_info, gui_settings, tiny_checkpoint, tmp_path):
+    data = _mislabelled_folder(tmp_path / "eval")
+    tab = EvaluateTab(gui_settings)
+    qtbot.addWidget(tab)
+    tab.show()
+    tab.engine_ready(engine_info)
+    with qtbot.waitSignal(tab.picker.loaded, timeout=TIMEOUT_MS):
+        tab.set_checkpoint(str(tiny_checkpoint))
+    tab.data.set_value(str(data))
+    tab.split.setCurrentIndex(tab.split.findData("all"))
+    seen = []
+    original = tab._on_progress
+
+    def record(fraction, text):
+        seen.append((fraction, text))
+        original(fraction, text)
+        if fraction is not None:  # a determinate bar, with the engine's words on it
+            assert tab.busy.maximum() == 1000 and tab.busy.value() == round(fraction * 1000)
+            assert tab.busy.format() == text
+
+    tab._on_progress = record
+    with qtbot.waitSignal(tab.evaluation_finished, timeout=TIMEOUT_MS):
+        assert tab.evaluate()
+    assert tab.message.kind == "", tab.message.text()
+    fractions = [f for f, _t in seen if f is not None]
+    assert fractions and fractions[-1] == 1.0 and all(0 <= f <= 1 for f in fractions)
+    assert all(t for _f, t in seen)

@@ -12,7 +12,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
-from gui.predict_tab import PredictTab
+from gui.predict.tab import PredictTab
 
 TIMEOUT_MS = 120_000
 
@@ -173,3 +173,21 @@ def test_open_in_predict_from_the_window(qtbot, gui_settings, tiny_checkpoint, t
     _wait_idle(qtbot, tab, 1)
     assert tab.checkpoint == str(tiny_checkpoint) and tab.entries[0].prediction.top == "blue"
     assert window.evaluate_tab.picker.current_path() == str(tiny_checkpoint)  # Evaluate follows Predict
+
+
+def test_clear_mid_job_retires_it_so_no_stale_result_lands(
+    qtbot, engine_info, gui_settings, tiny_checkpoint, tiny_image_folder
+):
+    tab = _tab(qtbot, engine_info, gui_settings, tiny_checkpoint)
+    tab.add_paths([str(tiny_image_folder)])  # a folder: listed first, then classified in chunks
+    qtbot.waitUntil(lambda: len(tab.entries) > 0, timeout=TIMEOUT_MS)
+    old_task = tab._classifying.task
+    tab.clear()
+    assert old_task is not None and old_task.state.is_interruption_requested()
+    red = str(tiny_image_folder / "red" / "000.png")
+    tab.add_paths([red])
+    _wait_idle(qtbot, tab, 1)
+    qtbot.waitUntil(lambda: old_task.done, timeout=TIMEOUT_MS)
+    qtbot.wait(50)  # anything the old job still had queued would have been delivered by now
+    assert [e.path for e in tab.entries] == [red] and tab.list.count() == 1
+    assert tab.entries[0].prediction.top == "red"

@@ -10,7 +10,7 @@ import pytest
 from conftest import tiny_config
 
 from gui.main_window import MainWindow
-from gui.train_tab import TrainTab
+from gui.train.tab import TrainTab
 
 RUN_TIMEOUT_MS = 180_000  # generous: CI machines and a busy 2-core box are slow
 
@@ -56,6 +56,38 @@ def test_form_round_trips_a_config(qtbot, engine_info, gui_settings, tiny_image_
     assert tab.form.config().model_args == {}
 
 
+def test_the_field_table_covers_every_config_field_once(qtbot, engine_info, gui_settings, tiny_image_folder):
+    import dataclasses
+
+    import engine
+    from gui.train.config_fields import FIELDS
+
+    names = [spec.name for spec in FIELDS]
+    assert len(names) == len(set(names))
+    # the form edits every TrainConfig field: the table's, plus the data panel's and the model picker's
+    rich = {"data", "classes", "val_fraction", "limit", "image_size", "model", "model_args", "pretrained_path"}
+    top = {f.name for f in dataclasses.fields(engine.TrainConfig)}
+    augment = {f"augment.{f.name}" for f in dataclasses.fields(engine.Augment)}
+    assert set(names) | rich == (top - {"augment"}) | augment
+    tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder)
+    assert list(tab.form.inputs) == [spec.key for spec in FIELDS]
+    for spec in FIELDS:  # every tooltip says what the field does, most with typical values
+        assert tab.form.inputs[spec.key].toolTip() == spec.tooltip and spec.tooltip
+
+
+def test_reading_the_config_has_no_side_effects(qtbot, engine_info, gui_settings, tiny_image_folder):
+    tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder)
+    form = tab.form
+    form.blockSignals(True)  # no live re-check: only explicit calls below
+    form.inputs["lr"].setText("fast")
+    assert form.config() is None
+    cfg, problem = form.read_config()
+    assert cfg is None and problem.field == "lr"
+    assert form.error == "" and not form.inputs["lr"].property("invalid") and form.message.isHidden()
+    assert form.check() is None  # the explicit call shows the verdict
+    assert form.error.startswith("lr:") and form.inputs["lr"].property("invalid") is True
+
+
 @pytest.mark.parametrize(
     ("widget", "text", "field", "words"),
     [
@@ -69,32 +101,32 @@ def test_invalid_value_is_highlighted_and_start_refused(
     qtbot, engine_info, gui_settings, tiny_image_folder, widget, text, field, words
 ):
     tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder, epochs=3)
-    getattr(tab.form, widget).setText(text)
+    tab.form.inputs[widget].setText(text)
     assert tab.start() is False
     assert not tab.running
     edit = tab.form.widget_for(field)
-    assert edit is getattr(tab.form, widget)
+    assert edit is tab.form.inputs[widget]
     assert edit.property("invalid") is True
     assert tab.form.error.startswith(f"{field}:") and words in tab.form.error
     assert "\n" not in tab.form.error
     assert words in tab.message.text() and tab.message.kind == "error"
-    getattr(tab.form, widget).setText("0.5" if widget != "warmup_epochs" else "0")
+    tab.form.inputs[widget].setText("0.5" if widget != "warmup_epochs" else "0")
     assert tab.form.config() is not None
-    assert not edit.property("invalid")  # fixed: highlight gone
+    qtbot.waitUntil(lambda: not edit.property("invalid"), timeout=5_000)  # fixed: the live check clears it
 
 
 def test_schedule_preview_follows_the_form(qtbot, engine_info, gui_settings, tiny_image_folder):
     tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder, epochs=10, schedule="constant")
     form = tab.form
     assert {round(lr, 6) for _, lr in form.preview.points} == {0.05}
-    assert not form.step_size.isVisibleTo(form)  # only the schedules that use a field show it
-    form.schedule.setCurrentText("step")
-    form.step_size.setText("4")
-    form.gamma.setText("0.5")
-    assert form.step_size.isVisibleTo(form) and not form.milestones.isVisibleTo(form)
+    assert not form.inputs["step_size"].isVisibleTo(form)  # only the schedules that use a field show it
+    form.inputs["schedule"].setCurrentText("step")
+    form.inputs["step_size"].setText("4")
+    form.inputs["gamma"].setText("0.5")
+    assert form.inputs["step_size"].isVisibleTo(form) and not form.inputs["milestones"].isVisibleTo(form)
     qtbot.waitUntil(lambda: min(lr for _, lr in form.preview.points) < 0.05 * 0.3, timeout=5_000)
     assert form.preview.points[-1][0] == pytest.approx(10.0)  # the x axis spans the run
-    form.epochs.setValue(20)
+    form.inputs["epochs"].setValue(20)
     qtbot.waitUntil(lambda: form.preview.points[-1][0] == pytest.approx(20.0), timeout=5_000)
 
 
@@ -216,7 +248,7 @@ def test_load_lists_classes_for_a_subset_and_reports_skipped_files(
     panel.classes.item(1).setCheckState(Qt.CheckState.Unchecked)
     assert tab.form.config().classes == ["blue", "red"]
     panel.classes.item(0).setCheckState(Qt.CheckState.Unchecked)
-    assert tab.form.config() is None and tab.form.error.startswith("classes:")  # one class is not enough
+    assert tab.form.check() is None and tab.form.error.startswith("classes:")  # one class is not enough
 
 
 def test_unavailable_device_is_reported_on_its_field(qtbot, engine_info, gui_settings, tiny_image_folder):
@@ -226,9 +258,9 @@ def test_unavailable_device_is_reported_on_its_field(qtbot, engine_info, gui_set
     assert tab.start()  # valid as a setting; only the engine knows the machine has no CUDA
     qtbot.waitUntil(lambda: not tab.running, timeout=RUN_TIMEOUT_MS)
     assert tab.message.kind == "error" and "CUDA" in tab.message.text()
-    assert tab.form.device.property("invalid") is True
+    assert tab.form.inputs["device"].property("invalid") is True
     # a pending live re-validation must not wipe the engine's verdict
     qtbot.waitUntil(lambda: not tab.form._debounce.isActive(), timeout=5_000)
-    assert tab.form.device.property("invalid") is True
-    tab.form.device.setCurrentText("cpu")  # editing the field clears it
-    assert not tab.form.device.property("invalid")
+    assert tab.form.inputs["device"].property("invalid") is True
+    tab.form.inputs["device"].setCurrentText("cpu")  # editing the field clears it
+    assert not tab.form.inputs["device"].property("invalid")

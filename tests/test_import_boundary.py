@@ -1,4 +1,5 @@
-"""The engine never imports Qt, pyqtgraph or the GUI, and ``import engine`` stays light."""
+"""The engine never imports Qt, pyqtgraph or the GUI, and ``import engine`` stays light; the GUI's
+layers hold (lint-imports) and its background layer never imports widgets."""
 
 from __future__ import annotations
 
@@ -65,6 +66,44 @@ def test_the_scanner_sees_nested_imports(tmp_path):
     )
     names = sorted(name for _, name in _imported_modules(sample) if _forbidden(name))
     assert names == ["PySide6.QtCore", "gui", "pyqtgraph", "shiboken6"]
+
+
+GUI = REPO_ROOT / "gui"
+
+
+def test_gui_background_never_imports_widgets():
+    """gui/background runs beside the widgets, never draws: no QtWidgets, no pyqtgraph, no tab or
+    widget module (import-linter forbids only whole external packages, so this part is checked here)."""
+    files = sorted((GUI / "background").rglob("*.py"))
+    assert len(files) >= 5
+    widgetish = ("PySide6.QtWidgets", "pyqtgraph", "gui.train", "gui.predict", "gui.evaluate", "gui.widgets")
+    offenders = [
+        f"{path.relative_to(REPO_ROOT)}:{line}: {name}"
+        for path in files
+        for line, name in _imported_modules(path)
+        if any(name == w or name.startswith(w + ".") for w in widgetish)
+    ]
+    assert offenders == []
+
+
+def test_gui_imports_only_the_top_level_engine():
+    offenders = [
+        f"{path.relative_to(REPO_ROOT)}:{line}: {name}"
+        for path in sorted(GUI.rglob("*.py"))
+        for line, name in _imported_modules(path)
+        if name.startswith("engine.")
+    ]
+    assert offenders == []
+
+
+def test_gui_layers_are_declared_for_lint_imports():
+    if tomllib is None:
+        pytest.skip("needs Python 3.11's tomllib")
+    contracts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c["type"] == "layers" and c.get("containers") == ["gui"])
+    assert layers["layers"][1] == "train | predict | evaluate | runs"  # the tabs are independent of each other
+    assert layers["layers"][-1] == "background" and layers.get("exhaustive") is True
+    assert any(c["type"] == "forbidden" and c["source_modules"] == ["gui"] for c in contracts)
 
 
 def _lint_imports() -> str:
@@ -138,3 +177,14 @@ def test_public_api_names_resolve():
     assert missing == []
     with pytest.raises(AttributeError):
         engine.not_a_name  # noqa: B018
+
+
+def test_no_public_name_is_shadowed_by_a_submodule():
+    """A public name equal to a submodule's name turns into the module once anything imports that
+    submodule (Python sets the package attribute), so ``engine.NAME(...)`` would call a module."""
+    import pkgutil
+
+    import engine
+
+    submodules = {m.name for m in pkgutil.iter_modules(engine.__path__)}
+    assert not submodules & set(engine._EXPORTS)

@@ -4,18 +4,20 @@ has the expected size; the torchvision path loads cached weights and never downl
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 import torch
 
 from engine.errors import EngineError
-from engine.models.cifar_resnet import BLOCK_VARIANTS
-from engine.models.registry import (
+from engine.models import (
+    FAMILIES,
     count_parameters,
     create_model,
     get_model_info,
     list_models,
 )
+from engine.models.cifar_resnet import BLOCK_VARIANTS
 
 # Parameters with 10 classes and RGB input, computed once and checked against the published
 # figures where they exist: CIFAR ResNet-20/32/44/56/110 0.27/0.46/0.66/0.85/1.7 M (He et al.
@@ -74,6 +76,38 @@ def _logits(model: torch.nn.Module, channels: int, size: int) -> torch.Tensor:
 
 def test_table_covers_registry():
     assert set(NAMES) == set(EXPECTED_PARAMS)
+
+
+def test_registry_is_a_leaf():
+    """registry.py imports no model module and not torch: the model modules import it, never the reverse."""
+    import ast
+
+    import engine.models.registry as registry
+
+    tree = ast.parse(Path(registry.__file__).read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add("." * node.level + (node.module or ""))
+    assert imported <= {"__future__", "collections.abc", "dataclasses", "typing", "torch"}, imported
+    runtime = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert all("torch" not in ast.dump(n) for n in runtime), "torch only under TYPE_CHECKING"
+
+
+def test_menu_order_is_the_family_list():
+    families = [info.family for info in list_models()]
+    assert families[0] == "Fast" and NAMES[0] == "fastnet"  # the bundled model's architecture first
+    assert families == sorted(families, key=FAMILIES.index)  # grouped, in FAMILIES order
+    assert set(families) == set(FAMILIES)  # no empty family in the menus
+
+
+def test_unknown_family_is_refused():
+    from engine.models import register
+
+    with pytest.raises(ValueError, match="FAMILIES"):
+        register("x", "Nowhere", "a model outside the menus")
 
 
 @pytest.mark.parametrize("name", NAMES)

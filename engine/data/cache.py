@@ -24,12 +24,16 @@ from .dataset import Dataset, ImageSet, LoadSummary
 __all__ = ["cache_key", "load_cached", "store_cached"]
 
 _logger = logging.getLogger(__name__)
-_FORMAT = 1  # bump when decoding changes, so old entries are ignored
+_FORMAT = 2  # bump when decoding changes, so old entries are ignored (2: draft-mode JPEG decoding)
 
 
 def cache_key(*parts: object) -> str:
     h = hashlib.sha256(repr((_FORMAT, *parts)).encode())
     return h.hexdigest()[:24]
+
+
+def _label_dtype(num_classes: int) -> type:
+    return np.uint8 if num_classes <= 256 else np.uint16 if num_classes <= 65536 else np.int64
 
 
 def _entry(key: str) -> Path:
@@ -43,9 +47,10 @@ def load_cached(key: str) -> Dataset | None:
         splits = {}
         for split in ("train", "val", "test"):
             if split in meta["splits"]:
-                splits[split] = ImageSet(
-                    np.load(folder / f"{split}_images.npy"), np.load(folder / f"{split}_labels.npy")
-                )
+                labels = np.load(folder / f"{split}_labels.npy")
+                if labels.size and not 0 <= int(labels.min()) <= int(labels.max()) < len(meta["classes"]):
+                    raise ValueError("labels out of range")
+                splits[split] = ImageSet(np.load(folder / f"{split}_images.npy"), labels)
         summary = LoadSummary(meta.get("skipped", {}), meta.get("empty_classes", []), from_cache=True)
         return Dataset(meta["name"], meta["classes"], splits["train"], splits.get("val"), splits.get("test"), summary)
     except FileNotFoundError:
@@ -65,7 +70,9 @@ def store_cached(key: str, ds: Dataset) -> None:
         for split, s in splits.items():
             if s is not None:
                 np.save(tmp / f"{split}_images.npy", s.images)
-                np.save(tmp / f"{split}_labels.npy", s.labels)
+                # Labels in the smallest type that holds them: the entry stays smaller than the
+                # arrays it restores (int64 in memory), headers and meta.json included.
+                np.save(tmp / f"{split}_labels.npy", s.labels.astype(_label_dtype(len(ds.classes))))
         meta = {
             "name": ds.name,
             "classes": ds.classes,

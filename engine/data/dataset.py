@@ -8,7 +8,23 @@ import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["Dataset", "ImageSet", "LoadSummary", "limit_images", "select_classes", "stratified_split"]
+__all__ = [
+    "Dataset",
+    "ImageSet",
+    "LoadSummary",
+    "check_trainable",
+    "limit_images",
+    "plural",
+    "select_classes",
+    "stratified_split",
+]
+
+
+def plural(n: int, word: str) -> str:
+    """``"1 class"``, ``"2 classes"``, ``"1 image"``, ``"3 images"``."""
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word}es" if word.endswith(("s", "x", "ch", "sh")) else f"{n} {word}s"
 
 
 @dataclass
@@ -43,11 +59,20 @@ class LoadSummary:
     empty_classes: list[str] = field(default_factory=list)
     from_cache: bool = False
 
+    def reasons(self) -> dict[str, int]:
+        """How many files were skipped for each kind of reason (the reason up to its details)."""
+        counts: dict[str, int] = {}
+        for reason in self.skipped.values():
+            kind = reason.split(" (", 1)[0].split(", ", 1)[0]
+            counts[kind] = counts.get(kind, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
     def lines(self) -> list[str]:
         out = []
         if self.skipped:
+            kinds = "; ".join(f"{n} {kind}" for kind, n in self.reasons().items())
             examples = "; ".join(f"{k}: {v}" for k, v in list(self.skipped.items())[:3])
-            out.append(f"skipped {len(self.skipped)} unreadable or non-image file(s) ({examples})")
+            out.append(f"skipped {plural(len(self.skipped), 'file')} ({kinds}), e.g. {examples}")
         if self.empty_classes:
             out.append(f"classes without images: {', '.join(self.empty_classes)}")
         return out
@@ -84,7 +109,7 @@ class Dataset:
         if self.test is not None:
             parts.append(f"{len(self.test)} test")
         h, w, c = self.image_shape
-        return ", ".join(parts) + f" images, {self.num_classes} classes, {h}x{w}x{c}"
+        return ", ".join(parts) + f" images, {plural(self.num_classes, 'class')}, {h}x{w}x{c}"
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -122,11 +147,46 @@ def select_classes(ds: Dataset, wanted: list[str]) -> Dataset:
     return Dataset(ds.name, list(wanted), keep(ds.train), keep(ds.val), keep(ds.test), ds.summary)
 
 
-def limit_images(s: ImageSet, limit: int, seed: int) -> ImageSet:
-    """At most ``limit`` images, drawn at random but keeping class proportions."""
+def limit_images(s: ImageSet, limit: int, seed: int, classes: list[str] | None = None) -> ImageSet:
+    """Exactly ``min(limit, len(s))`` images, drawn at random per class, keeping every class.
+
+    Each class present gets at least one image and the rest in proportion (largest
+    remainders); a ``limit`` below the number of classes is a :class:`DataError` naming the
+    classes it would leave without images.
+    """
     if limit >= len(s):
         return s
-    _, keep = stratified_split(s.labels, limit / len(s), seed)
-    if len(keep) > limit:  # per-class rounding can overshoot: drop the excess at random
-        keep = np.sort(np.random.default_rng(seed).choice(keep, limit, replace=False))
-    return s.subset(keep)
+    present, counts = np.unique(s.labels, return_counts=True)
+    if limit < len(present):
+        names = [classes[c] if classes and c < len(classes) else str(c) for c in present]
+        shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+        raise DataError(
+            f"limit {limit} is smaller than the number of classes ({len(present)}: {shown}); "
+            f"{len(present) - limit} of them would have no training images: use a limit of at least {len(present)}"
+        )
+    share = 1 + (limit - len(present)) * (counts - 1) / max(int(counts.sum()) - len(present), 1)
+    take = np.minimum(np.floor(share).astype(int), counts)
+    remainder = share - take
+    for i in np.argsort(-remainder, kind="stable"):  # hand out what rounding left, largest remainder first
+        if take.sum() >= limit:
+            break
+        if take[i] < counts[i]:
+            take[i] += 1
+    rng = np.random.default_rng(seed)
+    keep = [rng.permutation(np.flatnonzero(s.labels == c))[:n] for c, n in zip(present, take)]
+    return s.subset(np.sort(np.concatenate(keep)))
+
+
+def check_trainable(ds: Dataset, source: str = "") -> None:
+    """Refuse, with one line, a dataset a model cannot learn from: under two classes with training images."""
+    where = f"{source or ds.name}: "
+    if len(ds.train) == 0:
+        held = " (it has only a test/validation split: use it to evaluate)" if ds.test or ds.val else ""
+        raise DataError(f"{where}no training images{held}")
+    counts = ds.train.class_counts(ds.num_classes)
+    present = [c for c, n in zip(ds.classes, counts) if n > 0]
+    if len(present) < 2:
+        found = f"only {present[0]!r} has" if present else "no class has"
+        raise DataError(
+            f"{where}training needs images of at least two classes; {found} training images (one sub-folder per class)"
+        )

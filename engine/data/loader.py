@@ -2,7 +2,8 @@
 
 No DataLoader, no worker processes, no per-image PIL work: the decoded dataset is copied to
 the device once, each epoch is a seeded permutation, and augmentation runs on whole batches
-(random crop with padding, horizontal flip, cutout) after normalisation.
+(random crop with padding, horizontal flip, random or alternating by epoch, cutout) after
+normalisation.
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ class DeviceBatches:
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
         self._gen = torch.Generator(device=self.device)
+        self._flip_base = None
+        if self.augment is not None and self.augment.flip and self.augment.alternate_flips:
+            # Each image's orientation on even epochs, drawn once from the seed; odd epochs mirror it.
+            base_gen = torch.Generator().manual_seed(seed * 100_003 + 99_991)
+            self._flip_base = (torch.rand(len(self.labels), generator=base_gen) < 0.5).to(self.device)
 
     def __len__(self) -> int:
         n = len(self.labels)
@@ -118,7 +124,10 @@ class DeviceBatches:
             x = self.normalize(self.images[idx])
             if self.augment is not None:
                 a = self.augment
-                if a.flip:
+                if self._flip_base is not None:
+                    flip = self._flip_base[idx] ^ (self.epoch % 2 == 1)
+                    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+                elif a.flip:
                     x = random_flip(x, self._gen)
                 if a.crop_padding > 0:
                     x = random_crop(x, a.crop_padding, a.padding_mode, self._gen)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..paths import data_dir
-from .dataset import Dataset, limit_images, select_classes, stratified_split
+from .dataset import Dataset, check_trainable, limit_images, select_classes, stratified_split
 
 __all__ = ["BUILTIN_DATASETS", "DataSpec", "load_dataset", "normalize_spec"]
 
@@ -95,7 +95,9 @@ def _load_source(source: str, image_size: int | None, progress=None, should_stop
     return load_image_folder(path, image_size=image_size, progress=progress, should_stop=should_stop)
 
 
-def load_dataset(spec: DataSpec | str, progress=None, should_stop=None, **kwargs) -> Dataset:
+def load_dataset(
+    spec: DataSpec | str, progress=None, should_stop=None, *, for_training: bool = True, **kwargs
+) -> Dataset:
     """Load, select classes, hold out a stratified validation split and apply ``limit``.
 
     ``progress(done, total, stage)`` reports decoding of image folders (the slow case: a
@@ -103,18 +105,23 @@ def load_dataset(spec: DataSpec | str, progress=None, should_stop=None, **kwargs
 
     A split the source provides (``val/``) is used as given; otherwise ``val_fraction`` of the
     training images is held out (seeded, every class in proportion). A ``test`` split is never
-    used for training or model selection.
+    used for training or model selection. ``limit`` samples per class and never leaves a
+    class without images.
+
+    ``for_training`` (the default) refuses, with a one-line :class:`DataError`, data a model
+    cannot learn from (no training images, or fewer than two classes with images). Pass
+    False to evaluate: a one-class folder or a ``test/`` folder on its own is fine there.
     """
     if isinstance(spec, str):
         spec = DataSpec(spec, **kwargs)
     ds = _load_source(spec.source, spec.image_size, progress, should_stop)
     if spec.classes:
         ds = select_classes(ds, list(spec.classes))
-    if ds.val is None and spec.val_fraction > 0:
+    if ds.val is None and spec.val_fraction > 0 and len(ds.train) > 0:
         train_idx, val_idx = stratified_split(ds.train.labels, spec.val_fraction, spec.seed)
         ds.val, ds.train = ds.train.subset(val_idx), ds.train.subset(train_idx)
     if spec.limit:
-        ds.train = limit_images(ds.train, spec.limit, spec.seed)
-    if len(ds.train) == 0:
-        raise DataError(f"{spec.source}: no training images")
+        ds.train = limit_images(ds.train, spec.limit, spec.seed, ds.classes)
+    if for_training:
+        check_trainable(ds, spec.source)
     return ds

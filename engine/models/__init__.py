@@ -1,17 +1,16 @@
-"""Model registry: ``create_model(name, num_classes, in_channels)`` and ``list_models()``."""
+"""Architectures by name: ``create_model(name, num_classes, in_channels)`` and ``list_models()``.
 
-from .registry import (
-    ModelInfo,
-    count_parameters,
-    create_model,
-    data_init,
-    get_model_info,
-    list_models,
-    parameter_count,
-    register,
-)
+Importing this package imports every model module, so their ``@register`` decorators have
+filled the registry (a leaf, :mod:`.registry`) before anyone asks it; the menu order is
+``registry.FAMILIES``, not the order of these imports.
+"""
+
+from . import cifar_resnet, classic, densenet, fast, googlenet, resnet, small  # noqa: F401  (they register)
+from .factory import count_parameters, create_model, data_init, get_model_info, list_models, parameter_count
+from .registry import FAMILIES, ModelInfo, register
 
 __all__ = [
+    "FAMILIES",
     "ModelInfo",
     "count_parameters",
     "create_model",

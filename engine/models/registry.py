@@ -1,33 +1,27 @@
-"""Model registry: architectures by name, each built from ``num_classes`` and ``in_channels``.
+"""The model registry: a dict of architectures by name and the decorator that fills it.
+
+A leaf: it imports no model module (and not torch). ``engine/models/__init__.py`` imports every
+model module, whose ``@register`` decorators fill the dict before anyone asks it (timm's shape);
+:mod:`engine.models.factory` builds models from it.
 
 A checkpoint stores the registry name and the keyword arguments, so a model can be rebuilt
-from plain data (no pickled classes). Names starting with ``tv:`` are torchvision
-classification models (see :mod:`engine.models.torchvision_models`).
+from plain data (no pickled classes).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
-from ..errors import EngineError
+__all__ = ["FAMILIES", "ModelInfo", "lookup", "register", "registered"]
 
-__all__ = [
-    "ModelInfo",
-    "count_parameters",
-    "create_model",
-    "data_init",
-    "get_model_info",
-    "list_models",
-    "parameter_count",
-    "register",
-]
-
-_logger = logging.getLogger(__name__)
+# The order of the model menus (GUI) and of `python -m engine models`: by family in this order,
+# then in each family the order its module declares them.
+FAMILIES = ("Fast", "CIFAR ResNet", "ImageNet ResNet", "DenseNet", "GoogLeNet", "Classic", "Tutorial")
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
@@ -37,7 +31,7 @@ class ModelInfo:
     """What the registry knows about one architecture."""
 
     name: str
-    family: str  # groups models in menus: "CIFAR ResNet", "ImageNet ResNet", "Classic", ...
+    family: str  # groups models in menus: one of FAMILIES ("torchvision" for tv: models)
     description: str  # one line, shown as a tooltip and in `python -m engine models`
     factory: Callable[..., nn.Module]
     # How the network meets small inputs: "native" (built for 32x32 / 28x28) or
@@ -48,6 +42,8 @@ class ModelInfo:
 
 def register(name: str, family: str, description: str, input_handling: str = "native", **defaults):
     """Decorator adding a factory ``fn(num_classes, in_channels, **kwargs) -> nn.Module``."""
+    if family not in FAMILIES:
+        raise ValueError(f"model {name!r}: family {family!r} is not in FAMILIES (the menu order)")
 
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
@@ -58,74 +54,11 @@ def register(name: str, family: str, description: str, input_handling: str = "na
     return wrap
 
 
-def _ensure_loaded() -> None:
-    # Importing the zoo modules runs their @register decorators.
-    from . import zoo  # noqa: F401
+def lookup(name: str) -> ModelInfo | None:
+    """The registered architecture called ``name``, or None."""
+    return _REGISTRY.get(name)
 
 
-def list_models() -> list[ModelInfo]:
-    """Registered architectures in registration order (torchvision models not included)."""
-    _ensure_loaded()
-    return list(_REGISTRY.values())
-
-
-def get_model_info(name: str) -> ModelInfo:
-    _ensure_loaded()
-    if name.startswith("tv:"):
-        from .torchvision_models import torchvision_model_info
-
-        return torchvision_model_info(name)
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise EngineError(f"unknown architecture {name!r}; `python -m engine models` lists the known ones") from None
-
-
-def create_model(name: str, num_classes: int = 10, in_channels: int = 3, **kwargs) -> nn.Module:
-    """Build architecture ``name``. Unknown names and bad arguments raise :class:`EngineError`."""
-    info = get_model_info(name)
-    args = {**info.defaults, **kwargs}
-    if num_classes < 1:
-        raise EngineError(f"num_classes must be at least 1, got {num_classes}")
-    if in_channels not in (1, 3):
-        raise EngineError(f"in_channels must be 1 or 3, got {in_channels}")
-    try:
-        return info.factory(num_classes=num_classes, in_channels=in_channels, **args)
-    except TypeError as exc:
-        raise EngineError(f"bad arguments for model {name!r}: {exc}") from None
-
-
-def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def data_init(model: nn.Module, images, mean: list[float], std: list[float], seed: int = 0, n: int = 5000) -> None:
-    """Run a model's data-dependent initialisation (``init_from_data``), if it has one.
-
-    ``images`` are uint8 ``(N, H, W, C)``; a seeded sample of ``n`` is normalised as training
-    batches are. A model restored from a checkpoint already holds the result.
-    """
-    if not hasattr(model, "init_from_data"):
-        return
-    import numpy as np
-    import torch
-
-    pick = np.random.default_rng(seed).permutation(len(images))[:n]
-    x = torch.from_numpy(images[np.sort(pick)]).permute(0, 3, 1, 2).float() / 255
-    model.init_from_data((x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1))
-
-
-def parameter_count(name: str, num_classes: int = 10, in_channels: int = 3, **kwargs) -> int:
-    """Parameters of architecture ``name`` without paying for real weights.
-
-    Built on PyTorch's "meta" device (shapes only, no memory, no initialisation), which makes
-    listing every model instant; a model that cannot be built there is built normally.
-    """
-    import torch
-
-    try:
-        with torch.device("meta"):
-            model = create_model(name, num_classes, in_channels, **kwargs)
-    except (RuntimeError, NotImplementedError, TypeError):
-        model = create_model(name, num_classes, in_channels, **kwargs)
-    return count_parameters(model)
+def registered() -> list[ModelInfo]:
+    """Every registered architecture in menu order (FAMILIES, then declaration order)."""
+    return sorted(_REGISTRY.values(), key=lambda info: FAMILIES.index(info.family))

@@ -2,8 +2,12 @@
 
 The models are built for ImageNet (~224 px), so the input is upsampled (bilinear) to
 ``input_size`` inside the model. With ``pretrained`` the ImageNet weights are loaded, but only
-from the torch hub cache (``<torch hub dir>/checkpoints/<file>``): the engine never downloads.
-A missing file is a logged warning and the model trains from random initialisation.
+from the torch hub cache (``<torch hub dir>/checkpoints/<file>``) or from a local file the user
+names (``weights_path``, ``TrainConfig.pretrained_path``): the engine never downloads. A missing
+cache file is a logged warning and the model trains from random initialisation; a missing named
+file is an error. With weights, the model takes their own preprocessing: the input size is the
+weights' crop size (unless ``input_size`` is given) and ``input_normalization`` holds their
+mean and std, which the trainer uses instead of the dataset's.
 The classifier is then replaced for ``num_classes``, and for grayscale input the first conv
 gets one input channel whose weights are the mean of the RGB ones.
 
@@ -84,10 +88,13 @@ def torchvision_model_info(name: str) -> ModelInfo:
     return ModelInfo(
         name=_PREFIX + arch,
         family="torchvision",
-        description=f"torchvision {arch} (ImageNet architecture), upsampled to 224; ImageNet weights when cached",
+        description=(
+            f"torchvision {arch} (ImageNet architecture), upsampled to its weights' input size (224 for most); "
+            "ImageNet weights when cached or given as a file"
+        ),
         factory=functools.partial(_build, arch),
         input_handling="upsample",
-        defaults={"pretrained": True, "input_size": 224},
+        defaults={"pretrained": True, "input_size": None},
     )
 
 
@@ -110,11 +117,11 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError) as exc:
         # Unreadable, truncated or corrupt file, or a pickle needing more than tensors.
-        raise EngineError(
-            f"cannot read cached weights {path} ({type(exc).__name__}); replace or delete the file"
-        ) from None
-    if not isinstance(state, dict):
-        raise EngineError(f"cached weights {path} are not a state dict")
+        raise EngineError(f"cannot read weights {path} ({type(exc).__name__}); replace or delete the file") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]  # a training script's {"state_dict": ..., "epoch": ...}
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise EngineError(f"weights {path} are not a torchvision state dict (name -> tensor)")
     return {_DENSENET_OLD_KEY.sub(r"\1\2", k): v for k, v in state.items()}
 
 
@@ -177,23 +184,41 @@ def _adapt_first_conv(model: nn.Module, in_channels: int) -> None:
     raise EngineError("cannot adapt the first convolution of this torchvision model to grayscale input")
 
 
-def _build(arch: str, num_classes: int, in_channels: int, pretrained: bool = True, input_size: int = 224) -> nn.Module:
+def _build(
+    arch: str,
+    num_classes: int,
+    in_channels: int,
+    pretrained: bool = True,
+    input_size: int | None = None,
+    weights_path: str = "",
+) -> nn.Module:
     from torchvision.models import get_model
 
-    input_size = int(input_size)
     path, weights = None, None
-    if pretrained:
+    if weights_path:
+        weights = _default_weights(arch)  # for its preprocessing; the tensors come from the file
+        path = Path(weights_path).expanduser()
+        if not path.is_file():
+            raise EngineError(f"pretrained weights file {path} not found (pretrained_path)")
+    elif pretrained:
         weights = _default_weights(arch)
         path = cached_weights_path(arch)
         if not path.is_file():
             _logger.warning(
-                "No cached ImageNet weights for %s: put %s in %s to fine-tune from them "
-                "(this app never downloads). Training starts from random initialisation.",
+                "No cached ImageNet weights for %s: training starts from random initialisation. "
+                "To fine-tune from them, choose a weights file (%s from torchvision) or put it in %s "
+                "(this app never downloads).",
                 arch,
                 path.name,
                 path.parent,
             )
             path = None
+    # The weights' own preprocessing, known from torchvision's weights enum even without the
+    # file, so a checkpoint rebuilt for prediction gets the same input size as in training.
+    preprocessing = _preprocessing(weights or _default_weights(arch))
+    if input_size is None:
+        input_size = preprocessing[2] if preprocessing is not None else 224
+    input_size = int(input_size)
     kwargs: dict = {}
     if arch in _NO_AUX:
         # transform_input re-normalises RGB for Google's weights; it indexes three channels.
@@ -216,11 +241,9 @@ def _build(arch: str, num_classes: int, in_channels: int, pretrained: bool = Tru
         try:
             missing, unexpected = model.load_state_dict(state, strict=False)
         except RuntimeError as exc:  # shape mismatch
-            raise EngineError(f"cached weights {path} do not fit {arch}: {str(exc).splitlines()[0]}") from None
+            raise EngineError(f"weights {path} do not fit {arch}: {str(exc).splitlines()[0]}") from None
         if missing:
-            raise EngineError(
-                f"cached weights {path} do not fit {arch}: {len(missing)} tensors missing (first: {missing[0]})"
-            )
+            raise EngineError(f"weights {path} do not fit {arch}: {len(missing)} tensors missing (first: {missing[0]})")
         if unexpected:
             _logger.info(
                 "%s: ignored %d tensors of %s not in the model (%s...)", arch, len(unexpected), path.name, unexpected[0]
@@ -229,4 +252,23 @@ def _build(arch: str, num_classes: int, in_channels: int, pretrained: bool = Tru
     _adapt_head(model, num_classes, arch)
     if in_channels != 3:
         _adapt_first_conv(model, in_channels)
-    return UpsampleInput(model, input_size)
+    wrapped = UpsampleInput(model, input_size)
+    if preprocessing is not None and path is not None:
+        # The weights were trained on inputs normalised with these statistics (gray input: their mean).
+        mean, std = preprocessing[0], preprocessing[1]
+        if in_channels != 3:
+            mean, std = [sum(mean) / 3] * in_channels, [sum(std) / 3] * in_channels
+        wrapped.input_normalization = (list(mean), list(std))
+    return wrapped
+
+
+def _preprocessing(weights) -> tuple[list[float], list[float], int] | None:
+    """(mean, std, crop size) of a torchvision weights enum entry's own transforms; None when
+    they are not the usual image-classification ones."""
+    try:
+        transform = weights.transforms()
+        size = transform.crop_size
+        size = size[0] if isinstance(size, (list, tuple)) else size
+        return list(transform.mean), list(transform.std), int(size)
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return None

@@ -20,6 +20,10 @@ class RunStarted:
     steps_per_epoch: int
     out_dir: str
     history: list[dict] = field(default_factory=list)  # earlier epochs when resuming
+    # Resuming: the per-batch rows reported before the stop (batches.jsonl), to redraw the
+    # per-batch curves; keys as engine.training.run_files.BATCH_COLUMNS.
+    batch_history: list[dict] = field(default_factory=list)
+    elapsed_before: float = 0.0  # training seconds of the run before this resume
 
 
 @dataclass
@@ -43,7 +47,7 @@ class EpochEnd:
     val_loss: float | None
     val_acc: float | None
     lr: float
-    elapsed: float  # seconds since the run (or resume) started
+    elapsed: float  # training seconds of the whole run (time before a resume included)
     eta: float  # seconds left, estimated
     images_per_s: float
     is_best: bool
@@ -58,7 +62,7 @@ class LogMessage:
 
 @dataclass
 class RunFinished:
-    status: str  # "completed", "stopped" or "failed"
+    status: str  # "completed" (all epochs, or stopped early: see early_stop_epoch), "stopped" or "failed"
     message: str
     epochs_done: int
     best_val_acc: float | None
@@ -66,6 +70,7 @@ class RunFinished:
     last_checkpoint: str | None
     out_dir: str
     history: list[dict] = field(default_factory=list)
+    early_stop_epoch: int | None = None  # set when early stopping ended the run (status "completed")
 
 
 TrainEvent = RunStarted | BatchEnd | EpochEnd | LogMessage | RunFinished

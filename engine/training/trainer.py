@@ -4,6 +4,7 @@ atomic ``last.pt`` / ``best.pt`` each epoch, exact resume (mid-epoch too), torch
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import random
@@ -16,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ..checkpoint_checks import tensor_finite
 from ..config import TrainConfig
 from ..data.dataset import Dataset
 from ..data.loader import DeviceBatches, channel_stats
@@ -25,10 +27,15 @@ from ..errors import CheckpointError, EngineError
 from ..evaluate import evaluate_arrays
 from ..models import count_parameters, create_model, data_init
 from . import distributed as dist
+from .compile import CompiledStep
+from .early_stop import early_stop_message, should_stop_early
 from .ema import ModelEma
 from .events import BatchEnd, EpochEnd, LogMessage, RunFinished, RunStarted
 from .optim import LRSchedule, build_optimizer
+from .recipe_options import Lookahead, whiten_bias
+from .resume import elapsed_before, resume_config
 from .run_files import RunFiles
+from .run_folder import claim_run_folder
 
 __all__ = ["StopFlag", "TrainingFailed", "train"]
 
@@ -68,33 +75,41 @@ def train(
     resume: str | Path | None = None,
     dataset: Dataset | None = None,
     reserve_ui_thread: bool = False,
+    overwrite: bool = False,
 ) -> RunFinished:
     """Train ``config`` writing into ``out_dir``; returns (and reports) how the run ended.
 
-    ``resume`` is a ``last.pt`` written by an earlier run: its saved config is used (pass
-    ``config=None``), and only a larger ``config.epochs`` extends the run. ``dataset`` skips
-    loading when the caller has it.
+    ``resume`` is a run folder or its ``last.pt`` (any stopped run: see
+    :func:`engine.find_resumable`): its saved config is used (pass ``config=None``), and
+    ``config.epochs`` may change the length of the run (extend it, or shorten it while
+    that is still ahead). ``dataset`` skips loading when the caller has it.
+    ``out_dir`` belongs to one run: a folder holding another run's checkpoints is refused
+    unless ``overwrite`` (which deletes that run's files) or this resumes that run; a folder
+    another process is training into is refused (see :mod:`engine.training.run_folder`).
     Bad input raises :class:`EngineError` before training starts; problems during training
     end the run with status "failed" and a readable message.
     """
-    run = _Run(config, Path(out_dir), callback, stop, resume, dataset, reserve_ui_thread)
+    run = _Run(config, Path(out_dir), callback, stop, resume, dataset, reserve_ui_thread, overwrite)
     return run.execute()
 
 
 class _Run:
-    def __init__(self, config, out_dir, callback, stop, resume, dataset, reserve_ui_thread):
+    def __init__(self, config, out_dir, callback, stop, resume, dataset, reserve_ui_thread, overwrite=False):
         self.resume_ckpt: Checkpoint | None = None
+        self.resume_path = None
         if resume is not None:
             path = Path(resume)
-            self.resume_ckpt = load_checkpoint(path / "last.pt" if path.is_dir() else path)
+            self.resume_path = path / "last.pt" if path.is_dir() else path
+            self.resume_ckpt = load_checkpoint(self.resume_path)
             if not self.resume_ckpt.train_state:
                 raise CheckpointError(f"{path.name}: has no training state to resume from (use a last.pt)")
-            saved = TrainConfig.from_dict(self.resume_ckpt.config)
-            config = saved if config is None else saved.replace(epochs=max(saved.epochs, config.epochs))
+            config = resume_config(self.resume_ckpt, config, self.resume_path.name)
         elif config is None:
             raise EngineError("a training config is needed unless resuming")
         self.cfg = config.validate()
         self.out = out_dir
+        self.overwrite = overwrite
+        self.lock = None
         self.callback = callback or (lambda event: None)
         self.should_stop = (stop.is_set if hasattr(stop, "is_set") else stop) or (lambda: False)
         self.dataset = dataset
@@ -133,7 +148,15 @@ class _Run:
         self.ds = ds
         _h, _w, c = ds.image_shape
         self.mean, self.std = channel_stats(ds.train.images)
-        self.model = create_model(cfg.model, num_classes=ds.num_classes, in_channels=c, **cfg.model_args)
+        # A local weights file (tv: models) is read for a new run only; a resume has its weights.
+        weights = {"weights_path": cfg.pretrained_path} if cfg.pretrained_path and self.resume_ckpt is None else {}
+        self.model = create_model(cfg.model, num_classes=ds.num_classes, in_channels=c, **cfg.model_args, **weights)
+        norm = getattr(self.model, "input_normalization", None)
+        if self.resume_ckpt is not None:
+            self.mean, self.std = list(self.resume_ckpt.mean), list(self.resume_ckpt.std)  # as the run began
+        elif norm is not None and len(norm[0]) == c:
+            self.mean, self.std = list(norm[0]), list(norm[1])  # pretrained weights: their own normalisation
+            self.log(f"{cfg.model}: inputs normalised as its pretrained weights expect (mean {self.mean})")
         if self.resume_ckpt is None:
             data_init(self.model, ds.train.images, self.mean, self.std, cfg.seed)
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
@@ -171,11 +194,20 @@ class _Run:
         self.optimizer = build_optimizer(self.model, cfg)
         self.schedule = LRSchedule(cfg, len(self.batches))
         self.ema = ModelEma(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.lookahead = None
+        if cfg.lookahead_every:
+            steps = cfg.epochs * len(self.batches)
+            self.lookahead = Lookahead(self.model, cfg.lookahead_every, cfg.lookahead_decay, steps)
+        self.whiten_bias = whiten_bias(self.model, cfg.model) if cfg.whiten_bias_epochs else None
+        if self.whiten_bias is not None and self.ctx.world_size > 1:
+            # DDP fixes the set of parameters with gradients when it wraps the model.
+            raise EngineError("whiten_bias_epochs does not work with several processes (torchrun); set it to 0")
         self.train_model = dist.wrap(self.model, self.ctx)
-        if cfg.compile:
-            self.train_model = _try_compile(self.train_model, self.log)
+        self.step_model = CompiledStep(self.train_model, self.device.type, self.log) if cfg.compile else None
         self.history: list[dict] = []
         self.start_epoch, self.skip_steps, self.best_acc, self.partial = 0, 0, None, None
+        self.elapsed_before = 0.0  # training time of the run before this resume
+        self.early_stop_epoch: int | None = None
         if self.resume_ckpt is not None:
             self._restore(self.resume_ckpt)
 
@@ -186,6 +218,8 @@ class _Run:
             self.optimizer.load_state_dict(state["optimizer"])
             if self.ema is not None and state.get("ema"):
                 self.ema.load_state_dict(state["ema"])
+            if self.lookahead is not None and state.get("lookahead"):
+                self.lookahead.load_state_dict(state["lookahead"])
         except (RuntimeError, KeyError, ValueError) as exc:
             raise CheckpointError(
                 f"cannot resume: the checkpoint does not match this run ({str(exc).splitlines()[0]})"
@@ -198,6 +232,7 @@ class _Run:
         self.start_epoch = ckpt.epoch
         self.skip_steps = int(state.get("step_in_epoch", 0))
         self.partial = state.get("partial")
+        self.elapsed_before = elapsed_before(ckpt)
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"])
         where = f"epoch {self.start_epoch + 1}" + (f", batch {self.skip_steps + 1}" if self.skip_steps else "")
@@ -206,17 +241,44 @@ class _Run:
     # ----------------------------------------------------------------- loop
     def execute(self) -> RunFinished:
         try:
+            if self.ctx.is_main:  # before any work: a second process must fail at once
+                self.lock = claim_run_folder(self.out, self.resume_path, self.overwrite)
             self._prepare()
-        except EngineError:
+        except BaseException:
+            if self.lock is not None:
+                self.lock.undo()
+                self.lock = None
             dist.teardown(self.ctx)
             raise
+        try:
+            return self._execute()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self.files:
+            self.files.close()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def elapsed(self) -> float:
+        """Training time of the whole run, earlier sessions (before a resume) included."""
+        return self.elapsed_before + time.perf_counter() - self.t0
+
+    def _execute(self) -> RunFinished:
         cfg = self.cfg
         precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype]
         where = f"CPU, {threads_label(self.threads)}" if self.device.type == "cpu" else str(self.device)
         if self.ctx.world_size > 1:
             where += f" x{self.ctx.world_size} processes"
+        self.t0 = time.perf_counter()
+        batch_history: list[dict] = []
         if self.files:
-            self.files.start(cfg, self.history)
+            resume_step = self.start_epoch * len(self.batches) + self.skip_steps if self.resume_ckpt else None
+            source = self.resume_path.parent if self.resume_path is not None else None
+            self.files.start(cfg, self.history, resume_step, source)
+            batch_history = list(self.files.batch_rows)
         self.emit(
             RunStarted(
                 cfg.model,
@@ -230,13 +292,16 @@ class _Run:
                 len(self.batches),
                 str(self.out),
                 list(self.history),
+                batch_history,
+                self.elapsed_before,
             )
         )
         self.log(
             f"{self.ds.describe()}; {cfg.model} ({count_parameters(self.model):,} parameters) on {where}, {precision}"
         )
+        if cfg.early_stop_patience and self.val_batches is None:
+            self.log("early stopping needs validation data (val_fraction > 0); it is off for this run", "warning")
         status, message = "completed", ""
-        self.t0 = time.perf_counter()
         epoch = self.start_epoch
         try:
             for epoch in range(self.start_epoch, cfg.epochs):
@@ -244,10 +309,19 @@ class _Run:
                     status = "stopped"
                     message = f"stopped during epoch {epoch + 1}; resume continues from there"
                     break
+                if self.early_stop_epoch is not None:
+                    message = early_stop_message(self.history, cfg.early_stop_patience)
+                    break
             else:
                 message = f"finished {cfg.epochs} epochs"
-        except TrainingFailed as exc:
+        except EngineError as exc:  # TrainingFailed, DiskFull: already one readable line
             status, message = "failed", str(exc)
+        except OSError as exc:
+            status = "failed"
+            if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                message = f"disk full: cannot write to {self.out}; the checkpoints already written are kept"
+            else:
+                message = f"cannot write to {self.out} ({exc.strerror or type(exc).__name__})"
         except torch.OutOfMemoryError:
             status, message = (
                 "failed",
@@ -272,6 +346,7 @@ class _Run:
             str(last) if last.exists() else None,
             str(self.out),
             list(self.history),
+            self.early_stop_epoch,
         )
         self.log(f"run {status}: {message}", "warning" if status == "failed" else "info")
         self.emit(finished)
@@ -281,6 +356,8 @@ class _Run:
         """One epoch; False when stopped (the partial epoch is saved for resume)."""
         cfg, model = self.cfg, self.train_model
         self.batches.set_epoch(epoch)
+        if self.whiten_bias is not None:  # no gradient: SGD leaves it (and its momentum) alone
+            self.whiten_bias.requires_grad_(epoch < cfg.whiten_bias_epochs)
         model.train()
         steps = len(self.batches)
         loss_sum = torch.zeros((), device=self.device)
@@ -304,15 +381,25 @@ class _Run:
                 return False
             global_step = epoch * steps + step
             lr = self.schedule.apply(self.optimizer, global_step)
-            with autocast_context(self.device, self.amp_dtype):
-                logits = model(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
+
+            def forward_backward(net, x=x, y=y):
+                self.optimizer.zero_grad(set_to_none=True)
+                with autocast_context(self.device, self.amp_dtype):
+                    out = net(x)
+                    step_loss = F.cross_entropy(out.float(), y, label_smoothing=cfg.label_smoothing)
+                self.scaler.scale(step_loss).backward()
+                return out, step_loss
+
+            if self.step_model is not None:
+                logits, loss = self.step_model.run(forward_backward)
+            else:
+                logits, loss = forward_backward(model)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             if self.ema is not None:
                 self.ema.update(self.model)
+            if self.lookahead is not None:
+                self.lookahead.step(self.model, global_step + 1)
             loss_sum += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()
             seen += len(y)
@@ -326,6 +413,18 @@ class _Run:
                     )
                 ips = (seen - last_seen) * self.ctx.world_size / max(now - last_report, 1e-9)
                 self.emit(BatchEnd(epoch + 1, step + 1, steps, global_step + 1, steps * cfg.epochs, value, lr, ips))
+                if self.files:
+                    self.files.batch(
+                        {
+                            "epoch": epoch + 1,
+                            "step": step + 1,
+                            "global_step": global_step + 1,
+                            "loss": value,
+                            "lr": lr,
+                            "images_per_s": round(ips, 1),
+                            "elapsed_s": round(self.elapsed(), 3),
+                        }
+                    )
                 last_report, last_seen = now, seen
         self.skip_steps, self.partial = 0, None
         partial = {"loss_sum": float(loss_sum), "correct": int(correct), "seen": seen}
@@ -335,10 +434,7 @@ class _Run:
         cfg = self.cfg
         # The loss is checked before each step, so the epoch's last step can still have broken the
         # weights: never save (or offer as "best") a model that is NaN. Same on every rank.
-        if not bool(torch.stack([p.detach().isfinite().all() for p in self.model.parameters()]).all()):
-            raise TrainingFailed(
-                f"weights became NaN or infinite in epoch {epoch + 1}; lower the learning rate or turn off fp16"
-            )
+        self._check_finite(f"in epoch {epoch + 1}")
         train_loss = partial["loss_sum"] / max(partial["seen"], 1)
         train_acc = partial["correct"] / max(partial["seen"], 1)
         val_loss = val_acc = None
@@ -361,9 +457,9 @@ class _Run:
         is_best = val_acc is None or self.best_acc is None or val_acc > self.best_acc
         if val_acc is not None and is_best:
             self.best_acc = val_acc
-        elapsed = time.perf_counter() - self.t0
+        elapsed = self.elapsed()
         done = epoch + 1 - self.start_epoch
-        eta = elapsed / max(done, 1) * (cfg.epochs - epoch - 1)
+        eta = (time.perf_counter() - self.t0) / max(done, 1) * (cfg.epochs - epoch - 1)
         lr = cfg.lr * self.schedule.factor((epoch + 1) * len(self.batches) - 1)
         row = {
             "epoch": epoch + 1,
@@ -376,6 +472,8 @@ class _Run:
             "images_per_s": round(ips, 1),
         }
         self.history.append(row)
+        if should_stop_early(self.history, cfg.early_stop_patience, cfg.epochs):
+            self.early_stop_epoch = epoch + 1  # decided before saving, so last.pt records it
         self._save(epoch + 1, step_in_epoch=0, partial=None, val_acc=val_acc, best=is_best)
         if self.files:
             self.files.epoch(row)
@@ -387,9 +485,20 @@ class _Run:
         return True
 
     # ----------------------------------------------------------------- checkpoints
+    def _check_finite(self, where: str) -> None:
+        models = [self.model] + ([self.ema.module] if self.ema is not None else [])
+        params = [p.detach() for m in models for p in m.parameters()]
+        # One sync: the sums are finite exactly when no weight is NaN/inf (or a sum overflowed).
+        if not bool(torch.stack([p.float().sum() for p in params]).isfinite().all()) and not all(
+            tensor_finite(p) for p in params
+        ):
+            raise TrainingFailed(f"weights became NaN or infinite {where}; lower the learning rate (or turn off fp16)")
+
     def _save(self, epochs_done: int, step_in_epoch: int, partial, val_acc=None, best=False) -> None:
         if not self.ctx.is_main:
             return
+        if step_in_epoch:  # a stop mid-epoch: the epoch-end check has not seen these weights
+            self._check_finite(f"during epoch {epochs_done + 1}")
         eval_model = self.ema.module if self.ema is not None else self.model
         h, w, c = self.ds.image_shape
         ckpt = Checkpoint(
@@ -415,19 +524,12 @@ class _Run:
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
+            "lookahead": self.lookahead.state_dict() if self.lookahead is not None else None,
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
             "step_in_epoch": step_in_epoch,
             "partial": partial,
             "torch_rng": torch.get_rng_state(),
+            "elapsed_s": self.elapsed(),
+            "early_stopped": self.early_stop_epoch is not None,
         }
         save_checkpoint(ckpt, self.out / "last.pt")
-
-
-def _try_compile(model, log):
-    try:
-        compiled = torch.compile(model)
-        log("torch.compile enabled")
-        return compiled
-    except Exception as exc:  # no compiler toolchain, unsupported platform...
-        log(f"torch.compile unavailable ({type(exc).__name__}); training without it", "warning")
-        return model

@@ -1,0 +1,249 @@
+"""``python -m engine`` commands for iterating on models: runs, lr-find, export, explain, and
+``models --summary``. Same conventions as engine/cli.py: progress on stderr, ``--json`` on
+stdout (never NaN), exit 2 with one line on stderr for bad usage or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+from pathlib import Path
+
+__all__ = ["add_parsers", "add_summary_arguments", "cmd_model_summary"]
+
+
+def _out(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def _err(msg: str) -> None:
+    if sys.stderr is not None:
+        sys.stderr.write(msg + "\n")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+# ---------------------------------------------------------------------------- models --summary
+def add_summary_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--summary", metavar="NAME", help="layer-by-layer table of one architecture")
+    s.add_argument("--size", type=int, default=32, help="input height and width for --summary (default 32)")
+    s.add_argument("--channels", type=int, default=3, choices=(1, 3), help="input channels for --summary")
+    s.add_argument("--num-classes", type=int, default=10, help="output classes for --summary")
+
+
+def cmd_model_summary(args) -> int:
+    from .summary import model_summary
+
+    summary = model_summary(args.summary, args.num_classes, args.channels, (args.size, args.size))
+    if args.json:
+        _out(summary.to_dict())
+    else:
+        print(summary.table())
+    return 0
+
+
+# ---------------------------------------------------------------------------- runs
+def cmd_runs(args) -> int:
+    from .errors import EngineError
+    from .run_command import format_command, resume_command, train_command
+    from .runs import list_runs, read_run
+
+    if args.show:
+        details = read_run(args.show)
+        run = Path(args.show)
+        try:
+            command = format_command(
+                train_command(details.config, run.with_name(run.name + "-again"), run / "config.json")
+            )
+        except EngineError as exc:  # no readable config: no command to offer
+            command = None
+            _err(f"note: {exc}")
+        resume = format_command(resume_command(run)) if details.summary.resumable else None
+        if args.json:
+            _out({**details.to_dict(), "train_command": command, "resume_command": resume})
+            return 0
+        s = details.summary
+        print(f"{s.name}: {s.status}{' (' + s.message + ')' if s.message else ''}")
+        if s.problem:
+            print(f"problem: {s.problem}")
+        for r in details.epochs:
+            acc = r.get("val_acc")
+            val = f"val acc {acc:.2%}" if isinstance(acc, (int, float)) and math.isfinite(acc) else "no validation"
+            print(f"  epoch {r.get('epoch')}: train loss {r.get('train_loss', float('nan')):.4f}, {val}")
+        for c in details.checkpoints:
+            print(f"  {c.name:<10} {_size(c.size_bytes)}")
+        if command:
+            print(f"train again: {command}")
+        if resume:
+            print(f"resume:      {resume}")
+        return 0
+    runs = list_runs(args.folders, include_default=not args.only)
+    if args.json:
+        _out([r.to_dict() for r in runs])
+        return 0
+    if not runs:
+        _err("no runs found")
+        return 0
+    print(f"{'name':<24} {'status':<10} {'model':<16} {'epochs':>7} {'best acc':>8}  {'date':<16} {'size':>9}  data")
+    for r in runs:
+        epochs = f"{r.epochs_done}/{r.epochs_planned if r.epochs_planned is not None else '?'}"
+        acc = f"{r.best_val_acc:.2%}" if r.best_val_acc is not None else "-"
+        print(
+            f"{r.name[:24]:<24} {r.status:<10} {(r.model or '?')[:16]:<16} {epochs:>7} {acc:>8}  {r.date:<16} "
+            f"{_size(r.size_bytes):>9}  {r.data or '?'}"
+        )
+        if r.problem:
+            print(f"{'':<24} problem: {r.problem}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- lr-find
+def _lr_config(args):
+    from .cli import _train_config, build_parser
+
+    # Every train option at its default, then ours: _train_config reads the same settings.
+    base = vars(build_parser().parse_args(["train", "--out", "unused"]))
+    ours = {k: v for k, v in vars(args).items() if k in base and k not in ("fn", "command", "json", "quiet")}
+    return _train_config(argparse.Namespace(**{**base, **ours}))
+
+
+def cmd_lr_find(args) -> int:
+    from tqdm import tqdm
+
+    from .lr_range import lr_find
+    from .training import StopFlag
+
+    cfg = _lr_config(args)
+    stop = StopFlag()
+    bars: list = []  # made at the first step: a bad data path fails before any bar is drawn
+
+    def progress(step, steps, lr, loss):
+        if not bars:
+            bars.append(tqdm(total=steps, desc="lr-find", file=sys.stderr, leave=False, disable=args.quiet))
+        bars[0].n = step
+        bars[0].set_postfix(lr=f"{lr:.2e}", loss=f"{loss:.3f}", refresh=True)
+
+    def on_sigint(signum, frame):
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        result = lr_find(cfg, start_lr=args.start, end_lr=args.end, steps=args.steps, progress=progress, stop=stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for bar in bars:
+            bar.close()
+    if args.json:
+        _out({"model": cfg.model, "data": cfg.data, "batch_size": cfg.batch_size, **result.to_dict()})
+    else:
+        n = len(result.lrs)
+        for i in sorted({round(k * (n - 1) / 11) for k in range(12)} if n else ()):
+            print(f"lr {result.lrs[i]:10.3e}   loss {result.losses[i]:8.4f}   smoothed {result.smoothed[i]:8.4f}")
+        print(result.reason)
+        if result.suggestion is not None:
+            print(f"suggested learning rate: {result.suggestion:.3g} ({result.rule})")
+            print(f"minimum loss at lr {result.min_loss_lr:.3g} (a tenth of it: {result.min_loss_lr / 10:.3g})")
+        else:
+            print("no suggestion: too few steps measured")
+    return 130 if stop.is_set() else 0
+
+
+# ---------------------------------------------------------------------------- export
+def cmd_export(args) -> int:
+    from .export import export_checkpoint
+
+    result = export_checkpoint(args.checkpoint, args.format, args.out, verify=not args.no_verify)
+    if args.json:
+        _out(result.to_dict())
+        return 0
+    print(f"wrote {result.path} and {result.sidecar}")
+    diff = result.max_prob_diff
+    if diff is not None and not diff <= 1e-3:  # NaN included
+        _err(f"warning: the exported model's probabilities differ from PyTorch's by up to {diff:.2g}")
+    elif diff is not None:
+        print(f"checked: its probabilities match PyTorch's within {diff:.1e}")
+    elif not args.no_verify:
+        print("not checked: install onnxruntime to run the exported file (pip install 'cifar-studio[export]')")
+    return 0
+
+
+# ---------------------------------------------------------------------------- explain
+def cmd_explain(args) -> int:
+    from .explain import explain_files
+    from .predict import expand_inputs
+
+    if not expand_inputs(args.paths):
+        _err(f"error: no image files found in {', '.join(args.paths)}")
+        return 2
+    results = explain_files(args.checkpoint, args.paths, args.out, class_name=args.class_name, device=args.device)
+    if args.json:
+        _out([r.to_dict() for r in results])
+        return 0
+    for r in results:
+        if r.error:
+            print(f"{r.path}: error: {r.error}")
+        else:
+            print(f"{r.path}: {r.class_name} ({r.probability:.1%}) -> {r.out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- parsers
+def add_parsers(sub) -> None:
+    """Register runs, lr-find, export and explain on the main parser's subparsers."""
+    s = sub.add_parser("runs", help="list training runs (status, accuracy, size) or show one")
+    s.add_argument("folders", nargs="*", metavar="FOLDER", help="more folders to look in (besides the runs folder)")
+    s.add_argument("--only", action="store_true", help="only the folders given, not the default runs folder")
+    s.add_argument("--show", metavar="RUN", help="one run's status, metrics, checkpoints and commands")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_runs)
+
+    s = sub.add_parser(
+        "lr-find",
+        help="learning-rate range test: a short sweep that suggests a learning rate",
+        description="Settings as for train (defaults, --preset, --config, flags); the model is not saved.",
+    )
+    s.add_argument("--config", help="JSON file with TrainConfig fields")
+    s.add_argument("--preset", help="start from a named recipe")
+    s.add_argument("--data")
+    s.add_argument("--model")
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--optimizer")
+    s.add_argument("--device")
+    s.add_argument("--precision")
+    s.add_argument("--limit", type=int)
+    s.add_argument("--classes")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--start", type=float, default=1e-7, help="first learning rate (default 1e-7)")
+    s.add_argument("--end", type=float, default=10.0, help="last learning rate (default 10)")
+    s.add_argument("--steps", type=int, default=100, help="training steps in the sweep (default 100)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_lr_find)
+
+    from .export import EXPORT_FORMATS
+
+    s = sub.add_parser("export", help="write a checkpoint as ONNX, TorchScript or safetensors (+ a JSON sidecar)")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--format", required=True, choices=tuple(EXPORT_FORMATS))
+    s.add_argument("--out", required=True, help="the file to write; FILE.json is written beside it")
+    s.add_argument("--no-verify", action="store_true", help="skip running the exported file against PyTorch")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_export)
+
+    s = sub.add_parser("explain", help="Grad-CAM overlays as PNG: what the model looked at")
+    s.add_argument("paths", nargs="+", metavar="IMAGE", help="images or folders")
+    s.add_argument("--checkpoint", help="default: the bundled CIFAR-10 model")
+    s.add_argument("--out", required=True, help="folder for the PNG overlays")
+    s.add_argument("--class", dest="class_name", metavar="NAME", help="explain this class (default: the top class)")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_explain)

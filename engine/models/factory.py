@@ -1,0 +1,75 @@
+"""Building models by name: registered architectures and torchvision's (``tv:NAME``)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..errors import EngineError
+from .registry import ModelInfo, lookup, registered
+from .torchvision_models import torchvision_model_info
+
+__all__ = ["count_parameters", "create_model", "data_init", "get_model_info", "list_models", "parameter_count"]
+
+
+def list_models() -> list[ModelInfo]:
+    """Registered architectures in menu order (torchvision models not included)."""
+    return registered()
+
+
+def get_model_info(name: str) -> ModelInfo:
+    if name.startswith("tv:"):
+        return torchvision_model_info(name)
+    info = lookup(name)
+    if info is None:
+        raise EngineError(f"unknown architecture {name!r}; `python -m engine models` lists the known ones")
+    return info
+
+
+def create_model(name: str, num_classes: int = 10, in_channels: int = 3, **kwargs) -> nn.Module:
+    """Build architecture ``name``. Unknown names and bad arguments raise :class:`EngineError`."""
+    info = get_model_info(name)
+    args = {**info.defaults, **kwargs}
+    if num_classes < 1:
+        raise EngineError(f"num_classes must be at least 1, got {num_classes}")
+    if in_channels not in (1, 3):
+        raise EngineError(f"in_channels must be 1 or 3, got {in_channels}")
+    try:
+        return info.factory(num_classes=num_classes, in_channels=in_channels, **args)
+    except TypeError as exc:
+        raise EngineError(f"bad arguments for model {name!r}: {exc}") from None
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def data_init(model: nn.Module, images, mean: list[float], std: list[float], seed: int = 0, n: int = 5000) -> None:
+    """Run a model's data-dependent initialisation (``init_from_data``), if it has one.
+
+    ``images`` are uint8 ``(N, H, W, C)``; a seeded sample of ``n`` is normalised as training
+    batches are. A model restored from a checkpoint already holds the result.
+    """
+    if not hasattr(model, "init_from_data"):
+        return
+    import numpy as np
+    import torch
+
+    pick = np.random.default_rng(seed).permutation(len(images))[:n]
+    x = torch.from_numpy(images[np.sort(pick)]).permute(0, 3, 1, 2).float() / 255
+    model.init_from_data((x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1))
+
+
+def parameter_count(name: str, num_classes: int = 10, in_channels: int = 3, **kwargs) -> int:
+    """Parameters of architecture ``name`` without paying for real weights.
+
+    Built on PyTorch's "meta" device (shapes only, no memory, no initialisation), which makes
+    listing every model instant; a model that cannot be built there is built normally.
+    """
+    import torch
+
+    try:
+        with torch.device("meta"):
+            model = create_model(name, num_classes, in_channels, **kwargs)
+    except (RuntimeError, NotImplementedError, TypeError):
+        model = create_model(name, num_classes, in_channels, **kwargs)
+    return count_parameters(model)

@@ -1,0 +1,97 @@
+"""The ``python -m engine train ...`` command line that reproduces a training config.
+
+Settings with a flag of their own become flags (only those that differ from the defaults);
+when the config has any other non-default setting, the command reads the run's saved
+``config.json`` with ``--config`` instead, which holds every setting exactly. Either way
+``python -m engine train`` rebuilds the same TrainConfig (tests/test_runs.py parses the
+command with the CLI's own parser to prove it).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .config import TrainConfig
+from .errors import EngineError
+
+__all__ = ["PROGRAM", "format_command", "resume_command", "train_command"]
+
+PROGRAM = ["python", "-m", "engine"]
+
+
+def _number(v) -> str:
+    return repr(v)  # repr of a float round-trips exactly; argparse's float() reads it back
+
+
+def _classes(v: list[str]) -> str | None:
+    # The CLI splits --classes on commas: a class name with a comma needs the config file.
+    return ",".join(v) if all("," not in c and c.strip() == c and c for c in v) else None
+
+
+def _switch(v) -> str | None:
+    return "" if v is True else None  # a store_true flag: present means True
+
+
+# TrainConfig field -> (train flag, how the value is written: None when it cannot be, "" for a
+# switch). tests/test_runs.py checks this covers every settings flag of the train parser.
+FLAGS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
+    "data": ("--data", str),
+    "model": ("--model", str),
+    "epochs": ("--epochs", str),
+    "batch_size": ("--batch-size", str),
+    "lr": ("--lr", _number),
+    "optimizer": ("--optimizer", str),
+    "schedule": ("--schedule", str),
+    "device": ("--device", str),
+    "mixed_precision": ("--precision", str),
+    "limit": ("--limit", str),
+    "val_fraction": ("--val-fraction", _number),
+    "classes": ("--classes", _classes),
+    "seed": ("--seed", str),
+    "tta": ("--tta", str),
+    "ema_decay": ("--ema", _number),
+    "early_stop_patience": ("--early-stop-patience", str),
+    "compile": ("--compile", _switch),
+    "pretrained_path": ("--pretrained-path", str),
+}
+
+
+def train_command(
+    config: TrainConfig | dict[str, Any], out: str | Path, config_path: str | Path | None = None
+) -> list[str]:
+    """argv (program included) of the train command for ``config`` writing into ``out``.
+
+    ``config_path`` is a JSON file holding ``config`` (a run's ``config.json``); it is used
+    when some setting has no flag. Without it such a config raises :class:`EngineError`.
+    """
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    ours, defaults = cfg.to_dict(), TrainConfig().to_dict()
+    changed = [k for k in ours if ours[k] != defaults[k]]
+    flags: list[str] = []
+    needs_file = []
+    for key in changed:
+        spec = FLAGS.get(key)
+        text = spec[1](ours[key]) if spec and ours[key] is not None else None
+        if text is None:
+            needs_file.append(key)
+        else:
+            flags += [spec[0], text] if text else [spec[0]]
+    if needs_file:
+        if config_path is None:
+            raise EngineError(f"settings without a train flag ({', '.join(needs_file)}) need the config file")
+        flags = ["--config", str(config_path)]
+    return [*PROGRAM, "train", *flags, "--out", str(out)]
+
+
+def resume_command(run: str | Path) -> list[str]:
+    """argv continuing the run in folder ``run`` from its ``last.pt``."""
+    run = Path(run)
+    return [*PROGRAM, "train", "--resume", str(run / "last.pt"), "--out", str(run)]
+
+
+def format_command(argv: list[str]) -> str:
+    """One shell line, quoted where needed (paths with spaces)."""
+    return shlex.join(argv)

@@ -1,0 +1,270 @@
+"""The one adapter between the engine and Qt: engine work in a QThread, results as signals.
+
+Every engine call the GUI makes (loading the engine, a dataset, a checkpoint, classifying
+images, evaluating, training) is a plain function ``fn(state, *args)`` run by a
+:class:`Task`. The function knows nothing about widgets; it gets a :class:`TaskState`
+(Orange's task-state pattern) to report progress and partial results and to ask whether it
+should stop. ``TaskState`` has ``is_set()``, so it is also the engine's stop flag.
+
+Threading model (Qt's documented pattern): a runner QObject is moved to a QThread and runs
+the function there. Results cross back through queued connections to the :class:`Task`,
+which lives in the GUI thread and re-emits everything there, so any slot or lambda
+connected to a Task runs in the GUI thread. Partial results go through a mailbox with at
+most one pending wake-up, so a fast producer (a training loop reporting every batch) never
+floods the GUI's event queue: the GUI drains whatever has piled up in one go.
+
+Errors never escape as tracebacks: they cross the thread as a :class:`TaskError` (a one-line
+message, and the offending field when the engine named one); an :class:`engine.EngineError`
+keeps its own (first) line, anything else becomes "Unexpected error in <task>: TypeName: first
+line" (with the traceback in the log), and the task always ends with ``finished``.
+
+Closing the window never waits long: :func:`stop_all` asks every task to stop and waits with
+one shared deadline; a task still running then (work that cannot be interrupted) is detached
+and stays referenced in ``_ACTIVE`` until its thread ends, so its QThread is never destroyed
+while running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+
+from .messages import one_line
+
+__all__ = ["Task", "TaskError", "TaskState", "active_tasks", "describe_error", "stop_all"]
+
+_logger = logging.getLogger(__name__)
+
+# Tasks whose thread is running. Holding them here keeps the QThread alive even when the
+# widget that started it has let go (a QThread destroyed while running aborts the process).
+_ACTIVE: set[Task] = set()
+
+
+def describe_error(exc: BaseException, where: str = "") -> str:
+    """One line a user can read: the engine's own message; anything else (a bug, not the
+    user's input) is "Unexpected error in <where>: <type>: <first line>", its traceback logged."""
+    import engine
+
+    if isinstance(exc, engine.EngineError):
+        text = str(exc).strip()
+        return text.splitlines()[0] if text else type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return "out of memory; try fewer images, a smaller batch or a smaller model"
+    _logger.error("unexpected error in %s", where or "a background task", exc_info=exc)
+    return one_line(exc, where)
+
+
+@dataclass(frozen=True)
+class TaskError:
+    """Why a task failed, as it crosses from the worker thread to the GUI: a one-line message,
+    and the settings field to highlight when the error is about one (``ConfigError.field``)."""
+
+    message: str
+    field: str | None = None
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, where: str = "") -> TaskError:
+        return cls(describe_error(exc, where), getattr(exc, "field", None) or None)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class TaskState:
+    """What a running task function may do: report progress and partial results, check for a stop."""
+
+    def __init__(self, task: Task):
+        self._task = task
+        self._interrupt = threading.Event()
+
+    def is_interruption_requested(self) -> bool:
+        return self._interrupt.is_set()
+
+    # The engine's stop-flag protocol (``stop.is_set()``), so a TaskState can be passed as ``stop``.
+    is_set = is_interruption_requested
+
+    def request_interruption(self) -> None:
+        self._interrupt.set()
+
+    def set_progress(self, fraction: float | None, text: str = "") -> None:
+        """Progress in [0, 1] (None: unknown) with a short description; only the latest is kept."""
+        self._task._post(progress=(fraction, text))
+
+    def set_partial_result(self, value: Any) -> None:
+        """Hand an intermediate result to the GUI thread (delivered in order, none dropped)."""
+        self._task._post(item=value)
+
+
+class _Runner(QObject):
+    """Runs the task function in the worker thread, then hands itself back to the GUI thread."""
+
+    def __init__(self, fn: Callable, args: tuple, kwargs: dict, state: TaskState, where: str = ""):
+        super().__init__()
+        self.where = where  # the task's name, for "Unexpected error in <where>: ..."
+        self._call = (fn, args, kwargs)
+        self._state = state
+        self.outcome: tuple[bool, Any] = (False, "did not run")
+
+    @Slot()
+    def run(self) -> None:
+        fn, args, kwargs = self._call
+        try:
+            self.outcome = (True, fn(self._state, *args, **kwargs))
+        except Exception as exc:  # every failure reaches the window as a message, never a dead thread
+            self.outcome = (False, TaskError.from_exception(exc, self.where))
+        finally:
+            self._call = (None, (), {})  # drop references to big arguments early
+            app = QCoreApplication.instance()
+            if app is not None:
+                self.moveToThread(app.thread())  # so it can be destroyed from the GUI thread
+            QThread.currentThread().quit()
+
+
+class Task(QObject):
+    """Run ``fn(state, *args, **kwargs)`` in its own QThread; every signal arrives in the GUI thread.
+
+    Signals: ``progress(fraction_or_None, text)``, ``partial(value)``, then exactly one of
+    ``succeeded(result)`` / ``failed(TaskError)``, then ``finished()``. When ``succeeded``
+    or ``failed`` is emitted the thread has already stopped.
+    """
+
+    progress = Signal(object, str)
+    partial = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(object)  # TaskError
+    finished = Signal()
+    _wake = Signal()
+
+    def __init__(self, fn: Callable, *args, name: str = "", **kwargs):
+        # No Qt parent, on purpose: a parent widget deleted mid-run would delete the Task (and
+        # then its QThread) under a running thread. Python owns Tasks; _ACTIVE keeps running ones.
+        super().__init__()
+        self.name = name or getattr(fn, "__name__", "task")
+        self.state = TaskState(self)
+        self.result: Any = None
+        self.error: TaskError | None = None
+        self._lock = threading.Lock()
+        self._items: list[Any] = []
+        self._progress: tuple[float | None, str] | None = None
+        self._pending = False
+        self._done = False
+        self._thread = QThread()
+        self._thread.setObjectName(f"task:{self.name}")
+        self._runner = _Runner(fn, args, kwargs, self.state, self.name)
+        self._runner.moveToThread(self._thread)
+        self._thread.started.connect(self._runner.run)
+        self._thread.finished.connect(self._on_thread_finished, Qt.ConnectionType.QueuedConnection)
+        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+
+    # ----------------------------------------------------------------- control (GUI thread)
+    def start(self) -> Task:
+        _ACTIVE.add(self)
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        """Ask the task to stop; it ends at its next check (a training run: within one batch)."""
+        self.state.request_interruption()
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def detach(self) -> None:
+        """Disconnect every receiver of this task's signals: nothing it does later reaches them."""
+        for signal in (self.progress, self.partial, self.succeeded, self.failed, self.finished):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # PySide6 warns when nothing was connected
+                try:
+                    signal.disconnect()
+                except (RuntimeError, TypeError):
+                    pass
+
+    @property
+    def done(self) -> bool:
+        """True once ``succeeded``/``failed`` has been emitted."""
+        return self._done
+
+    def wait(self, timeout_ms: int | None = None) -> bool:
+        """Block until the thread has stopped (True) or ``timeout_ms`` passed (False).
+
+        QThread.wait releases the GIL, so the worker keeps running while the GUI waits.
+        """
+        if timeout_ms is None:
+            return self._thread.wait()
+        return self._thread.wait(int(timeout_ms))
+
+    # ----------------------------------------------------------------- worker side
+    def _post(self, item: Any = None, progress: tuple[float | None, str] | None = None) -> None:
+        with self._lock:
+            if progress is not None:
+                self._progress = progress
+            else:
+                self._items.append(item)
+            wake = not self._pending
+            self._pending = True
+        if wake:
+            self._wake.emit()
+
+    # ----------------------------------------------------------------- GUI side
+    @Slot()
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+            progress, self._progress = self._progress, None
+            self._pending = False
+        for item in items:
+            self.partial.emit(item)
+        if progress is not None:
+            self.progress.emit(*progress)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        if self._done:
+            return
+        self._drain()
+        self._done = True
+        ok, value = self._runner.outcome
+        _ACTIVE.discard(self)
+        if ok:
+            self.result = value
+            self.succeeded.emit(value)
+        else:
+            self.error = value
+            self.failed.emit(value)
+        self.finished.emit()
+
+
+def active_tasks() -> list[Task]:
+    return [t for t in _ACTIVE if t.is_running()]
+
+
+def stop_all(timeout_ms: int = 2_000) -> bool:
+    """Ask every running task to stop and wait for their threads (window closing, app quitting).
+
+    ``timeout_ms`` is one deadline shared by all tasks. Returns False if a thread was still
+    running then (its files may be mid-write; the engine writes checkpoints atomically, so
+    they are still never broken); such tasks are detached and finish unheard.
+    """
+    tasks = list(_ACTIVE)
+    for task in tasks:
+        task.cancel()
+    # One deadline for all: ten stuck tasks must not make closing take ten timeouts.
+    deadline = time.monotonic() + timeout_ms / 1000
+    clean = True
+    for task in tasks:
+        left = max(0, int((deadline - time.monotonic()) * 1000))
+        if not task.wait(left):
+            # Left running (uninterruptible work: a checkpoint being read, a stuck file): _ACTIVE
+            # keeps it referenced, so its QThread is never destroyed while running; the app
+            # exits without it (gui.app) and its late result goes nowhere.
+            task.detach()
+            _logger.warning("task %s did not stop within %d ms; left to finish", task.name, timeout_ms)
+            clean = False
+    return clean

@@ -1,0 +1,66 @@
+"""The Predict tab's list of images: thumbnail, file name and top class with confidence (or
+the file's error), with a hint on what to do while it is empty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle
+
+from ..background.qimages import enlarge
+
+__all__ = ["ICON_SIZE", "ImageList"]
+
+ICON_SIZE = 64
+
+
+class ImageList(QListWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
+        self.setUniformItemSizes(True)
+        self.setMinimumWidth(260)
+
+    def add_pending(self, path: str) -> None:
+        item = QListWidgetItem(f"{Path(path).name}\nclassifying…")
+        item.setToolTip(path)
+        self.addItem(item)
+
+    def set_result(self, row: int, path: str, prediction, thumbnail) -> None:
+        """Show one image's outcome; ``thumbnail`` is a small QImage (or None)."""
+        item = self.item(row)
+        name = Path(path).name
+        if prediction.error:
+            item.setText(f"{name}\n⚠ {prediction.error}")
+            item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
+        else:
+            if getattr(prediction, "unknown", False):
+                # Not a confident "cat 34%": the model says it does not know this kind of image.
+                item.setText(f"{name}\nnone of these? (closest: {prediction.top})")
+            else:
+                flag = "  (low confidence)" if prediction.uncertain else ""
+                item.setText(f"{name}\n{prediction.top} {prediction.confidence:.0%}{flag}")
+            if thumbnail is not None:
+                ratio = self.devicePixelRatioF()
+                small = min(thumbnail.width(), thumbnail.height()) <= 48  # tiny images: keep the pixels
+                pixmap = QPixmap.fromImage(enlarge(thumbnail, round(ICON_SIZE * ratio), smooth=not small))
+                pixmap.setDevicePixelRatio(ratio)
+                item.setIcon(QIcon(pixmap))
+        outcome = prediction.error or f"{prediction.top} ({prediction.confidence:.1%})"
+        if not prediction.error and getattr(prediction, "unknown", False):
+            outcome = f"probably none of the classes (closest: {outcome})"
+        item.setToolTip(f"{path}\n{outcome}")
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.count() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(self.palette().ColorRole.PlaceholderText))
+            painter.drawText(
+                self.viewport().rect().adjusted(12, 12, -12, -12),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                "Drop photos or folders here\n(or anywhere on this tab)",
+            )
+            painter.end()

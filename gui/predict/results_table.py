@@ -1,0 +1,109 @@
+"""The Predict tab's table of results for many images (file, top class, confidence, every
+class probability, error), sortable, exportable to CSV."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+__all__ = ["ResultsTable"]
+
+_FIXED = ["File", "Top class", "Confidence", "Unknown", "Unknown score"]
+
+
+class _NumberItem(QTableWidgetItem):
+    """Sorts by the number, not the text."""
+
+    def __init__(self, value: float | None, text: str):
+        super().__init__(text)
+        self.value = -1.0 if value is None else value
+        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def __lt__(self, other):
+        return self.value < getattr(other, "value", -1.0)
+
+
+class ResultsTable(QTableWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.classes: list[str] = []
+        self.records: list[dict] = []  # per row: path, prediction
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setAlternatingRowColors(True)
+        self.verticalHeader().hide()
+        self.set_classes([])
+
+    def set_classes(self, classes: list[str]) -> None:
+        self.classes = list(classes)
+        headers = _FIXED + self.classes + ["Error"]
+        self.setColumnCount(len(headers))
+        self.setHorizontalHeaderLabels(headers)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(headers)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+
+    def clear_rows(self) -> None:
+        self.setRowCount(0)
+        self.records = []
+
+    def set_row(self, row: int, path: str, prediction) -> None:
+        """Fill row ``row`` (added as needed) for one image; ``prediction`` None = pending."""
+        sorting = self.isSortingEnabled()
+        self.setSortingEnabled(False)  # inserting while sorted would scatter the cells
+        while self.rowCount() <= row:
+            self.insertRow(self.rowCount())
+            self.records.append({"path": "", "prediction": None})
+        self.records[row] = {"path": path, "prediction": prediction}
+        name = QTableWidgetItem(Path(path).name)
+        name.setToolTip(path)
+        self.setItem(row, 0, name)
+        error = prediction.error if prediction is not None else None
+        ok = prediction is not None and not error
+        self.setItem(row, 1, QTableWidgetItem(prediction.top if ok else ("" if error else "…")))
+        conf = prediction.confidence if ok else None
+        self.setItem(row, 2, _NumberItem(conf, f"{conf:.1%}" if ok else ""))
+        unknown = getattr(prediction, "unknown", None) if ok else None
+        self.setItem(row, 3, QTableWidgetItem("" if unknown is None else ("yes" if unknown else "no")))
+        score = getattr(prediction, "unknown_score", None) if ok else None
+        self.setItem(row, 4, _NumberItem(score, f"{score:.3f}" if score is not None else ""))
+        first = len(_FIXED)
+        for i, cls in enumerate(self.classes):
+            p = prediction.probabilities.get(cls) if ok else None
+            self.setItem(row, first + i, _NumberItem(p, f"{p:.3f}" if p is not None else ""))
+        err = QTableWidgetItem(error or "")
+        err.setToolTip(error or "")
+        self.setItem(row, first + len(self.classes), err)
+        self.setSortingEnabled(sorting)
+
+    def export_csv(self, path: str | Path) -> int:
+        """Write every result (in list order); returns the number of rows written."""
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            # unknown: "true" when the image is probably none of the classes (engine Prediction.unknown).
+            writer.writerow(["path", "top_class", "confidence", "unknown", "unknown_score", *self.classes, "error"])
+            for record in self.records:
+                p = record["prediction"]
+                if p is None:
+                    continue
+                if p.error:
+                    writer.writerow([record["path"], "", "", "", "", *([""] * len(self.classes)), p.error])
+                else:
+                    unknown = getattr(p, "unknown", None)
+                    score = getattr(p, "unknown_score", None)
+                    writer.writerow(
+                        [
+                            record["path"],
+                            p.top,
+                            f"{p.confidence:.6f}",
+                            "" if unknown is None else str(bool(unknown)).lower(),
+                            "" if score is None else f"{score:.6f}",
+                            *(f"{p.probabilities.get(c, 0.0):.6f}" for c in self.classes),
+                            "",
+                        ]
+                    )
+        return sum(1 for r in self.records if r["prediction"] is not None)

@@ -1,0 +1,455 @@
+"""The training form: every TrainConfig field as a widget, both ways (form <-> TrainConfig).
+
+The inputs come from one table (:data:`.config_fields.FIELDS`): building them, listing them,
+reading them into a dict and writing a TrainConfig into them are all loops over that table.
+Validation is TrainConfig's own: the form builds a dict, ``TrainConfig.from_dict`` coerces and
+validates it, and a ConfigError's ``field`` says which widget to highlight. Reading the config
+(:meth:`ConfigForm.config`) has no side effects; :meth:`ConfigForm.check` reads it and shows
+the verdict. A preset sets the form to exactly ``engine.preset_config(name)``; the preset combo
+shows "Custom" whenever the form differs from the preset it came from. Fields that only some
+schedules use are shown only for those schedules; torch.compile only where it can work. The
+learning-rate preview and the validity message update live (debounced) as fields change.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..widgets.fields import NumberEdit, clear_invalid, mark_invalid
+from .config_fields import FIELDS, FieldSpec
+from .data_panel import DataPanel
+from .model_picker import ModelPicker
+from .schedule_preview import SchedulePreview
+
+__all__ = ["CUSTOM", "ConfigForm"]
+
+_logger = logging.getLogger(__name__)
+CUSTOM = "custom"  # the preset combo's entry for a form that no preset gives exactly
+
+
+def _make_input(spec: FieldSpec) -> QWidget:
+    """The widget for one table row; a change of it is reported through :func:`_changed_signal`."""
+    if spec.kind == "int":
+        widget = QSpinBox()
+        widget.setRange(*spec.range)
+        widget.setMaximumWidth(140)
+    elif spec.kind == "number":
+        widget = NumberEdit()
+    elif spec.kind in ("choice", "option"):
+        widget = QComboBox()
+        if isinstance(spec.choices, tuple):
+            widget.addItems(list(spec.choices))
+        for value, text in spec.options:
+            widget.addItem(text, value)
+    elif spec.kind == "flag":
+        widget = QCheckBox(spec.label)
+    elif spec.kind == "numbers":
+        widget = QLineEdit()
+        widget.setPlaceholderText(spec.placeholder)
+    else:
+        raise ValueError(f"{spec.name}: unknown field kind {spec.kind!r}")
+    widget.setToolTip(spec.tooltip)
+    return widget
+
+
+def _changed_signal(widget: QWidget):
+    if isinstance(widget, QComboBox):
+        return widget.currentIndexChanged
+    if isinstance(widget, QSpinBox):
+        return widget.valueChanged
+    if isinstance(widget, QCheckBox):
+        return widget.toggled
+    return widget.textChanged
+
+
+def _read(spec: FieldSpec, widget: QWidget):
+    """The raw value of one input; a number that does not parse is a ConfigError on its field."""
+    import engine
+
+    if spec.kind == "int":
+        return widget.value()
+    if spec.kind == "choice":
+        return widget.currentText()
+    if spec.kind == "option":
+        return widget.currentData()
+    if spec.kind == "flag":
+        return widget.isChecked()
+    if spec.kind == "numbers":
+        try:
+            return [float(m) for m in widget.text().replace(";", ",").split(",") if m.strip()]
+        except ValueError:
+            raise engine.ConfigError(spec.key, "must be numbers separated by commas") from None
+    try:
+        return widget.value()
+    except ValueError:
+        raise engine.ConfigError(spec.key, f"{widget.text()!r} is not a number") from None
+
+
+def _write(spec: FieldSpec, widget: QWidget, value) -> None:
+    if spec.kind == "int":
+        widget.setValue(value)
+    elif spec.kind == "choice":
+        widget.setCurrentText(value)
+    elif spec.kind == "option":
+        widget.setCurrentIndex(max(widget.findData(value), 0))
+    elif spec.kind == "flag":
+        widget.setChecked(value)
+    elif spec.kind == "numbers":
+        widget.setText(", ".join(f"{m:g}" for m in value))
+    else:
+        widget.set_value(value)
+
+
+def _config_value(cfg, name: str):
+    """``cfg.augment.flip`` for "augment.flip"."""
+    value = cfg
+    for part in name.split("."):
+        value = getattr(value, part)
+    return value
+
+
+class ConfigForm(QWidget):
+    """Emits ``changed`` on edits and ``validity_changed(message)`` ("" when valid)."""
+
+    changed = Signal()
+    validity_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.presets: dict[str, tuple[str, str]] = {}
+        self._compile_unavailable: str | None = None  # why torch.compile cannot work here
+        self._base_preset = ""  # the preset the form was last set from (for "changed from ...")
+        self.error = ""
+        self._loaded_model = ""
+        self._loaded_model_args: dict = {}
+        self.inputs: dict[str, QWidget] = {}  # FieldSpec.key -> its input, in table order
+        self._build()
+        self._external: tuple[str, str] | None = None  # (field, message) the engine reported
+        self._debounce = QTimer(self, singleShot=True, interval=150, timeout=self.refresh)
+        self.changed.connect(self._debounce.start)
+        self.changed.connect(self._forget_external)
+
+    # ----------------------------------------------------------------- layout
+    def _build(self) -> None:
+        self.preset = QComboBox()
+        self.preset.setToolTip('A named recipe, applied exactly; editing any setting afterwards makes it "Custom"')
+        self.preset_info = QLabel()
+        self.preset_info.setWordWrap(True)
+        self.data = DataPanel()
+        self.model = ModelPicker()
+        self.preview = SchedulePreview()
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.hide()
+
+        groups: dict[str, list[tuple[str | None, QWidget]]] = {
+            "Recipe": [("Preset", self.preset), (None, self.preset_info)],
+            "Data": [(None, self.data)],
+            "Model": [(None, self.model)],
+        }
+        for spec in FIELDS:
+            widget = self.inputs[spec.key] = _make_input(spec)
+            groups.setdefault(spec.group, []).append((None if spec.kind == "flag" else spec.label, widget))
+        groups["Learning-rate schedule"].append((None, self.preview))
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.message)
+        self._forms: dict[QWidget, QFormLayout] = {}
+        for title, rows in groups.items():
+            box = QGroupBox(title)
+            form = QFormLayout(box)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            for label, widget in rows:
+                if label is None:
+                    form.addRow(widget)
+                else:
+                    form.addRow(label, widget)
+                self._forms[widget] = form
+            outer.addWidget(box)
+        outer.addStretch(1)
+        for combo in self.findChildren(QComboBox):
+            # Long entries (preset titles, model names) must not widen the form beyond its column.
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
+
+        for widget in self.inputs.values():
+            _changed_signal(widget).connect(self.changed)
+        self.data.changed.connect(self.changed)
+        self.model.changed.connect(self.changed)
+        self.inputs["schedule"].currentIndexChanged.connect(self._update_schedule_rows)
+        self.preset.activated.connect(self._on_preset_chosen)
+
+    def _highlightable(self) -> list[QWidget]:
+        d = self.data
+        return [
+            *self.inputs.values(),
+            d.source.combo,
+            d.source.path.edit,
+            d.classes,
+            d.val_fraction,
+            d.limit,
+            d.image_size,
+            self.model.combo,
+            self.model.other,
+            self.model.weights.edit,
+        ]
+
+    def _update_schedule_rows(self) -> None:
+        schedule = self.inputs["schedule"].currentText()
+        for spec in FIELDS:
+            if spec.schedules is not None:
+                widget = self.inputs[spec.key]
+                self._forms[widget].setRowVisible(widget, schedule in spec.schedules)
+        compile_box = self.inputs["compile"]
+        self._forms[compile_box].setRowVisible(compile_box, self._compile_unavailable is None)
+
+    @property
+    def compile_offered(self) -> bool:
+        return self._compile_unavailable is None
+
+    # ----------------------------------------------------------------- engine data
+    def set_choices(self, info) -> None:
+        """Fill the combos from the loaded engine (an EngineInfo)."""
+        import engine
+
+        for spec in FIELDS:
+            if isinstance(spec.choices, str):  # the name of the engine constant listing them
+                combo = self.inputs[spec.key]
+                combo.blockSignals(True)
+                combo.clear()
+                combo.addItems(list(getattr(engine, spec.choices)))
+                combo.blockSignals(False)
+        self.presets = {name: (title, description) for name, title, description in info.presets}
+        self.preset.clear()
+        for name, title, _description in info.presets:
+            self.preset.addItem(title, name)
+        self.preset.addItem("Custom", CUSTOM)
+        self.preset.setItemData(
+            self.preset.count() - 1, "Settings edited after choosing a preset", Qt.ItemDataRole.ToolTipRole
+        )
+        self.data.source.set_builtins(info.datasets)
+        self.model.set_models(info.models)
+        # torch.compile where it cannot work (a frozen app, no C++ compiler) is not offered at all.
+        self._compile_unavailable = getattr(info, "compile_unavailable", None)
+        self._update_schedule_rows()
+
+    def _on_preset_chosen(self, _index: int) -> None:
+        """A preset gives exactly ``engine.preset_config(name)``: nothing of the current form is
+        kept, so a recipe trains as its description says (data included)."""
+        import engine
+
+        name = self.preset.currentData()
+        if name not in self.presets:  # "Custom" chosen by hand: keep the form as it is
+            self._sync_preset(self.config())
+            return
+        try:
+            self.set_config(engine.preset_config(name))
+        except engine.ConfigError as exc:
+            self.show_error(str(exc), exc.field)
+
+    def set_preset(self, name: str | None, apply: bool = False) -> None:
+        index = self.preset.findData(name)
+        if index >= 0:
+            self.preset.setCurrentIndex(index)
+            if name in self.presets:
+                self._base_preset = name
+            self._show_preset_info()
+            if apply:
+                self._on_preset_chosen(index)
+
+    def _sync_preset(self, cfg) -> None:
+        """Show the preset the form holds exactly, or "Custom" once it differs from it."""
+        import engine
+
+        name = self.preset.currentData()
+        if name in self.presets:
+            self._base_preset = name
+        base = self._base_preset
+        matches = False
+        if cfg is not None and base in self.presets:
+            try:
+                matches = cfg.to_dict() == engine.preset_config(base).to_dict()
+            except engine.ConfigError:
+                matches = False
+        wanted = base if matches else CUSTOM
+        if wanted != name:
+            index = self.preset.findData(wanted)
+            if index >= 0:
+                self.preset.setCurrentIndex(index)
+        self._show_preset_info()
+
+    def _show_preset_info(self) -> None:
+        name = self.preset.currentData()
+        if name in self.presets:
+            self.preset_info.setText(self.presets[name][1])
+        elif self._base_preset in self.presets:
+            title = self.presets[self._base_preset][0]
+            self.preset_info.setText(f"Your own settings, changed from the preset {title!r}.")
+        else:
+            self.preset_info.setText("Your own settings.")
+
+    @property
+    def preset_name(self) -> str:
+        """The preset the form holds exactly, or ``CUSTOM``."""
+        return self.preset.currentData() or CUSTOM
+
+    # ----------------------------------------------------------------- form -> config
+    def read_config(self):
+        """``(TrainConfig, None)`` when the form is valid, else ``(None, ConfigError)``; no side effects."""
+        import engine
+
+        try:
+            return engine.TrainConfig.from_dict(self._values()), None
+        except engine.ConfigError as exc:
+            return None, exc
+
+    def config(self):
+        """The valid TrainConfig, or None; changes nothing on screen (see :meth:`check`)."""
+        return self.read_config()[0]
+
+    def check(self):
+        """Read the config and show the verdict: highlight the bad field and set ``self.error``."""
+        cfg, problem = self.read_config()
+        if problem is None:
+            self.show_error("", None)
+        else:
+            self.show_error(str(problem), problem.field)
+        return cfg
+
+    def _values(self) -> dict:
+        import engine
+
+        model = self.model.model_name()
+        args = dict(self._loaded_model_args) if model == self._loaded_model else {}
+        block = self.model.block()
+        if block is not None and (block != "a" or "block" in args):
+            args["block"] = block  # "a" is the models' default: a preset without it stays exact
+        else:
+            args.pop("block", None)
+        for name in ("val_fraction", "limit", "image_size"):
+            try:
+                getattr(self.data, name).value()
+            except ValueError:
+                raise engine.ConfigError(name, f"{getattr(self.data, name).text()!r} is not a number") from None
+        values = {
+            "data": self.data.source.value(),
+            "classes": self.data.selected_classes(),
+            "val_fraction": self.data.val_fraction.value(),
+            "limit": self.data.limit.value(),
+            "image_size": self.data.image_size.value(),
+            "model": model,
+            "model_args": args,
+            "pretrained_path": self.model.weights_path(),
+        }
+        if values["pretrained_path"] and not Path(values["pretrained_path"]).expanduser().is_file():
+            raise engine.ConfigError("pretrained_path", f"{values['pretrained_path']}: no such file")
+        for spec in FIELDS:
+            *parents, key = spec.name.split(".")
+            target = values
+            for part in parents:
+                target = target.setdefault(part, {})
+            target[key] = _read(spec, self.inputs[spec.key])
+        return values
+
+    # ----------------------------------------------------------------- config -> form
+    def set_config(self, cfg) -> None:
+        self.blockSignals(True)
+        try:
+            self.data.source.set_value(cfg.data)
+            self.data.set_selected_classes(cfg.classes)
+            self.data.val_fraction.set_value(cfg.val_fraction)
+            self.data.limit.set_value(cfg.limit)
+            self.data.image_size.set_value(cfg.image_size)
+            self._loaded_model, self._loaded_model_args = cfg.model, dict(cfg.model_args)
+            self.model.set_model_name(cfg.model)
+            self.model.set_block(cfg.model_args.get("block"))
+            self.model.set_weights_path(cfg.pretrained_path)
+            for spec in FIELDS:
+                _write(spec, self.inputs[spec.key], _config_value(cfg, spec.name))
+            if self._compile_unavailable is not None:
+                self.inputs["compile"].setChecked(False)  # hidden: never on without the user seeing it
+        finally:
+            self.blockSignals(False)
+        self._update_schedule_rows()
+        self.refresh()
+
+    # ----------------------------------------------------------------- validity and preview
+    def refresh(self) -> None:
+        """Validate now; redraw the learning-rate preview when the settings are valid."""
+        import engine
+
+        cfg = self.check()
+        self._sync_preset(cfg)
+        if cfg is not None:
+            try:
+                self.preview.set_points(engine.schedule_preview(cfg))
+            except Exception as exc:  # a preview must never break the form
+                _logger.warning("schedule preview failed: %s", exc)
+
+    def widget_for(self, field: str) -> QWidget | None:
+        field = field.split(".")[-1]
+        if field == "data":
+            return self.data.source.field_widget
+        if field == "classes":
+            return self.data.classes
+        if field in ("val_fraction", "limit", "image_size"):
+            return getattr(self.data, field)
+        if field in ("model", "model_args", "block"):
+            return self.model.field_widget
+        if field == "pretrained_path":
+            return self.model.weights.edit
+        return self.inputs.get(field)
+
+    def mark_external_error(self, field: str, message: str) -> bool:
+        """Highlight a field the engine rejected at run time (e.g. CUDA requested, none present);
+        the mark stays until the form is edited. False if no field matches."""
+        if self.widget_for(field) is None:
+            return False
+        self._external = (field, message)
+        mark_invalid(self.widget_for(field), message)
+        return True
+
+    def _forget_external(self) -> None:
+        if self._external is not None:
+            field = self._external[0]
+            self._external = None
+            if not self.error:
+                clear_invalid(self.widget_for(field))
+
+    def show_error(self, message: str, field: str | None) -> None:
+        """Show ``message`` ("" = valid) above the form and highlight ``field``'s input."""
+        for widget in self._highlightable():
+            clear_invalid(widget)
+        widget = self.widget_for(field) if field else None
+        if message and widget is not None:
+            mark_invalid(widget, message)
+        elif not message and self._external is not None:
+            mark_invalid(self.widget_for(self._external[0]), self._external[1])
+        self.message.setText(f"⚠ {message}" if message else "")
+        self.message.setVisible(bool(message))
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        if message != self.error:
+            self.error = message
+            self.validity_changed.emit(message)
+
+    def focus_error(self) -> None:
+        """Scroll to and focus the highlighted field (after a refused Start)."""
+        for widget in self._highlightable():
+            if widget.property("invalid"):
+                widget.setFocus(Qt.FocusReason.OtherFocusReason)
+                return

@@ -1,0 +1,512 @@
+"""The Train tab: the configuration form on the left; run control, progress, live curves,
+log and exports on the right. A run is a :class:`gui.background.training_run.TrainingRun` (engine.train in
+a QThread); Stop acts within one batch and keeps the checkpoints, Resume continues the
+last stopped run from its last.pt."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..background import engine_calls
+from ..background.current import CurrentTask
+from ..background.task import TaskError
+from ..background.training_run import TrainingRun
+from ..settings import Settings
+from ..text import plural
+from ..widgets.fields import PathField, clear_invalid, mark_invalid
+from ..widgets.message_bar import MessageBar
+from .config_form import ConfigForm
+from .curves import CurvesView
+from .lr_finder import LRFinderDialog
+from .run_progress import RunProgress, format_duration
+
+__all__ = ["TrainTab", "default_run_dir", "runs_root"]
+
+_logger = logging.getLogger(__name__)
+LOG_LINES = 5000  # the log panel keeps the most recent lines only
+
+
+def runs_root() -> Path:
+    """Per-user folder for training runs, shared with the command line; ``CIFAR_STUDIO_RUNS`` overrides."""
+    import engine  # light: engine.paths needs no torch
+
+    return engine.runs_dir()
+
+
+def default_run_dir(model: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", model).strip("-") or "model"
+    base = runs_root() / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}"
+    path, n = base, 2
+    while path.exists():
+        path, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return path
+
+
+class TrainTab(QWidget):
+    open_checkpoint = Signal(str)  # "Open in Predict tab"
+    status_message = Signal(str)
+    run_finished = Signal(object)  # RunFinished
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.settings = settings
+        self.run: TrainingRun | None = None
+        self.last_outcome = None
+        self.engine_info = None
+        self._opening = CurrentTask()  # loading an earlier run's history; the last one opened wins
+        self._opened_best: str | None = None
+        self._opened_folder: str | None = None
+        self._shown_unresumable = False  # the run on display cannot be resumed
+        self._warnings: list[str] = []  # this run's warnings (the last three), shown in the message bar
+        self._build()
+        self.setEnabled(False)  # until the engine has loaded
+
+    # ----------------------------------------------------------------- layout
+    def _build(self) -> None:
+        self.form = ConfigForm()
+        scroll = QScrollArea()
+        scroll.setWidget(self.form)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(390)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        self.message = MessageBar()
+        self.output = PathField("folder", placeholder=f"automatic: {runs_root()}/<time>-<model>")
+        self.output.setToolTip("Folder for this run's checkpoints and metrics")
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current batch; keeps best.pt and a resumable last.pt")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the last stopped run from its last.pt")
+        self.lr_button = QPushButton("Find LR…")
+        self.lr_button.setToolTip("Sweep the learning rate briefly on this model and data, and suggest one")
+        self.state_label = QLabel("Ready")
+        self.progress = RunProgress()
+        self.curves = CurvesView()
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(LOG_LINES)
+        self.log.setMaximumHeight(150)
+        self.log.setPlaceholderText("Training log")
+        self.export_png_button = QPushButton("Curves PNG…")
+        self.export_csv_button = QPushButton("Metrics CSV…")
+        self.open_predict_button = QPushButton("Open in Predict tab")
+        self.open_predict_button.setToolTip("Load this run's best checkpoint into the Predict tab")
+        self.export_png_button.setToolTip("Export the curves as a PNG image")
+        self.export_csv_button.setToolTip("Export the per-epoch metrics as CSV")
+        self.open_folder_button = QPushButton("Run folder")
+        self.open_folder_button.setToolTip("Open the run's folder (checkpoints, config.json, metrics)")
+
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.stop_button, self.resume_button, self.lr_button):
+            buttons.addWidget(b)
+        buttons.addWidget(self.state_label, 1)
+        out_row = QHBoxLayout()
+        out_row.addWidget(QLabel("Output folder"))
+        out_row.addWidget(self.output, 1)
+        exports = QHBoxLayout()
+        for b in (self.export_png_button, self.export_csv_button, self.open_folder_button):
+            exports.addWidget(b)
+        exports.addStretch(1)
+        exports.addWidget(self.open_predict_button)
+        right = QWidget()
+        col = QVBoxLayout(right)
+        col.addWidget(self.message)
+        col.addLayout(out_row)
+        col.addLayout(buttons)
+        col.addWidget(self.progress)
+        col.addWidget(self.curves, 1)
+        col.addWidget(self.log)
+        col.addLayout(exports)
+        splitter = QSplitter()
+        splitter.addWidget(scroll)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([460, 820])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+
+        self.start_button.clicked.connect(lambda: self.start())
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button.clicked.connect(lambda: self.start(resume=True))
+        self.lr_button.clicked.connect(lambda: self.open_lr_finder())
+        self.export_png_button.clicked.connect(lambda: self.export_png())
+        self.export_csv_button.clicked.connect(lambda: self.export_csv())
+        self.open_predict_button.clicked.connect(self._open_in_predict)
+        self.open_folder_button.clicked.connect(self._open_folder)
+        self.form.data.load_failed.connect(lambda msg: self.message.show_message(f"Data: {msg}", "error"))
+        self._update_buttons()
+
+    # ----------------------------------------------------------------- engine ready
+    def engine_ready(self, info) -> None:
+        import engine
+
+        self.engine_info = info
+        self.form.set_choices(info)
+        cfg = None
+        if self.settings.train_config_json:
+            try:
+                cfg = engine.TrainConfig.from_json(self.settings.train_config_json)
+            except engine.ConfigError as exc:
+                _logger.warning("ignoring the saved training settings: %s", exc)
+        preset = self.settings.preset or "fast"
+        if cfg is None:
+            preset = preset if preset in engine.PRESETS else "fast"
+            cfg = engine.preset_config(preset)
+        self.form.set_preset(preset)
+        self.form.set_config(cfg)
+        self.setEnabled(True)
+        self._update_buttons()
+
+    def save_settings(self) -> None:
+        """Remember the form (when valid) and the preset, e.g. when the window closes."""
+        if self.engine_info is None:
+            return  # the form was never filled: keep what is stored
+        cfg = self.form.config()
+        if cfg is not None:
+            self.settings.train_config_json = cfg.to_json()
+        self.settings.preset = self.form.preset_name
+
+    def ensure_plots(self) -> None:
+        self.curves.ensure_plots()
+        self.form.preview.ensure_plot()
+
+    # ----------------------------------------------------------------- run control
+    @property
+    def running(self) -> bool:
+        return self.run is not None
+
+    def resumable(self) -> dict | None:
+        """The stopped run Resume continues: the one on display (opened, or the last run here)."""
+        if self._shown_unresumable:
+            return None  # an opened run that finished (or has no last.pt) is on display
+        last = self.settings.last_run
+        if last.get("status") in ("stopped", "failed") and last.get("last") and Path(last["last"]).is_file():
+            return last
+        return None
+
+    def start(self, resume: bool = False) -> bool:
+        """Start (or resume) a run; False with a message when refused."""
+        if self.running:
+            return False
+        cfg = self.form.check()
+        if cfg is None:
+            self.message.show_message(f"Cannot start: {self.form.error}", "error")
+            self.form.focus_error()
+            return False
+        resume_from = None
+        if resume:
+            last = self.resumable()
+            if last is None:
+                self.message.show_message("Nothing to resume: no stopped run with a last.pt.", "warning")
+                return False
+            out_dir, resume_from = Path(last["out_dir"]), last["last"]
+        else:
+            out_dir = Path(self.output.text()).expanduser() if self.output.text() else default_run_dir(cfg.model)
+            if (out_dir / "last.pt").exists() or (out_dir / "best.pt").exists():
+                self.message.show_message(
+                    f"{out_dir} already holds a run: choose another output folder. The run is shown "
+                    "below; if it was stopped, Resume continues it.",
+                    "error",
+                )
+                mark_invalid(self.output.edit, "this folder already holds a run")
+                self.open_run(str(out_dir))  # any stopped run there becomes resumable
+                return False
+            clear_invalid(self.output.edit)
+        self.save_settings()
+        self.message.clear()
+        self._warnings = []
+        self._shown_unresumable = False
+        self.last_outcome = None
+        self.run = TrainingRun(cfg, str(out_dir), resume_from)
+        self.run.started.connect(self._on_started)
+        self.run.batch.connect(self._on_batch)
+        self.run.epoch.connect(self._on_epoch)
+        self.run.log.connect(self._on_log)
+        self.run.finished.connect(self._on_finished)
+        self.run.failed.connect(self._on_failed)
+        self.run.done.connect(self._on_done)
+        self._append_log(f"{'Resuming' if resume else 'Starting'} {cfg.model} → {out_dir}")
+        self.state_label.setText("Loading data…")
+        self.status_message.emit("Training: loading data…")
+        self.run.start()
+        self._update_buttons()
+        return True
+
+    def stop(self) -> None:
+        if self.run is not None and not self.run.stop_requested:
+            self.run.stop()
+            self.state_label.setText("Stopping after this batch…")
+            self._update_buttons()
+
+    def resume_run(self, folder: str) -> bool:
+        """Continue any stopped run (handed over by the Runs tab; stopped here or from the command
+        line): its saved settings go into the form, then Resume continues from its last.pt."""
+        import engine
+
+        if self.running:
+            self.message.show_message("A run is in progress: stop it before resuming another.", "warning")
+            return False
+        last = engine.find_resumable(folder, unfinished_only=True)
+        if last is None:
+            self.message.show_message(f"{folder}: nothing to resume (no stopped run with a last.pt).", "warning")
+            return False
+        try:
+            # The checkpoint's own copy of the settings: it is what resuming continues with
+            # (config.json may be missing or edited).
+            cfg = engine.TrainConfig.from_dict(engine.load_checkpoint(last).config)
+        except engine.EngineError as exc:
+            self.message.show_message(f"Cannot resume {folder}: {exc}", "error")
+            return False
+        self.form.set_config(cfg)
+        best = Path(folder) / "best.pt"
+        self.settings.last_run = {
+            "out_dir": str(folder),
+            "status": "stopped",
+            "best": str(best) if best.is_file() else None,
+            "last": str(last),
+        }
+        self._shown_unresumable = False
+        return self.start(resume=True)
+
+    def live_curves(self) -> tuple[str, list[dict]] | None:
+        """The current run's folder name and per-epoch rows (the Runs tab overlays them)."""
+        if self.run is None:
+            return None
+        return Path(self.run.out_dir).name, list(self.curves.rows)
+
+    def open_lr_finder(self) -> LRFinderDialog | None:
+        """The LR finder on the form's settings; Apply writes the suggestion into the form."""
+        cfg = self.form.check()
+        if cfg is None:
+            self.message.show_message(f"Cannot run the LR finder: {self.form.error}", "error")
+            self.form.focus_error()
+            return None
+        self.lr_finder = LRFinderDialog(cfg, self)
+        self.lr_finder.applied.connect(self.apply_lr)
+        self.lr_finder.show()
+        self.lr_finder.run()
+        return self.lr_finder
+
+    def apply_lr(self, lr: float) -> None:
+        self.form.widget_for("lr").set_value(lr)
+        self.form.refresh()
+        self.status_message.emit(f"Learning rate set to {lr:g}")
+
+    def shutdown(self) -> None:
+        """Window closing: ask the run to stop (it saves a resumable last.pt within one batch);
+        the window waits for it together with every other task, for a bounded time
+        (gui.background.task.stop_all). Checkpoints are written atomically, so a save cut
+        short leaves the previous one intact."""
+        self.form.model.stop()
+        if self.run is not None:
+            self.run.stop()
+
+    def _update_buttons(self) -> None:
+        running = self.running
+        stopping = running and self.run.stop_requested
+        self.start_button.setEnabled(not running)
+        self.stop_button.setEnabled(running and not stopping)
+        self.resume_button.setEnabled(not running and self.resumable() is not None)
+        self.lr_button.setEnabled(not running)
+        self.form.setEnabled(not running)
+        self.output.setEnabled(not running)
+        has_rows = self.curves.epoch_count > 0
+        self.export_csv_button.setEnabled(has_rows)
+        self.export_png_button.setEnabled(has_rows or self.curves.batch_count > 0)
+        self.open_predict_button.setEnabled(self._best_checkpoint() is not None and not running)
+        self.open_folder_button.setEnabled(self._run_folder() is not None)
+
+    # ----------------------------------------------------------------- run events
+    def _on_started(self, ev) -> None:
+        # A resumed run redraws its earlier epochs and the per-batch curves from before the stop.
+        self.curves.reset(
+            ev.history, epochs=ev.epochs, batch_history=ev.batch_history, steps_per_epoch=ev.steps_per_epoch
+        )
+        self.progress.started(ev)
+        self.state_label.setText(f"Training on {ev.device}")
+        self._append_log(
+            f"Training {ev.model} ({ev.parameters:,} parameters) on {ev.device}: "
+            f"{ev.train_size:,} train / {ev.val_size:,} validation images, {plural(len(ev.classes), 'class')}"
+        )
+        if ev.history:
+            self._append_log(f"Resumed after epoch {ev.start_epoch}: earlier epochs shown again")
+        self.status_message.emit(f"Training {ev.model} on {ev.device}")
+        self._update_buttons()
+
+    def _on_batch(self, ev) -> None:
+        self.curves.add_batch(ev)
+        self.progress.batch(ev)
+
+    def _on_epoch(self, ev) -> None:
+        self.curves.add_epoch(ev.metrics)
+        val = (
+            f"validation loss {ev.val_loss:.4f}, accuracy {ev.val_acc:.2%}"
+            if ev.val_acc is not None
+            else "no validation images"
+        )
+        best = "  ★ best" if ev.is_best and ev.val_acc is not None else ""
+        self._append_log(
+            f"Epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f}, accuracy "
+            f"{ev.train_acc:.2%}; {val}; lr {ev.lr:.3g}; {ev.images_per_s:,.0f} images/s; "
+            f"ETA {format_duration(ev.eta)}{best}"
+        )
+        self._update_buttons()
+
+    def _on_log(self, level: str, message: str) -> None:
+        self._append_log(message if level == "info" else f"{level}: {message}")
+        if level in ("warning", "error") and self.message.kind != "error":
+            # Said in the window, not only in the log: missing pretrained weights (random
+            # initialisation instead), torch.compile falling back to eager, skipped files.
+            self._warnings = [*self._warnings, message][-3:]
+            self.message.show_message("\n".join(self._warnings), "warning")
+
+    def _on_finished(self, rf) -> None:
+        self.last_outcome = rf
+        best = f"; best validation accuracy {rf.best_val_acc:.2%}" if rf.best_val_acc is not None else ""
+        if rf.status == "completed":
+            text, kind = f"Run completed: {rf.message}{best}.", "info"
+        elif rf.status == "stopped":
+            text, kind = f"Run stopped: {rf.message}{best}. Checkpoints kept in {rf.out_dir}.", "info"
+        else:
+            text, kind = f"Training failed: {rf.message}", "error"
+        self.status_message.emit(text)
+        warnings = self._warnings
+        if warnings:  # what went differently than asked stays in view after the run
+            text, kind = "\n".join([text, *warnings]), "warning" if kind == "info" else kind
+        self.message.show_message(text, kind)
+        self.state_label.setText(rf.status.capitalize())
+        self.progress.finished(rf.status)
+        self.settings.last_run = {
+            "out_dir": rf.out_dir,
+            "status": rf.status,
+            "best": rf.best_checkpoint,
+            "last": rf.last_checkpoint,
+        }
+        self.run_finished.emit(rf)
+
+    def _on_failed(self, error: TaskError) -> None:
+        message = error.message
+        self.message.show_message(f"Could not train: {message}", "error")
+        self._append_log(f"error: {message}")
+        self.state_label.setText("Failed")
+        self.status_message.emit(f"Could not train: {message}")
+        # A setting only the engine can judge (e.g. "device: CUDA was requested but ..."): mark its field.
+        if error.field:
+            self.form.mark_external_error(error.field, message)
+
+    def _on_done(self) -> None:
+        self.run = None
+        self._update_buttons()
+
+    def _append_log(self, line: str) -> None:
+        self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {line}")
+
+    # ----------------------------------------------------------------- results
+    def _best_checkpoint(self) -> str | None:
+        if self.last_outcome is not None:
+            return self.last_outcome.best_checkpoint
+        return self._opened_best
+
+    def _open_in_predict(self) -> None:
+        best = self._best_checkpoint()
+        if best:
+            self.open_checkpoint.emit(best)
+
+    def _run_folder(self) -> str | None:
+        if self.run is not None:
+            return self.run.out_dir
+        return self.last_outcome.out_dir if self.last_outcome is not None else self._opened_folder
+
+    def _open_folder(self) -> None:
+        folder = self._run_folder()
+        if folder:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
+
+    def open_run(self, folder: str) -> bool:
+        """Show an earlier run's per-epoch curves (from its last.pt, else best.pt)."""
+        if self.running:
+            return False
+        folder_path = Path(folder)
+        checkpoint = next((folder_path / n for n in ("last.pt", "best.pt") if (folder_path / n).is_file()), None)
+        if checkpoint is None:
+            self.message.show_message(f"{folder}: no last.pt or best.pt in this folder", "error")
+            return False
+        task = self._opening.start(engine_calls.open_run_info, str(checkpoint), name="open run")
+        task.succeeded.connect(lambda run: self._show_run(folder_path, run))
+        task.failed.connect(lambda error: self.message.show_message(error.message, "error"))
+        task.start()
+        return True
+
+    @property
+    def busy(self) -> bool:
+        return self.running or self._opening.busy
+
+    def _show_run(self, folder: Path, run) -> None:
+        """Show an opened run; when it was stopped (here or from the command line) its settings
+        go into the form and Resume continues it."""
+        import engine
+
+        info = run.info
+        self.last_outcome = None
+        self.curves.reset(info.history, epochs=info.epochs, batch_history=run.batch_history)
+        best = folder / "best.pt"
+        self._opened_best = str(best) if best.is_file() else None
+        self._opened_folder = str(folder)
+        acc = f", best validation accuracy {info.best_val_acc:.2%}" if info.best_val_acc is not None else ""
+        self._append_log(f"Showing {folder}: {plural(len(info.history), 'epoch')} of {info.arch}{acc}")
+        self._shown_unresumable = run.resumable is None
+        if run.resumable is not None:
+            try:
+                self.form.set_config(engine.TrainConfig.from_dict(run.config))
+            except engine.ConfigError as exc:
+                _logger.warning("the opened run's settings do not fit the form: %s", exc)
+            self.settings.last_run = {
+                "out_dir": str(folder),
+                "status": "stopped",
+                "best": self._opened_best,
+                "last": run.resumable,
+            }
+            self._append_log("This run was stopped before its last epoch: Resume continues it")
+        self.status_message.emit(f"Showing run {folder}")
+        self._update_buttons()
+
+    def export_png(self, path: str | None = None) -> str | None:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export curves", "curves.png", "PNG images (*.png)")
+        if path and self.curves.export_png(path):
+            self.status_message.emit(f"Curves saved to {path}")
+            return path
+        return None
+
+    def export_csv(self, path: str | None = None) -> str | None:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export metrics", "metrics.csv", "CSV files (*.csv)")
+        if not path:
+            return None
+        try:
+            self.curves.export_csv(path)
+        except OSError as exc:
+            self.message.show_message(f"Could not write {path}: {exc.strerror}", "error")
+            return None
+        self.status_message.emit(f"Metrics saved to {path}")
+        return path

@@ -1,0 +1,133 @@
+"""Choose a checkpoint: the bundled default model, recent checkpoints, or a file; shows its
+summary (architecture, classes, validation accuracy) or its one-line CheckpointError.
+Used by the Predict and Evaluate tabs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ..background import engine_calls
+from ..background.current import CurrentTask
+from ..background.task import TaskError
+
+__all__ = ["CHECKPOINT_FILTER", "CheckpointPicker"]
+
+CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth);;All files (*)"
+
+
+def _label(path: str, default: str | None) -> str:
+    if default and Path(path) == Path(default):
+        return f"Bundled default model ({Path(path).name})"
+    p = Path(path)
+    return f"{p.name} — {p.parent.name}" if p.parent.name else p.name
+
+
+class CheckpointPicker(QWidget):
+    """``loaded(CheckpointInfo)`` after a successful load, ``load_failed(message)`` otherwise.
+
+    With a :class:`gui.engine_calls.PredictorCache`, loading also builds the Predictor, so the first
+    classification does not pay for it again.
+    """
+
+    loaded = Signal(object)
+    load_failed = Signal(str)
+
+    def __init__(self, cache: engine_calls.PredictorCache | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.cache = cache
+        self.default: str | None = None
+        self.info: engine_calls.CheckpointInfo | None = None
+        self.error = ""
+        self._loading = CurrentTask()  # the latest choice wins; an older load never reports
+        self.combo = QComboBox()
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(24)
+        self.combo.setPlaceholderText("No checkpoint: open one, or train a model first")
+        self.browse_button = QPushButton("Open…")
+        self.browse_button.setToolTip("Open a checkpoint file (.pt)")
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Checkpoint"))
+        row.addWidget(self.combo, 1)
+        row.addWidget(self.browse_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.summary)
+        self.browse_button.clicked.connect(self.browse)
+        self.combo.activated.connect(lambda _i: self._load(self.combo.currentData()))
+
+    # ----------------------------------------------------------------- entries
+    def set_entries(self, default: str | None, recent: list[str]) -> None:
+        """The bundled model (when it exists) first, then recent checkpoints that still exist."""
+        current = self.current_path()
+        self.default = default
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for path in ([default] if default else []) + [p for p in recent if p != default and Path(p).exists()]:
+            self.combo.addItem(_label(path, default), path)
+            self.combo.setItemData(self.combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+        if current:
+            self._select(current)
+        self.combo.blockSignals(False)
+
+    def _select(self, path: str) -> None:
+        index = self.combo.findData(path)
+        if index < 0:
+            self.combo.insertItem(0 if not self.default else 1, _label(path, self.default), path)
+            index = self.combo.findData(path)
+            self.combo.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
+        self.combo.setCurrentIndex(index)
+
+    def current_path(self) -> str | None:
+        return self.combo.currentData() if self.combo.currentIndex() >= 0 else None
+
+    # ----------------------------------------------------------------- loading
+    def set_checkpoint(self, path: str) -> None:
+        """Select ``path`` (adding it if needed) and load it in a worker thread."""
+        path = str(path)
+        self.combo.blockSignals(True)
+        self._select(path)
+        self.combo.blockSignals(False)
+        self._load(path)
+
+    def browse(self) -> None:
+        start = str(Path(self.current_path()).parent) if self.current_path() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", start, CHECKPOINT_FILTER)
+        if path:
+            self.set_checkpoint(path)
+
+    def _load(self, path: str | None) -> None:
+        if not path:
+            return
+        if self.cache is not None:
+            self.cache.forget(path)  # the file may have changed since (a run writes best.pt again)
+        self.info = None
+        self.summary.setText(f"Loading {Path(path).name}…")
+        task = self._loading.start(engine_calls.checkpoint_info, path, self.cache, name="load checkpoint")
+        task.succeeded.connect(lambda info, p=path: self._on_loaded(p, info))
+        task.failed.connect(self._on_failed)
+        task.start()
+
+    @property
+    def loading(self) -> bool:
+        return self._loading.busy
+
+    def _on_loaded(self, path: str, info: engine_calls.CheckpointInfo) -> None:
+        self.info, self.error = info, ""
+        best = f" (best {info.best_val_acc:.2%})" if info.best_val_acc is not None and info.val_acc is None else ""
+        self.summary.setText(f"{info.summary}{best}\nClasses: {', '.join(info.classes)}")
+        self.summary.setToolTip(path)
+        self.loaded.emit(info)
+
+    def _on_failed(self, error: TaskError) -> None:
+        message = error.message
+        self.info, self.error = None, message
+        self.summary.setText(f"⚠ {message}")
+        self.load_failed.emit(message)

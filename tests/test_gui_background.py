@@ -1,0 +1,173 @@
+"""gui.background: engine work in a QThread, results and typed errors as signals in the GUI thread;
+one current task per purpose; training events dispatched on their types, RunFinished once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from gui.background import task as worker
+from gui.background.current import CurrentTask
+from gui.background.task import Task, TaskError
+from gui.background.training_run import TrainingRun
+
+
+def _producer(state, n):
+    for i in range(n):
+        state.set_partial_result(i)
+        state.set_progress((i + 1) / n, f"{i + 1}/{n}")
+    return threading.current_thread().name
+
+
+def test_task_result_partials_in_order_and_in_gui_thread(qtbot):
+    gui_thread = threading.current_thread()
+    seen, threads = [], []
+    task = Task(_producer, 2000, name="producer")
+    task.partial.connect(lambda v: (seen.append(v), threads.append(threading.current_thread())))
+    with qtbot.waitSignal(task.finished, timeout=20_000):
+        task.start()
+    assert seen == list(range(2000))  # none dropped, none reordered, though coalesced into few wake-ups
+    assert all(t is gui_thread for t in threads)
+    assert task.result != gui_thread.name  # the function ran in the worker thread
+    assert not task.is_running() and task.done
+
+
+def test_engine_error_becomes_its_one_line_message(qtbot):
+    import engine
+
+    def fail(state):
+        raise engine.DataError("photos/: no such file or folder")
+
+    task = Task(fail)
+    with qtbot.waitSignal(task.failed, timeout=10_000) as blocker:
+        task.start()
+    assert blocker.args == [TaskError("photos/: no such file or folder", None)]
+
+
+def test_config_error_crosses_with_its_field(qtbot):
+    import engine
+
+    def fail(state):
+        raise engine.ConfigError("device", "CUDA was requested but is not available")
+
+    task = Task(fail)
+    with qtbot.waitSignal(task.failed, timeout=10_000) as blocker:
+        task.start()
+    error = blocker.args[0]
+    assert error.field == "device" and error.message == "device: CUDA was requested but is not available"
+    assert task.error == error
+
+
+def test_unexpected_error_is_a_readable_line_not_a_traceback(qtbot):
+    def boom(state):
+        raise KeyError("weights")
+
+    task = Task(boom, name="classify")
+    with qtbot.waitSignal(task.failed, timeout=10_000) as blocker:
+        task.start()
+    error = blocker.args[0]
+    message = error.message
+    assert error.field is None
+    assert message == "Unexpected error in classify: KeyError: 'weights'"
+
+
+def test_unexpected_error_with_a_long_text_is_one_short_line(qtbot):
+    def deep(state):
+        raise RecursionError("maximum recursion depth exceeded\n" + "  File x, line 1\n" * 50)
+
+    task = Task(deep, name="load checkpoint")
+    with qtbot.waitSignal(task.failed, timeout=10_000) as blocker:
+        task.start()
+    message = blocker.args[0].message
+    assert message == "Unexpected error in load checkpoint: RecursionError: maximum recursion depth exceeded"
+
+
+def test_cancel_reaches_the_task_and_stop_all_joins_threads(qtbot):
+    started = threading.Event()
+
+    def wait_for_stop(state):
+        started.set()
+        while not state.is_set():  # the engine's stop-flag protocol
+            threading.Event().wait(0.005)
+        return "stopped"
+
+    task = Task(wait_for_stop).start()
+    assert started.wait(10)
+    assert task in worker.active_tasks()
+    assert worker.stop_all(timeout_ms=10_000)
+    assert not task.is_running()
+    qtbot.waitUntil(lambda: task.done, timeout=5_000)
+    assert task.result == "stopped"
+
+
+@pytest.mark.parametrize("kind", ["RunStarted", "BatchEnd", "EpochEnd", "LogMessage"])
+def test_training_run_turns_events_into_typed_signals(qtbot, kind):
+    import engine
+
+    make = {
+        "RunStarted": lambda: engine.RunStarted("m", 1, "CPU", ["a", "b"], 2, 1, 1, 0, 1, "/tmp"),
+        "BatchEnd": lambda: engine.BatchEnd(1, 1, 1, 1, 1, 0.5, 0.1, 10.0),
+        "EpochEnd": lambda: engine.EpochEnd(1, 1, 0.5, 0.5, None, None, 0.1, 1.0, 0.0, 10.0, True, {"epoch": 1}),
+        "LogMessage": lambda: engine.LogMessage("info", "hello"),
+    }
+    run = TrainingRun(config=None, out_dir="/tmp")
+    signals = {"RunStarted": run.started, "BatchEnd": run.batch, "EpochEnd": run.epoch, "LogMessage": run.log}
+    seen = {name: [] for name in signals}
+    for name, signal in signals.items():
+        signal.connect(lambda *args, n=name: seen[n].append(args))
+    run._on_event(make[kind]())
+    assert {name: len(calls) for name, calls in seen.items()} == {name: int(name == kind) for name in signals}
+
+
+def test_training_run_rejects_an_unknown_event():
+    run = TrainingRun(config=None, out_dir="/tmp")
+    with pytest.raises(TypeError, match="unexpected training event str"):
+        run._on_event("BatchEnd")  # a name is not an event: dispatch is on types
+
+
+def test_run_finished_arrives_exactly_once(qtbot, monkeypatch):
+    import engine
+
+    finished = engine.RunFinished("completed", "done", 1, None, None, None, "/tmp")
+
+    def fake_train(config, out_dir, callback, stop, resume, reserve_ui_thread):
+        callback(engine.LogMessage("info", "hello"))
+        callback(finished)  # the engine reports the end through the callback and returns it too
+        return finished
+
+    monkeypatch.setattr(engine, "train", fake_train)
+    run = TrainingRun(config=None, out_dir="/tmp")
+    outcomes, logs = [], []
+    run.finished.connect(outcomes.append)
+    run.log.connect(lambda level, message: logs.append(message))
+    with qtbot.waitSignal(run.done, timeout=10_000):
+        run.start()
+    assert outcomes == [finished] and run.outcome is finished
+    assert logs == ["hello"]
+
+
+def _slow_value(state, value, release):
+    release.wait(10)
+    return value
+
+
+def test_current_task_retires_the_previous_task_so_stale_results_never_arrive(qtbot):
+    current = CurrentTask()
+    release_first, release_second = threading.Event(), threading.Event()
+    results = []
+    first = current.start(_slow_value, "first", release_first)
+    first.succeeded.connect(results.append)
+    first.start()
+    second = current.start(_slow_value, "second", release_second)
+    second.succeeded.connect(results.append)
+    second.start()
+    assert first.state.is_interruption_requested()  # cancelled ...
+    assert current.task is second and current.busy
+    release_second.set()
+    qtbot.waitUntil(lambda: second.done, timeout=10_000)
+    release_first.set()  # ... and disconnected: the old result, arriving last, is never heard
+    qtbot.waitUntil(lambda: first.done, timeout=10_000)
+    qtbot.wait(50)
+    assert results == ["second"] and first.result == "first"
+    assert not current.busy
