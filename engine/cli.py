@@ -235,7 +235,7 @@ def cmd_evaluate(args) -> int:
         _out(report.to_dict())
         return 0
     r, classes = report.result, report.classes
-    print(f"{report.split}\naccuracy {r.accuracy:.2%}  loss {r.loss:.4f}  (TTA level {args.tta}, {report.precision})\n")
+    print(f"{report.describe()}\naccuracy {r.accuracy:.2%}  loss {r.loss:.4f}\n")
     width = max(len(c) for c in classes) + 2
     print(f"{'class':<{width}}precision  recall     f1  support")
     for c, p, rec, f, n in zip(classes, r.precision, r.recall, r.f1, r.confusion.sum(1)):

@@ -19,7 +19,14 @@ from .evaluate import EvalResult, evaluate_arrays
 from .images import image_to_array
 from .splits import SPLITS
 
-__all__ = ["SPLITS", "EvaluationReport", "check_same_training_data", "evaluate_checkpoint", "pixel_stats"]
+__all__ = [
+    "SPLITS",
+    "EvaluationReport",
+    "check_same_training_data",
+    "evaluate_checkpoint",
+    "pixel_stats",
+    "training_data_spec",
+]
 
 # How far the training images' per-channel mean/std (0-1) may drift and still count as the same
 # data: decoders differing by a rounding step move them by ~1e-5; other data, or a subset of the
@@ -34,9 +41,18 @@ class EvaluationReport:
     split: str  # which images were used, in words
     images: ImageSet  # the evaluated images (for a mistakes gallery)
     precision: str = "fp32"  # what the forward passes ran in: "fp32" or "bf16"/"fp16" autocast
+    tta: int = 0  # test-time augmentation level: 0 off, 1 flips, 2 flips and 1-pixel shifts
+    checkpoint: str = ""  # the checkpoint's file name: every number says which model it came from
+
+    def describe(self) -> str:
+        """Where the numbers came from, in words: split and data, checkpoint, TTA, precision."""
+        tta = ("no TTA", "TTA: flips", "TTA: flips and shifts")[self.tta]
+        model = f"{self.checkpoint} · " if self.checkpoint else ""
+        return f"{self.split} · {model}{tta} · {self.precision}"
 
     def to_dict(self) -> dict:
-        return {"split": self.split, "precision": self.precision, **self.result.to_dict(self.classes)}
+        head = {"split": self.split, "checkpoint": self.checkpoint, "tta": self.tta, "precision": self.precision}
+        return {**head, **self.result.to_dict(self.classes)}
 
 
 def _resize(s: ImageSet, size: tuple[int, int], channels: int) -> ImageSet:
@@ -67,6 +83,19 @@ def pixel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
         mean.append(m)
         std.append(max(var**0.5, 1e-3))
     return mean, std
+
+
+def training_data_spec(ck: Checkpoint, data: str) -> DataSpec:
+    """``data`` split as ``ck``'s training run split it (fraction, seed, classes, limit, size)."""
+    cfg = ck.config or {}
+    return DataSpec(
+        data,
+        classes=tuple(cfg["classes"]) if cfg.get("classes") else None,
+        val_fraction=float(cfg.get("val_fraction", 0.1)),
+        seed=int(cfg.get("seed", 0)),
+        limit=cfg.get("limit"),
+        image_size=cfg.get("image_size"),
+    )
 
 
 def check_same_training_data(ck: Checkpoint, ds, data: str) -> None:
@@ -124,14 +153,7 @@ def evaluate_checkpoint(
     ck = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     cfg = ck.config or {}
     if split == "val":  # the training run's own split, built exactly as training built it
-        spec = DataSpec(
-            data,
-            classes=tuple(cfg["classes"]) if cfg.get("classes") else None,
-            val_fraction=float(cfg.get("val_fraction", 0.1)),
-            seed=int(cfg.get("seed", 0)),
-            limit=cfg.get("limit"),
-            image_size=cfg.get("image_size"),
-        )
+        spec = training_data_spec(ck, data)
     else:
         spec = DataSpec(data, val_fraction=0.0, seed=int(cfg.get("seed", 0)))
     ds = load_dataset(spec, progress, should_stop, for_training=False)
@@ -170,4 +192,6 @@ def evaluate_checkpoint(
     if result is None:
         raise Cancelled("evaluation cancelled")
     used = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
-    return EvaluationReport(result, ck.classes, f"{name} of {data} ({len(chosen)} images)", chosen, used)
+    split = f"{name} of {data} ({len(chosen)} images)"
+    source = ck.path.name if ck.path else ""
+    return EvaluationReport(result, ck.classes, split, chosen, used, tta=int(tta), checkpoint=source)

@@ -459,3 +459,15 @@ def test_resume_keeps_the_saved_schedule(tmp_path, capsys):
     assert json.loads((out / "config.json").read_text())["epochs"] == 2
     code, stdout, _ = run(capsys, "train", "--resume", out / "last.pt", "--out", out, "--epochs", "3", "--json")
     assert code == 0 and json.loads(stdout)["epochs_done"] == 3
+
+
+def test_every_evaluation_number_names_its_checkpoint_split_and_tta(trained, capsys):
+    """A number without its source is a defect: the report says which checkpoint, split and TTA."""
+    _, data, out = trained
+    args = ("evaluate", "--checkpoint", out / "best.pt", "--data", data, "--split", "val", "--tta", "1")
+    code, stdout, _ = run(capsys, *args, "--json")
+    report = json.loads(stdout)
+    assert code == 0 and report["checkpoint"] == "best.pt" and report["tta"] == 1
+    code, stdout, _ = run(capsys, *args)
+    headline = stdout.splitlines()[0]
+    assert "validation split" in headline and "best.pt" in headline and "TTA: flips" in headline

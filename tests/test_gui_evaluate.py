@@ -42,6 +42,7 @@ def test_evaluation_report_gallery_and_exports(qtbot, engine_info, gui_settings,
     r = tab.report.result
     assert len(r.labels) == 15 and int(r.confusion.sum()) == 15
     assert tab.accuracy.text().startswith(f"Accuracy {r.accuracy:.2%}")
+    assert tiny_checkpoint.name in tab.accuracy.text() and "TTA" in tab.accuracy.text()  # its source, said
     assert tab.metrics.rowCount() == 3 and tab.metrics.item(0, 0).text() == "blue"
     assert tab.confusion.item(2, 2).text() == str(int(r.confusion[2, 2]))
 

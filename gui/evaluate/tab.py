@@ -244,7 +244,7 @@ class EvaluateTab(QWidget):
         r = report.result
         wrong = int((r.predictions != r.labels).sum())
         self.accuracy.setText(
-            f"Accuracy {r.accuracy:.2%} · {plural(wrong, 'mistake')} · loss {r.loss:.4f} · {report.split}"
+            f"Accuracy {r.accuracy:.2%} · {plural(wrong, 'mistake')} · loss {r.loss:.4f} · {report.describe()}"
         )
         self.metrics.setRowCount(len(report.classes))
         support = r.confusion.sum(axis=1)
@@ -258,7 +258,7 @@ class EvaluateTab(QWidget):
         self.confusion.set_matrix(r.confusion, report.classes)
         self.gallery.set_report(report)
         self.gallery_label.setText(self.gallery.describe())
-        self.status_message.emit(f"Accuracy {r.accuracy:.2%} ({report.split})")
+        self.status_message.emit(f"Accuracy {r.accuracy:.2%} ({report.describe()})")
 
     def _filter(self, pair: tuple[int, int] | None) -> None:
         if self.report is None:
