@@ -17,6 +17,7 @@ __all__ = [
     "autocast_dtype",
     "cpu_has_fast_bf16",
     "detect_device",
+    "grad_scaler",
     "resolve_device",
     "set_thread_budget",
     "threads_label",
@@ -89,6 +90,11 @@ def autocast_context(device: torch.device, dtype: torch.dtype | None):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def grad_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler:
+    """The loss scaler for autocast ``dtype``: fp16 on CUDA needs one; elsewhere a pass-through."""
+    return torch.amp.GradScaler(device.type, enabled=dtype == torch.float16 and device.type == "cuda")
 
 
 def set_thread_budget(reserve_for_ui: bool = False) -> int:

@@ -30,7 +30,7 @@ import torch
 
 from .checkpoint import Checkpoint, clean_state_dict, library_versions, load_checkpoint
 from .errors import CheckpointError, EngineError
-from .photo import DEFAULT_VIEW
+from .photo import DEFAULT_VIEW, VIEW_DESCRIPTIONS
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -50,12 +50,6 @@ EXPORT_FORMATS = {"onnx": ".onnx", "torchscript": ".pt", "safetensors": ".safete
 # models need; newer opsets would only narrow the set of runtimes that can load the file.
 ONNX_OPSET = 17
 _INSTALL_HINT = "pip install 'cifar-studio[export]'"
-# How the app frames a photo before resizing, per photo view (engine/photo.py), for the sidecar.
-_VIEWS = {
-    "crop": "the centred region with the input's aspect ratio, resized to height x width",
-    "full": "the whole photo resized to height x width (its aspect ratio is not kept)",
-    "letterbox": "the whole photo padded with its mean colour to the input's aspect ratio, then resized",
-}
 
 
 @dataclass
@@ -118,7 +112,7 @@ def _metadata(ck: Checkpoint, fmt: str, source: str) -> dict:
             "channels": ck.channels,
             "color": "RGB" if ck.channels == 3 else "grayscale",
             "photo_view": DEFAULT_VIEW,
-            "resize": f"{_VIEWS.get(DEFAULT_VIEW, DEFAULT_VIEW)}; bicubic, antialiased (Pillow, reducing_gap=3)",
+            "resize": f"{VIEW_DESCRIPTIONS[DEFAULT_VIEW]}; bicubic, antialiased (Pillow, reducing_gap=3)",
         },
         "normalization": {"mean": list(ck.mean), "std": list(ck.std), "formula": "(pixel / 255 - mean) / std"},
         "output": {"name": "logits", "shape": ["batch", len(ck.classes)], "activation": "softmax over axis 1"},

@@ -1,6 +1,6 @@
 """Safe decoding of user images with Pillow, shared by dataset loading and prediction.
 
-One boundary (:func:`_one_file`) turns *any* failure while reading one file into that file's
+One boundary (:func:`one_file`) turns *any* failure while reading one file into that file's
 :class:`ImageError` with a one-line reason, so a single bad file never aborts a batch.
 Inside it:
 
@@ -42,9 +42,13 @@ __all__ = [
     "image_to_array",
     "load_image_array",
     "natural_channels",
+    "one_file",
+    "open_checked",
     "open_image",
     "pillow_formats",
     "probe_image",
+    "reader",
+    "to_mode",
 ]
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"}
@@ -79,7 +83,7 @@ def _too_large(label: str) -> ImageError:
 
 
 @contextmanager
-def _one_file(label: str):
+def one_file(label: str):
     """The boundary: whatever goes wrong while reading one file becomes its one-line ImageError."""
     try:
         yield
@@ -156,7 +160,7 @@ def _check_header(img: Image.Image, label: str) -> None:
         raise _too_large(label)
 
 
-def _open_checked(fp, label: str) -> Image.Image:
+def open_checked(fp, label: str) -> Image.Image:
     """Parse the header (supported formats only) and refuse bombs; nothing decoded yet."""
     img = Image.open(fp, formats=pillow_formats())
     _check_header(img, label)
@@ -184,7 +188,7 @@ def _load(img: Image.Image, min_side: int | None) -> Image.Image:
     return img
 
 
-def _reader(source: Source, label: str):
+def reader(source: Source, label: str):
     """A file object for ``source`` (bytes or a path to a regular file)."""
     if isinstance(source, bytes | bytearray | memoryview):
         return io.BytesIO(source)
@@ -192,15 +196,15 @@ def _reader(source: Source, label: str):
 
 
 def _decode(source: Source, label: str, min_side: int | None) -> Image.Image:
-    with _reader(source, label) as fp:
-        return _load(_open_checked(fp, label), min_side)
+    with reader(source, label) as fp:
+        return _load(open_checked(fp, label), min_side)
 
 
 def probe_image(source: Source, name: str | None = None) -> tuple[tuple[int, int], str]:
     """(width, height) and mode from the header alone: cheap, and refuses bombs before decoding."""
     label = _label(source, name)
-    with _one_file(label), _reader(source, label) as fp:
-        img = _open_checked(fp, label)
+    with one_file(label), reader(source, label) as fp:
+        img = open_checked(fp, label)
         return img.size, img.mode
 
 
@@ -212,11 +216,12 @@ def open_image(source: Source, name: str | None = None, min_side: int | None = N
     the shorter side stays at least ``min_side`` pixels; pass twice the size you will resize to.
     """
     label = _label(source, name)
-    with _one_file(label):
+    with one_file(label):
         return _decode(source, label, min_side)
 
 
-def _to_mode(img: Image.Image, channels: int) -> Image.Image:
+def to_mode(img: Image.Image, channels: int) -> Image.Image:
+    """``img`` as 8-bit "L" (``channels`` 1) or "RGB": wide modes rescaled, transparency over white."""
     if img.mode in _WIDE_MODES:
         # 16/32-bit data: convert("L") would clip at 255, so rescale to 8 bits instead.
         arr = np.asarray(img, dtype=np.float64)
@@ -233,24 +238,24 @@ def _to_mode(img: Image.Image, channels: int) -> Image.Image:
     return img if img.mode == want else img.convert(want)
 
 
-def _to_array(img: Image.Image, size: tuple[int, int] | None, channels: int, crop_square: bool) -> np.ndarray:
-    img = _to_mode(img, channels)
+def _to_array(img: Image.Image, size: tuple[int, int] | None, channels: int, view: str | None = None) -> np.ndarray:
+    """uint8 ``(H, W, C)``; with ``size``, framed by :func:`engine.photo.photo_view`.
+
+    Framing is photo mode's, ``view`` None meaning its default: a model trained on a folder of
+    photos then sees each photo the way ``predict`` will show it one later.
+    """
     if size is not None:
-        w, h = img.size
-        side = min(w, h) if crop_square else None
-        if (w, h) != (size[1], size[0]) or (side is not None and w != h):
-            # One antialiased resampling of the centre square (a float box, so a reduced-scale
-            # decode and a full one cover exactly the same region of the photo).
-            box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2) if side else (0, 0, w, h)
-            img = img.resize((size[1], size[0]), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
-    arr = np.array(img, dtype=np.uint8)  # a writable copy (torch.from_numpy warns on read-only)
+        from .photo import DEFAULT_VIEW, photo_view  # photo.py builds on this module
+
+        return photo_view(img, size, channels, view or DEFAULT_VIEW)
+    arr = np.array(to_mode(img, channels), dtype=np.uint8)  # a writable copy (torch.from_numpy warns on read-only)
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 
-def image_to_array(img: Image.Image, size: tuple[int, int], channels: int, crop_square: bool = True) -> np.ndarray:
-    """uint8 ``(H, W, C)`` at ``size`` (H, W); a centre square crop keeps photos undistorted."""
-    with _one_file("image"):
-        return _to_array(img, size, channels, crop_square)
+def image_to_array(img: Image.Image, size: tuple[int, int], channels: int, view: str | None = None) -> np.ndarray:
+    """uint8 ``(H, W, C)`` at ``size`` (H, W), framed as ``predict`` frames photos (``view``: see engine.photo)."""
+    with one_file("image"):
+        return _to_array(img, size, channels, view)
 
 
 def load_image_array(
@@ -266,8 +271,8 @@ def load_image_array(
     resized pixels within a few levels of a full decode.
     """
     label = _label(source, name)
-    with _one_file(label):
-        return _to_array(_decode(source, label, min_side), size, channels, crop_square=True)
+    with one_file(label):
+        return _to_array(_decode(source, label, min_side), size, channels)
 
 
 def natural_channels(mode: str) -> int:
@@ -281,19 +286,21 @@ def decode_array(
     name: str | None = None,
     min_side: int | None = None,
     max_pixels: int | None = None,
+    view: str | None = None,
 ) -> tuple[np.ndarray | None, tuple[int, int], int]:
     """Dataset decoding: ``(array, (height, width), channels)`` in one read of the file.
 
-    ``channels`` is the image's own (1 for grayscale, else 3) and so is the array's.
-    ``size`` (H, W) crops and resizes to it; without it the image keeps its size, and an
-    image over ``max_pixels`` is not decoded at all (``array`` is None): the caller reads
-    it again once it knows the size, instead of holding full-size photos in memory.
+    ``channels`` is the image's own (1 for grayscale, else 3) and so is the array's. ``size``
+    (H, W) frames (photo ``view``, default predict's) and resizes to it; without
+    it the image keeps its size, and an image over ``max_pixels`` is not decoded at all
+    (``array`` is None): the caller reads it again once it knows the size, instead of holding
+    full-size photos in memory.
     """
     label = _label(source, name)
-    with _one_file(label), _reader(source, label) as fp:
-        img = _open_checked(fp, label)
+    with one_file(label), reader(source, label) as fp:
+        img = open_checked(fp, label)
         channels = natural_channels(img.mode)
         if size is None and max_pixels is not None and img.width * img.height > max_pixels:
             return None, (img.height, img.width), channels
-        arr = _to_array(_load(img, min_side if size is not None else None), size, channels, crop_square=True)
+        arr = _to_array(_load(img, min_side if size is not None else None), size, channels, view)
         return arr, arr.shape[:2], channels

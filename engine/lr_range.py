@@ -142,22 +142,13 @@ class _Sweep:
     def __init__(self, cfg: TrainConfig, dataset, model, optimizer):
         from .data.loader import DeviceBatches, channel_stats
         from .data.sources import DataSpec, load_dataset
-        from .device import autocast_dtype, resolve_device
+        from .device import autocast_dtype, grad_scaler, resolve_device
         from .models import create_model, data_init
         from .training.optim import build_optimizer
 
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
-        ds = dataset or load_dataset(
-            DataSpec(
-                cfg.data,
-                tuple(cfg.classes) if cfg.classes else None,
-                cfg.val_fraction,
-                cfg.seed,
-                cfg.limit,
-                cfg.image_size,
-            )
-        )
+        ds = dataset or load_dataset(DataSpec.of(cfg))
         mean, std = channel_stats(ds.train.images)
         if model is None:
             torch.manual_seed(cfg.seed)
@@ -167,10 +158,7 @@ class _Sweep:
         self.model = model.to(self.device, memory_format=memory_format)
         self.optimizer = optimizer or build_optimizer(self.model, cfg)
         self.amp_dtype = autocast_dtype(self.device, cfg.mixed_precision)
-        # fp16 on CUDA needs loss scaling, as in training; elsewhere this is a pass-through.
-        self.scaler = torch.amp.GradScaler(
-            self.device.type, enabled=self.amp_dtype == torch.float16 and self.device.type == "cuda"
-        )
+        self.scaler = grad_scaler(self.device, self.amp_dtype)  # as in training
         self.batches = DeviceBatches(
             ds.train.images,
             ds.train.labels,

@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .data.sources import DataSpec, load_dataset
+from .data.sources import load_dataset
 from .errors import DataError
+from .evaluation_run import training_data_spec
 from .ood import UnknownDetector, calibrate, compute_scores, file_sha256, forward_with_features, sidecar_path
 
 __all__ = ["ModelOutputs", "calibrate_unknown", "model_outputs"]
@@ -69,16 +70,7 @@ def calibrate_unknown(
     validation outputs used (``{"scores": {method: array}, "correct": mask}``) for reports.
     """
     ck = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-    cfg = ck.config or {}
-    spec = DataSpec(  # the training run's own validation split, built as training built it
-        data,
-        classes=tuple(cfg["classes"]) if cfg.get("classes") else None,
-        val_fraction=float(cfg.get("val_fraction", 0.1)),
-        seed=int(cfg.get("seed", 0)),
-        limit=cfg.get("limit"),
-        image_size=cfg.get("image_size"),
-    )
-    ds = load_dataset(spec)
+    ds = load_dataset(training_data_spec(ck, data))  # the training run's own validation split
     if ds.val is None or len(ds.val) == 0:
         raise DataError(f"{data}: has no validation split to calibrate on")
     if ds.train.images.shape[1:3] != tuple(ck.input_size):

@@ -24,8 +24,8 @@ from PIL import ExifTags, Image, ImageOps
 
 from .errors import ConfigError
 
-# Private helpers of images.py: the thumbnail path opens files with exactly the same safety checks.
-from .images import _one_file, _open_checked, _reader, _to_mode, open_image
+# The thumbnail path opens files with exactly the same safety checks as a full decode.
+from .images import one_file, open_checked, open_image, reader, to_mode
 
 __all__ = [
     "DEFAULT_PHOTO_VIEW",
@@ -34,6 +34,7 @@ __all__ = [
     "PHOTO_VIEWS",
     "RESAMPLING",
     "VIEWS",
+    "VIEW_DESCRIPTIONS",
     "load_photo",
     "open_photo",
     "photo_view",
@@ -41,7 +42,13 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-VIEWS = ("crop", "full", "letterbox")
+# Each view in words, as the export sidecar's ``input.resize`` tells other runtimes.
+VIEW_DESCRIPTIONS = {
+    "crop": "the centred region with the input's aspect ratio, resized to height x width",
+    "full": "the whole photo resized to height x width (its aspect ratio is not kept)",
+    "letterbox": "the whole photo padded with its mean colour to the input's aspect ratio, then resized",
+}
+VIEWS = tuple(VIEW_DESCRIPTIONS)
 # Chosen by benchmarks/photo_mode.py on photos-dev (see the model card's "Photo mode" section).
 DEFAULT_VIEW = "full"
 PHOTO_VIEWS, DEFAULT_PHOTO_VIEW = VIEWS, DEFAULT_VIEW  # the names engine/__init__ exports
@@ -97,8 +104,8 @@ _UPRIGHT = {
 def _thumbnail_of(source: str | Path | bytes, min_side: int, name: str | None) -> Image.Image | None:
     """A JPEG's usable embedded thumbnail, turned upright like the photo, or None."""
     label = name or (Path(source).name if not isinstance(source, bytes | bytearray) else "image")
-    with _one_file(label), _reader(source, label) as fp:
-        img = _open_checked(fp, label)  # the same checks (regular file, bomb limit) as a full decode
+    with one_file(label), reader(source, label) as fp:
+        img = open_checked(fp, label)  # the same checks (regular file, bomb limit) as a full decode
         if img.format not in ("JPEG", "MPO"):
             return None
         thumb = _exif_thumbnail(img, min_side)
@@ -137,7 +144,7 @@ def photo_view(
     """The uint8 ``(H, W, C)`` model input for ``img`` under ``view`` (see :data:`VIEWS`)."""
     if view not in VIEWS:
         raise ConfigError("view", f"unknown photo view {view!r}; choose one of {', '.join(VIEWS)}")
-    img = _to_mode(img, channels)
+    img = to_mode(img, channels)
     h, w = size
     if view == "crop" and img.width * h != img.height * w:
         # The largest centred region with the model's aspect ratio.

@@ -117,19 +117,20 @@ def timed_run(cmd: list[str], env: dict[str, str], timeout: float = 300) -> tupl
     return result, time.perf_counter() - start
 
 
-def time_to_window(
-    exe: Path, env: dict[str, str], timeout: float = 180, on_visible=None
+def time_to_report(
+    exe: Path, env: dict[str, str], report: str, args: tuple[str, ...] = (), timeout: float = 180, on_seen=None
 ) -> tuple[float | None, float, str]:
-    """Start the app without arguments until it reports ``window-visible``; returns
-    (the app's own seconds, wall seconds until the line arrived, all stderr read so far).
+    """Start the app (with ``args``) until it prints the start-up ``report`` line (``window-visible``,
+    ``first-prediction``); returns (the app's own seconds, wall seconds until the line arrived, all
+    stderr read so far).
 
-    ``on_visible(process)`` runs while the window is up (inspect it) before the app is stopped.
+    ``on_seen(process)`` runs while the app is still up (inspect it) before it is stopped.
     The app's number is None when the line never came (then the wall time is the time it gave up).
     """
     env = {**env, "CIFAR_STUDIO_REPORT_STARTUP": "1"}
     env["CIFAR_STUDIO_LAUNCH_TIME"] = repr(time.time())
     start = time.perf_counter()
-    process = subprocess.Popen([str(exe)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([str(exe), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines, reported = [], None
     try:
         deadline = start + timeout
@@ -138,17 +139,24 @@ def time_to_window(
             if not line:
                 break  # the app exited
             lines.append(line)
-            if line.startswith("window-visible"):
+            if line.startswith(report):
                 reported = float(line.split()[1])
                 break
         wall = time.perf_counter() - start
-        if reported is not None and on_visible is not None:
-            on_visible(process)
+        if reported is not None and on_seen is not None:
+            on_seen(process)
     finally:
         _stop(process, grace_s=20)
         with contextlib.suppress(Exception):
             lines.append(process.stderr.read())
     return reported, wall, "".join(lines)
+
+
+def time_to_window(
+    exe: Path, env: dict[str, str], timeout: float = 180, on_visible=None
+) -> tuple[float | None, float, str]:
+    """The app started without arguments, until it reports ``window-visible`` (see time_to_report)."""
+    return time_to_report(exe, env, "window-visible", timeout=timeout, on_seen=on_visible)
 
 
 # ---------------------------------------------------------------------------- size
@@ -201,12 +209,22 @@ def measure(bundle: Path, runs: int, display: str, work: Path, model_args: list[
     }
     with virtual_display(display) as display_env:
         result["display"] = display_env.get("DISPLAY", "offscreen")
-        window, self_test, screenshot = [], [], []
+        window, first, self_test, screenshot = [], [], [], []
         for i in range(runs):
             reported, wall, log = time_to_window(exe, isolated_env(work / f"window{i}", **display_env))
             if reported is None:
                 raise RuntimeError(f"no window-visible line from the app; its stderr:\n{log}")
             window.append({"reported_s": round(reported, 2), "wall_s": round(wall, 2)})
+
+            # A photo given on the command line, as "Open with" does: launch to its first result.
+            photo_args = (
+                (*model_args[:2], str(SAMPLE_PHOTO)) if model_args[:1] == ["--checkpoint"] else (str(SAMPLE_PHOTO),)
+            )
+            env = isolated_env(work / f"first{i}", **display_env)
+            reported, wall, log = time_to_report(exe, env, "first-prediction", args=photo_args)
+            if reported is None:
+                raise RuntimeError(f"no first-prediction line from the app; its stderr:\n{log}")
+            first.append({"reported_s": round(reported, 2), "wall_s": round(wall, 2)})
 
             env = isolated_env(work / f"self{i}", **display_env)
             done, wall = timed_run([str(exe), "--self-test", *model_args], env)
@@ -224,7 +242,7 @@ def measure(bundle: Path, runs: int, display: str, work: Path, model_args: list[
                     "png_bytes": png.stat().st_size if png.exists() else 0,
                 }
             )
-    result.update(window=window, self_test=self_test, screenshot_predict=screenshot)
+    result.update(window=window, first_prediction=first, self_test=self_test, screenshot_predict=screenshot)
     return result
 
 
@@ -265,6 +283,10 @@ def print_report(r: dict) -> None:
     print()
     print("Time to visible window (app's report):", _summary([w["reported_s"] for w in r["window"]]))
     print("Time to visible window (wall):        ", _summary([w["wall_s"] for w in r["window"]]))
+    print(
+        "Launch with a photo to its first prediction (app's report):",
+        _summary([f["reported_s"] for f in r["first_prediction"]]),
+    )
     print(
         "--self-test (start, load model, classify samples, exit):",
         _summary([s["wall_s"] for s in r["self_test"]]),

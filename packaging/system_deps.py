@@ -70,9 +70,10 @@ SYSTEM: dict[str, tuple[str, str]] = {
     "libdbus-1.so.3": ("libdbus-1-3", "dbus-libs"),
 }
 
-# What the tests use besides the app: a virtual X display for the window test, and binutils'
-# objdump, which PyInstaller runs on every collected binary.
-TEST_TOOLS = ("xvfb", "binutils")
+# What the tests use besides the app: a virtual X display for the window test, binutils' objdump,
+# which PyInstaller runs on every collected binary, and Debian's Fashion-MNIST files (the real-data
+# test of the fashion-mnist source).
+TEST_TOOLS = ("xvfb", "binutils", "dataset-fashion-mnist")
 
 
 def debian_packages() -> list[str]:

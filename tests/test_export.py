@@ -132,10 +132,14 @@ def test_onnx_export_without_onnxruntime_is_written_but_not_checked(tiny_checkpo
     assert "not checked: install onnxruntime" in capsys.readouterr().out
 
 
-def test_sidecar_describes_every_photo_view():
-    from engine import export, photo
+def test_sidecar_describes_the_photo_view_predict_uses(tiny_checkpoint, tmp_path):
+    from engine import photo
 
-    assert set(export._VIEWS) == set(photo.VIEWS)
+    assert set(photo.VIEW_DESCRIPTIONS) == set(photo.VIEWS) and all(photo.VIEW_DESCRIPTIONS.values())
+    result = export_checkpoint(tiny_checkpoint, "torchscript", tmp_path / "m")
+    meta = json.loads(Path(result.sidecar).read_text())
+    assert meta["input"]["photo_view"] == photo.DEFAULT_VIEW
+    assert meta["input"]["resize"].startswith(photo.VIEW_DESCRIPTIONS[photo.DEFAULT_VIEW] + ";")
 
 
 def test_bad_requests_are_one_line_errors(tiny_checkpoint, tmp_path):

@@ -1,7 +1,7 @@
 """The reduced-scale decode (``min_side``, JPEG draft mode) gives what the full decode gives.
 
 Issue 13: a dropped 12 MP photo is decoded at a DCT scale that keeps at least twice the
-model's input, then resized with the same antialiased resampling of the same centre square.
+model's input, then resized with the same antialiased resampling of the same frame (photo mode's default view).
 These tests hold it to the full decode: pixels and the bundled model's probabilities on the
 real photos of ``shared/datasets/photos-dev``, and generated EXIF-rotated, CMYK, 16-bit,
 palette and grayscale images.

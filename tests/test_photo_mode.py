@@ -138,3 +138,38 @@ def test_folder_decoding_runs_in_parallel_in_order_with_errors_in_place(fast, tm
             alone = fast.predict_paths([f], workers=1)[0]
             assert r.probabilities == pytest.approx(alone.probabilities, abs=1e-5)
             assert r.unknown == alone.unknown
+
+
+def test_a_folder_dataset_frames_photos_as_predict_does(fast, tmp_path, monkeypatch):
+    """Non-square photos in a training folder become exactly the arrays predict shows the model."""
+    from engine.data import folder as folder_module
+    from engine.data.folder import load_image_folder
+    from engine.photo import DEFAULT_VIEW
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for cls, (h, w) in (("wide", (60, 120)), ("tall", (90, 45))):
+        for i in range(2):
+            # Thirds of different colours along the long side: cropping and squashing differ.
+            img = np.zeros((h, w, 3), np.uint8)
+            for k, colour in enumerate(((220, 30, 30), (30, 220, 30), (30, 30, 220))):
+                if w > h:
+                    img[:, k * w // 3 : (k + 1) * w // 3] = colour
+                else:
+                    img[k * h // 3 : (k + 1) * h // 3] = colour
+            img = np.clip(img.astype(int) + rng.integers(-20, 20, img.shape), 0, 255).astype(np.uint8)
+            paths.append(tmp_path / "d" / cls / f"{i}.png")
+            paths[-1].parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(paths[-1])
+    ds = load_image_folder(tmp_path / "d", image_size=32)
+    assert fast.input_size == (32, 32) and fast.view == DEFAULT_VIEW
+    for path in paths:
+        shown = fast.prepare(path)
+        assert shown.shape == (32, 32, 3)
+        assert any(np.array_equal(shown, row) for row in ds.train.images), path
+        assert not np.array_equal(shown, load_photo(path, (32, 32), 3, view="crop"))
+    # The decoded-image cache is keyed by the view: another view decodes again, never reuses these.
+    monkeypatch.setattr(folder_module, "DEFAULT_VIEW", "crop")
+    cropped = load_image_folder(tmp_path / "d", image_size=32)
+    assert not cropped.summary.from_cache
+    assert any(np.array_equal(load_photo(paths[0], (32, 32), 3, view="crop"), row) for row in cropped.train.images)

@@ -42,20 +42,11 @@ def bench_evaluation(checkpoint, data: str, batch_size: int = 256) -> dict:
     from ..checkpoint import load_checkpoint
     from ..data.sources import DataSpec, load_dataset
     from ..errors import DataError
-    from ..evaluation_run import evaluate_checkpoint
+    from ..evaluation_run import evaluate_checkpoint, training_data_spec
 
     ck = load_checkpoint(checkpoint)
-    cfg = ck.config or {}
-    spec = DataSpec(
-        data,
-        classes=tuple(cfg["classes"]) if cfg.get("classes") else None,
-        val_fraction=float(cfg.get("val_fraction", 0.1)),
-        seed=int(cfg.get("seed", 0)),
-        limit=cfg.get("limit"),
-        image_size=cfg.get("image_size"),
-    )
     say("  decoding the data once (not timed)...")
-    load_dataset(spec, for_training=False)
+    load_dataset(training_data_spec(ck, data), for_training=False)
     calls = []
     split = "val"
     t = time.perf_counter()

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import Cancelled, DataError, ImageError
 from ..images import decode_array
+from ..photo import DEFAULT_VIEW
 from .cache import cache_key, load_cached, store_cached
 from .dataset import Dataset, ImageSet, LoadSummary
 from .listing import Listing
@@ -155,7 +156,8 @@ def _decoder(src: Listing, size: tuple[int, int] | None):
     min_side = 2 * max(size) if size else None
 
     def one(name: str):
-        return decode_array(src.source(name), size, PurePosixPath(name).name, min_side, NATIVE_PIXELS)
+        # Framed as predict frames a photo by default, so a folder-trained model sees photos alike.
+        return decode_array(src.source(name), size, PurePosixPath(name).name, min_side, NATIVE_PIXELS, DEFAULT_VIEW)
 
     def decode(names: list[str]) -> list:
         out = []
@@ -226,7 +228,9 @@ def load_image_folder(
     except OSError as exc:
         raise DataError(f"{path}: not readable ({exc.strerror or exc})") from None
     with closing(src):  # the archive's file handle, not left to the garbage collector
-        key = cache_key("folder", str(path.resolve()), src.fingerprint, sorted(src.skipped.items()), image_size)
+        # The view is part of the key: resized photos are framed as predict frames them.
+        parts = (str(path.resolve()), src.fingerprint, sorted(src.skipped.items()), image_size, DEFAULT_VIEW)
+        key = cache_key("folder", *parts)
         if use_cache and (cached := load_cached(key)) is not None:
             _logger.info("loaded %s from the decoded-image cache", path)
             return cached

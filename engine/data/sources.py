@@ -50,6 +50,13 @@ class DataSpec:
     limit: int | None = None
     image_size: int | None = None
 
+    @classmethod
+    def of(cls, cfg) -> DataSpec:
+        """The data part of TrainConfig ``cfg``: what training (and the LR finder) load."""
+        return cls(
+            cfg.data, tuple(cfg.classes) if cfg.classes else None, cfg.val_fraction, cfg.seed, cfg.limit, cfg.image_size
+        )
+
 
 def _load_idx(kind: str) -> Dataset:
     from .idx import FASHION_CLASSES, MNIST_CLASSES, find_idx_folder, load_idx_dataset

@@ -16,13 +16,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from ..checkpoint_checks import tensor_finite
+from ..checkpoint import Checkpoint, load_checkpoint
 from ..config import TrainConfig
 from ..data.dataset import Dataset
 from ..data.loader import DeviceBatches, channel_stats
 from ..data.sources import DataSpec, load_dataset
-from ..device import autocast_context, autocast_dtype, resolve_device, set_thread_budget, threads_label
+from ..device import autocast_context, autocast_dtype, grad_scaler, resolve_device, set_thread_budget, threads_label
 from ..errors import CheckpointError, EngineError
 from ..evaluate import evaluate_arrays
 from ..models import count_parameters, create_model, data_init
@@ -34,16 +33,13 @@ from .events import BatchEnd, EpochEnd, LogMessage, RunFinished, RunStarted
 from .optim import LRSchedule, build_optimizer
 from .recipe_options import Lookahead, whiten_bias
 from .resume import elapsed_before, resume_config
+from .run_checkpoints import RunCheckpoints, TrainingFailed
 from .run_files import RunFiles
 from .run_folder import claim_run_folder
 
 __all__ = ["StopFlag", "TrainingFailed", "train"]
 
 _logger = logging.getLogger(__name__)
-
-
-class TrainingFailed(EngineError):
-    """The run cannot go on (NaN loss, out of memory...); the message says why."""
 
 
 class StopFlag:
@@ -93,7 +89,9 @@ def train(
     return run.execute()
 
 
-class _Run:
+class _Run(RunCheckpoints):
+    """One training run: setup, the epoch loop and its events (checkpoints: :class:`RunCheckpoints`)."""
+
     def __init__(self, config, out_dir, callback, stop, resume, dataset, reserve_ui_thread, overwrite=False):
         self.resume_ckpt: Checkpoint | None = None
         self.resume_path = None
@@ -133,16 +131,7 @@ class _Run:
         self.device = self.ctx.device or resolve_device(cfg.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        ds = self.dataset or load_dataset(
-            DataSpec(
-                cfg.data,
-                tuple(cfg.classes) if cfg.classes else None,
-                cfg.val_fraction,
-                cfg.seed,
-                cfg.limit,
-                cfg.image_size,
-            )
-        )
+        ds = self.dataset or load_dataset(DataSpec.of(cfg))
         for line in ds.summary.lines():
             self.log(f"{ds.name}: {line}", "warning")
         self.ds = ds
@@ -162,9 +151,7 @@ class _Run:
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = self.model.to(self.device, memory_format=memory_format)
         self.amp_dtype = autocast_dtype(self.device, cfg.mixed_precision)
-        self.scaler = torch.amp.GradScaler(
-            self.device.type, enabled=self.amp_dtype == torch.float16 and self.device.type == "cuda"
-        )
+        self.scaler = grad_scaler(self.device, self.amp_dtype)
         self.batches = DeviceBatches(
             ds.train.images,
             ds.train.labels,
@@ -483,53 +470,3 @@ class _Run:
             )
         )
         return True
-
-    # ----------------------------------------------------------------- checkpoints
-    def _check_finite(self, where: str) -> None:
-        models = [self.model] + ([self.ema.module] if self.ema is not None else [])
-        params = [p.detach() for m in models for p in m.parameters()]
-        # One sync: the sums are finite exactly when no weight is NaN/inf (or a sum overflowed).
-        if not bool(torch.stack([p.float().sum() for p in params]).isfinite().all()) and not all(
-            tensor_finite(p) for p in params
-        ):
-            raise TrainingFailed(f"weights became NaN or infinite {where}; lower the learning rate (or turn off fp16)")
-
-    def _save(self, epochs_done: int, step_in_epoch: int, partial, val_acc=None, best=False) -> None:
-        if not self.ctx.is_main:
-            return
-        if step_in_epoch:  # a stop mid-epoch: the epoch-end check has not seen these weights
-            self._check_finite(f"during epoch {epochs_done + 1}")
-        eval_model = self.ema.module if self.ema is not None else self.model
-        h, w, c = self.ds.image_shape
-        ckpt = Checkpoint(
-            path=None,
-            arch=self.cfg.model,
-            arch_args=dict(self.cfg.model_args),
-            state_dict={k: v.detach().cpu() for k, v in eval_model.state_dict().items()},
-            classes=list(self.ds.classes),
-            mean=self.mean,
-            std=self.std,
-            input_size=(h, w),
-            channels=c,
-            config=self.cfg.to_dict(),
-            history=list(self.history),
-            epoch=epochs_done,
-            best_val_acc=self.best_acc,
-            val_acc=val_acc,
-        )
-        if best:
-            save_checkpoint(ckpt, self.out / "best.pt")
-        ckpt.train_state = {
-            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
-            "lookahead": self.lookahead.state_dict() if self.lookahead is not None else None,
-            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
-            "step_in_epoch": step_in_epoch,
-            "partial": partial,
-            "torch_rng": torch.get_rng_state(),
-            "elapsed_s": self.elapsed(),
-            "early_stopped": self.early_stop_epoch is not None,
-        }
-        save_checkpoint(ckpt, self.out / "last.pt")

@@ -1,4 +1,6 @@
-"""The engine calls the GUI makes, as plain functions ``fn(state, ...)`` for :class:`gui.background.task.Task`.
+"""The engine calls the GUI makes, as plain functions ``fn(state, ...)`` for :class:`gui.background.task.Task`:
+start-up, data, checkpoints and evaluation here; prediction in :mod:`.prediction_calls`, runs, the
+LR finder, export and model summaries in :mod:`.run_calls`.
 
 These run in worker threads. They use only ``engine``'s public names and return small
 plain objects (no widgets, no QPixmap: QImage is fine off the GUI thread). Predictors are
@@ -12,46 +14,22 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from PySide6.QtGui import QImage
-
-if TYPE_CHECKING:
-    import numpy as np
-
-from .qimages import load_photo
 
 __all__ = [
-    "THUMBNAIL_SIZE",
     "CheckpointInfo",
-    "ComparedPrediction",
     "DataInfo",
     "EngineInfo",
-    "FoundFiles",
-    "PredictedImage",
     "PredictorCache",
-    "RunCurves",
     "RunView",
     "checkpoint_info",
-    "compare_predict",
     "count_parameters",
     "evaluate",
-    "explain_class",
-    "explain_image",
-    "export_model",
-    "find_lr",
-    "list_runs",
     "load_data_info",
     "load_engine",
-    "model_summary",
     "open_run_info",
-    "predict_files",
-    "read_run_curves",
 ]
 
 _logger = logging.getLogger(__name__)
-
-THUMBNAIL_SIZE = 96
 
 
 # ---------------------------------------------------------------------------- engine start-up
@@ -206,6 +184,10 @@ def checkpoint_info(state, path: str, cache: PredictorCache | None = None) -> Ch
     import engine
 
     ck = cache.get(path)[0].checkpoint if cache is not None else engine.load_checkpoint(path)
+    return _describe(ck, path)
+
+
+def _describe(ck, path) -> CheckpointInfo:
     return CheckpointInfo(
         str(path),
         ck.summary(),
@@ -236,77 +218,11 @@ def open_run_info(state, checkpoint: str) -> RunView:
 
     ck = engine.load_checkpoint(checkpoint)
     folder = Path(checkpoint).parent
-    info = CheckpointInfo(
-        str(checkpoint),
-        ck.summary(),
-        ck.arch,
-        list(ck.classes),
-        ck.val_acc,
-        ck.best_val_acc,
-        list(ck.history),
-        (ck.config or {}).get("epochs"),
-    )
+    info = _describe(ck, checkpoint)
     if state.is_interruption_requested():
         raise engine.Cancelled("stopped")
     last = engine.find_resumable(folder, unfinished_only=True)
     return RunView(info, str(last) if last else None, dict(ck.config or {}), engine.read_batch_history(folder))
-
-
-# ---------------------------------------------------------------------------- prediction
-@dataclass
-class FoundFiles:
-    """First partial result of :func:`predict_files` when it expands folders: the files to classify."""
-
-    paths: list[str]
-
-
-@dataclass
-class PredictedImage:
-    index: int  # position in the Predict tab's list
-    path: str
-    prediction: object  # engine.Prediction (probabilities, error, input_image)
-    thumbnail: QImage | None
-
-
-def predict_files(
-    state, cache: PredictorCache, checkpoint: str, paths: list[str], tta: int = 0, expand: bool = True, chunk: int = 16
-) -> int:
-    """Classify files (and, with ``expand``, the images inside folders) in chunks.
-
-    With ``expand`` the first partial result is :class:`FoundFiles` (the files found); then
-    come :class:`PredictedImage` results whose ``index`` is the position in that list. A bad file
-    gets its error and the rest still run (the engine's per-file errors).
-    """
-    import engine
-
-    files = [str(p) for p in engine.expand_inputs(paths)] if expand else [str(p) for p in paths]
-    if expand:
-        state.set_partial_result(FoundFiles(files))
-    if not files:
-        return 0
-    predictor, lock = cache.get(checkpoint)
-    done = 0
-    for start in range(0, len(files), chunk):
-        if state.is_interruption_requested():
-            break
-        part = files[start : start + chunk]
-        with lock:
-            predictions = predictor.predict_paths(part, tta=tta, keep_inputs=True)
-        for offset, (path, prediction) in enumerate(zip(part, predictions, strict=False)):
-            thumb = load_photo(path, THUMBNAIL_SIZE) if prediction.error is None else None
-            state.set_partial_result(PredictedImage(start + offset, path, prediction, thumb))
-        done += len(part)
-        state.set_progress(done / len(files), f"{done}/{len(files)} images")
-    return done
-
-
-def explain_image(
-    state, cache: PredictorCache, checkpoint: str, image: np.ndarray, class_index: int | None
-) -> tuple[np.ndarray, int]:
-    """Grad-CAM heatmap (H, W in [0, 1]) of one model input, and the class it explains."""
-    predictor, lock = cache.get(checkpoint)
-    with lock:
-        return predictor.explain(image, class_index)
 
 
 # ---------------------------------------------------------------------------- evaluation
@@ -324,117 +240,3 @@ def evaluate(state, checkpoint: str, data: str, split: str, tta: int, device: st
         should_stop=state.is_interruption_requested,
         progress=_progress_to(state),
     )
-
-
-# ---------------------------------------------------------------------------- runs, LR finder, export
-def list_runs(state, folders: list[str]) -> list:
-    """engine.RunSummary of every run under the default runs folder and ``folders``, newest first."""
-    import engine
-
-    return engine.list_runs(folders)
-
-
-@dataclass
-class RunCurves:
-    """One run's per-epoch metrics for the overlay plot (or why they could not be read)."""
-
-    path: str
-    name: str
-    epochs: list[dict] = field(default_factory=list)
-    error: str | None = None
-
-
-def read_run_curves(state, paths: list[str]) -> list[RunCurves]:
-    """Per-epoch metrics of each run folder; a run that cannot be read carries its own error."""
-    import engine
-
-    from .task import describe_error
-
-    out = []
-    for path in paths:
-        if state.is_interruption_requested():
-            break
-        try:
-            details = engine.read_run(path)
-        except Exception as exc:  # one damaged run must not hide the others' curves
-            out.append(RunCurves(path, Path(path).name, error=describe_error(exc)))
-            continue
-        out.append(RunCurves(path, details.summary.name, list(details.epochs)))
-    return out
-
-
-def find_lr(state, config, steps: int = 100):
-    """engine.lr_find on ``config``'s model and data; progress per step, cancel keeps what was measured."""
-    import engine
-
-    state.set_progress(None, f"loading {config.data}")
-
-    def progress(step: int, total: int, lr: float, loss: float) -> None:
-        state.set_progress(step / total if total else None, f"step {step}/{total}: lr {lr:.2g}, loss {loss:.3f}")
-
-    return engine.lr_find(config, steps=steps, progress=progress, stop=state)
-
-
-def export_model(state, checkpoint: str, fmt: str, out: str):
-    """engine.export_checkpoint (writes ``out`` and its JSON sidecar, verified against PyTorch)."""
-    import engine
-
-    state.set_progress(None, f"exporting {Path(checkpoint).name} as {fmt}")
-    return engine.export_checkpoint(checkpoint, fmt, out)
-
-
-def model_summary(state, name: str, model_args: dict, num_classes: int = 10, input_size: int = 32):
-    """engine.model_summary of a registry model for ``input_size`` square images."""
-    import engine
-
-    return engine.model_summary(name, num_classes=num_classes, input_size=(input_size, input_size), **model_args)
-
-
-@dataclass
-class ComparedPrediction:
-    """One checkpoint's answer for the compared photo (``error`` when the checkpoint failed)."""
-
-    checkpoint: str
-    prediction: object | None = None  # engine.Prediction
-    input_size: tuple[int, int] | None = None
-    classes: list[str] = field(default_factory=list)
-    error: str | None = None
-
-
-def compare_predict(state, cache: PredictorCache, checkpoints: list[str], path: str) -> list[ComparedPrediction]:
-    """Classify one photo with each checkpoint; each is reported as a partial result as it is done."""
-    from .task import describe_error
-
-    out = []
-    for i, checkpoint in enumerate(checkpoints):
-        if state.is_interruption_requested():
-            break
-        state.set_progress(i / len(checkpoints), f"{Path(checkpoint).name}")
-        try:
-            predictor, lock = cache.get(checkpoint)
-            with lock:
-                prediction = predictor.predict_paths([path], keep_inputs=True)[0]
-            item = ComparedPrediction(
-                checkpoint, prediction, tuple(predictor.input_size), list(predictor.classes), prediction.error
-            )
-        except Exception as exc:  # a checkpoint that does not load is that column's error
-            item = ComparedPrediction(checkpoint, error=describe_error(exc))
-        state.set_partial_result(item)
-        out.append(item)
-    return out
-
-
-def explain_class(state, cache: PredictorCache, jobs: list[tuple[str, np.ndarray, int]]) -> list:
-    """Grad-CAM of one class for several checkpoints: ``(checkpoint, model input, class index)``
-    each; the result per job is the heatmap, or a one-line error for that checkpoint."""
-    from .task import describe_error
-
-    out = []
-    for checkpoint, image, class_index in jobs:
-        if state.is_interruption_requested():
-            break
-        try:
-            out.append(explain_image(state, cache, checkpoint, image, class_index)[0])
-        except Exception as exc:  # a model without convolutions: that column says so
-            out.append(describe_error(exc))
-    return out

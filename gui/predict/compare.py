@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..background import engine_calls
+from ..background import prediction_calls
 from ..background.current import CurrentTask
 from ..background.qimages import array_to_qimage, heatmap_overlay, to_pixmap
 from ..widgets.checkpoint_picker import CHECKPOINT_FILTER
@@ -42,7 +42,7 @@ class CompareColumn(QWidget):
     def __init__(self, checkpoint: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.checkpoint = checkpoint
-        self.item = None  # engine_calls.ComparedPrediction
+        self.item = None  # prediction_calls.ComparedPrediction
         self.heat = None
         self.heat_class: str | None = None
         self.title = QLabel(f"<b>{Path(checkpoint).parent.name}/{Path(checkpoint).name}</b>")
@@ -203,7 +203,7 @@ class CompareDialog(QDialog):
         for i, column in enumerate(self.columns):
             self._grid.addWidget(column, 0, i)
             column.bars.class_clicked.connect(self.explain)
-        task = self._predicting.start(engine_calls.compare_predict, self.cache, checkpoints, image, name="compare")
+        task = self._predicting.start(prediction_calls.compare_predict, self.cache, checkpoints, image, name="compare")
         task.partial.connect(self._on_item)
         task.failed.connect(lambda error: self.message.show_message(f"Compare: {error.message}", "error"))
         task.finished.connect(self.compared)
@@ -229,7 +229,7 @@ class CompareDialog(QDialog):
             targets.append(column)
         if not jobs:
             return False
-        task = self._explaining.start(engine_calls.explain_class, self.cache, jobs, name="compare grad-cam")
+        task = self._explaining.start(prediction_calls.explain_class, self.cache, jobs, name="compare grad-cam")
         task.succeeded.connect(lambda heats: self._on_heats(class_name, targets, heats))
         task.failed.connect(lambda error: self.message.show_message(f"Grad-CAM: {error.message}", "warning"))
         task.finished.connect(self.explained)

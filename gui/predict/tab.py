@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..background import engine_calls
+from ..background import engine_calls, prediction_calls
 from ..background.current import CurrentTask
 from ..background.task import TaskError
 from ..settings import Settings
@@ -273,7 +273,7 @@ class PredictTab(QWidget):
             return
         tta = 2 if self.tta.isChecked() else 0
         args = (self.cache, self.checkpoint, paths, tta, expand)
-        task = self._classifying.start(engine_calls.predict_files, *args, name="classify")
+        task = self._classifying.start(prediction_calls.predict_files, *args, name="classify")
         job = self._job = _ClassifyJob(paths, expand, listed=not expand)
         task.partial.connect(lambda value: self._on_partial(job, value))
         task.progress.connect(lambda f, text: self.status_message.emit(f"Classifying: {text}"))
@@ -290,9 +290,9 @@ class PredictTab(QWidget):
             self._queue.insert(0, job.paths)
 
     def _on_partial(self, job: _ClassifyJob, value) -> None:
-        if isinstance(value, engine_calls.FoundFiles):
+        if isinstance(value, prediction_calls.FoundFiles):
             self._on_files_found(job, value.paths)
-        elif isinstance(value, engine_calls.PredictedImage):
+        elif isinstance(value, prediction_calls.PredictedImage):
             self._on_predicted(job, value)
 
     def _on_files_found(self, job: _ClassifyJob, paths: list[str]) -> None:
@@ -304,7 +304,7 @@ class PredictTab(QWidget):
         if not paths:
             self.message.show_message("No image files found there.", "warning")
 
-    def _on_predicted(self, job: _ClassifyJob, value: engine_calls.PredictedImage) -> None:
+    def _on_predicted(self, job: _ClassifyJob, value: prediction_calls.PredictedImage) -> None:
         row = job.base + value.index
         if row >= len(self.entries) or self.entries[row].path != value.path:
             return  # the list was cleared meanwhile
@@ -367,7 +367,7 @@ class PredictTab(QWidget):
         if p is None or p.error or p.input_image is None or self._explaining.busy:
             return
         args = (self.cache, self.checkpoint, p.input_image, None)
-        task = self._explaining.start(engine_calls.explain_image, *args, name="grad-cam")
+        task = self._explaining.start(prediction_calls.explain_image, *args, name="grad-cam")
         task.succeeded.connect(lambda result, e=entry: self._on_heat(e, result))
         task.failed.connect(lambda error: self.message.show_message(f"Grad-CAM: {error.message}", "warning"))
         task.start()
@@ -383,7 +383,7 @@ class PredictTab(QWidget):
             return False
         index = list(p.probabilities).index(class_name)  # probabilities are in the model's class order
         args = (self.cache, self.checkpoint, p.input_image, index)
-        task = self._explaining.start(engine_calls.explain_image, *args, name="grad-cam")
+        task = self._explaining.start(prediction_calls.explain_image, *args, name="grad-cam")
         task.succeeded.connect(lambda result, e=entry: self._on_class_heat(e, class_name, result))
         task.failed.connect(lambda error: self.message.show_message(f"Grad-CAM: {error.message}", "warning"))
         task.start()

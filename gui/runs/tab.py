@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..background import engine_calls
+from ..background import run_calls
 from ..background.current import CurrentTask
 from ..settings import Settings
 from ..widgets.export_dialog import ExportDialog
@@ -210,7 +210,7 @@ class RunsTab(QWidget):
 
     def refresh(self) -> None:
         """List the runs again in the background; the selection is kept (by folder)."""
-        task = self._listing.start(engine_calls.list_runs, self.folders, name="list runs")
+        task = self._listing.start(run_calls.list_runs, self.folders, name="list runs")
         task.succeeded.connect(self._show_runs)
         task.failed.connect(lambda error: self.message.show_message(f"Cannot list runs: {error.message}", "error"))
         task.start()
@@ -268,7 +268,7 @@ class RunsTab(QWidget):
     def _on_selection(self) -> None:
         self._update_actions()
         paths = self.selected_paths()
-        task = self._reading.start(engine_calls.read_run_curves, paths, name="read runs")
+        task = self._reading.start(run_calls.read_run_curves, paths, name="read runs")
         task.succeeded.connect(self._show_curves)
         task.start()
 

@@ -1,7 +1,8 @@
 """The training form: every TrainConfig field as a widget, both ways (form <-> TrainConfig).
 
-The inputs come from one table (:data:`.config_fields.FIELDS`): building them, listing them,
-reading them into a dict and writing a TrainConfig into them are all loops over that table.
+The inputs come from one table (:data:`.config_fields.FIELDS`; one widget per kind of field,
+:mod:`.field_inputs`): building them, listing them, reading them into a dict and writing a
+TrainConfig into them are all loops over that table.
 Validation is TrainConfig's own: the form builds a dict, ``TrainConfig.from_dict`` coerces and
 validates it, and a ConfigError's ``field`` says which widget to highlight. Reading the config
 (:meth:`ConfigForm.config`) has no side effects; :meth:`ConfigForm.check` reads it and shows
@@ -18,20 +19,18 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
     QLabel,
-    QLineEdit,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from ..widgets.fields import NumberEdit, clear_invalid, mark_invalid
-from .config_fields import FIELDS, FieldSpec
+from ..widgets.fields import clear_invalid, mark_invalid
+from .config_fields import FIELDS
 from .data_panel import DataPanel
+from .field_inputs import changed_signal, make_input, read_input, write_input
 from .model_picker import ModelPicker
 from .schedule_preview import SchedulePreview
 
@@ -39,79 +38,6 @@ __all__ = ["CUSTOM", "ConfigForm"]
 
 _logger = logging.getLogger(__name__)
 CUSTOM = "custom"  # the preset combo's entry for a form that no preset gives exactly
-
-
-def _make_input(spec: FieldSpec) -> QWidget:
-    """The widget for one table row; a change of it is reported through :func:`_changed_signal`."""
-    if spec.kind == "int":
-        widget = QSpinBox()
-        widget.setRange(*spec.range)
-        widget.setMaximumWidth(140)
-    elif spec.kind == "number":
-        widget = NumberEdit()
-    elif spec.kind in ("choice", "option"):
-        widget = QComboBox()
-        if isinstance(spec.choices, tuple):
-            widget.addItems(list(spec.choices))
-        for value, text in spec.options:
-            widget.addItem(text, value)
-    elif spec.kind == "flag":
-        widget = QCheckBox(spec.label)
-    elif spec.kind == "numbers":
-        widget = QLineEdit()
-        widget.setPlaceholderText(spec.placeholder)
-    else:
-        raise ValueError(f"{spec.name}: unknown field kind {spec.kind!r}")
-    widget.setToolTip(spec.tooltip)
-    return widget
-
-
-def _changed_signal(widget: QWidget):
-    if isinstance(widget, QComboBox):
-        return widget.currentIndexChanged
-    if isinstance(widget, QSpinBox):
-        return widget.valueChanged
-    if isinstance(widget, QCheckBox):
-        return widget.toggled
-    return widget.textChanged
-
-
-def _read(spec: FieldSpec, widget: QWidget):
-    """The raw value of one input; a number that does not parse is a ConfigError on its field."""
-    import engine
-
-    if spec.kind == "int":
-        return widget.value()
-    if spec.kind == "choice":
-        return widget.currentText()
-    if spec.kind == "option":
-        return widget.currentData()
-    if spec.kind == "flag":
-        return widget.isChecked()
-    if spec.kind == "numbers":
-        try:
-            return [float(m) for m in widget.text().replace(";", ",").split(",") if m.strip()]
-        except ValueError:
-            raise engine.ConfigError(spec.key, "must be numbers separated by commas") from None
-    try:
-        return widget.value()
-    except ValueError:
-        raise engine.ConfigError(spec.key, f"{widget.text()!r} is not a number") from None
-
-
-def _write(spec: FieldSpec, widget: QWidget, value) -> None:
-    if spec.kind == "int":
-        widget.setValue(value)
-    elif spec.kind == "choice":
-        widget.setCurrentText(value)
-    elif spec.kind == "option":
-        widget.setCurrentIndex(max(widget.findData(value), 0))
-    elif spec.kind == "flag":
-        widget.setChecked(value)
-    elif spec.kind == "numbers":
-        widget.setText(", ".join(f"{m:g}" for m in value))
-    else:
-        widget.set_value(value)
 
 
 def _config_value(cfg, name: str):
@@ -162,7 +88,7 @@ class ConfigForm(QWidget):
             "Model": [(None, self.model)],
         }
         for spec in FIELDS:
-            widget = self.inputs[spec.key] = _make_input(spec)
+            widget = self.inputs[spec.key] = make_input(spec)
             groups.setdefault(spec.group, []).append((None if spec.kind == "flag" else spec.label, widget))
         groups["Learning-rate schedule"].append((None, self.preview))
 
@@ -188,7 +114,7 @@ class ConfigForm(QWidget):
             combo.setMinimumContentsLength(12)
 
         for widget in self.inputs.values():
-            _changed_signal(widget).connect(self.changed)
+            changed_signal(widget).connect(self.changed)
         self.data.changed.connect(self.changed)
         self.model.changed.connect(self.changed)
         self.inputs["schedule"].currentIndexChanged.connect(self._update_schedule_rows)
@@ -363,7 +289,7 @@ class ConfigForm(QWidget):
             target = values
             for part in parents:
                 target = target.setdefault(part, {})
-            target[key] = _read(spec, self.inputs[spec.key])
+            target[key] = read_input(spec, self.inputs[spec.key])
         return values
 
     # ----------------------------------------------------------------- config -> form
@@ -380,7 +306,7 @@ class ConfigForm(QWidget):
             self.model.set_block(cfg.model_args.get("block"))
             self.model.set_weights_path(cfg.pretrained_path)
             for spec in FIELDS:
-                _write(spec, self.inputs[spec.key], _config_value(cfg, spec.name))
+                write_input(spec, self.inputs[spec.key], _config_value(cfg, spec.name))
             if self._compile_unavailable is not None:
                 self.inputs["compile"].setChecked(False)  # hidden: never on without the user seeing it
         finally:

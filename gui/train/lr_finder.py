@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import theme
-from ..background import engine_calls
+from ..background import run_calls
 from ..background.current import CurrentTask
 from ..background.task import TaskError
 from ..widgets.message_bar import MessageBar
@@ -116,7 +116,7 @@ class LRFinderDialog(QDialog):
         self.result = None
         self.progress.setValue(0)
         self.progress.setRange(0, 0)  # loading data: no step count yet
-        task = self._task.start(engine_calls.find_lr, self.config, self.steps.value(), name="lr finder")
+        task = self._task.start(run_calls.find_lr, self.config, self.steps.value(), name="lr finder")
         task.progress.connect(self._on_progress)
         task.succeeded.connect(self._show_result)
         task.failed.connect(self._on_failed)

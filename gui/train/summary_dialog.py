@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..background import engine_calls
+from ..background import run_calls
 from ..background.current import CurrentTask
 from ..background.task import TaskError
 
@@ -54,7 +54,7 @@ class SummaryDialog(QDialog):
         self.resize(760, 600)
         self._task = CurrentTask()
         task = self._task.start(
-            engine_calls.model_summary, model, dict(model_args or {}), num_classes, input_size, name="model summary"
+            run_calls.model_summary, model, dict(model_args or {}), num_classes, input_size, name="model summary"
         )
         task.succeeded.connect(self._show)
         task.failed.connect(self._on_failed)

@@ -6,7 +6,6 @@ last stopped run from its last.pt."""
 from __future__ import annotations
 
 import logging
-import re
 import time
 from pathlib import Path
 
@@ -35,28 +34,13 @@ from ..widgets.message_bar import MessageBar
 from .config_form import ConfigForm
 from .curves import CurvesView
 from .lr_finder import LRFinderDialog
+from .run_folders import default_run_dir, holds_run, run_checkpoint, runs_root, stopped_run
 from .run_progress import RunProgress, format_duration
 
-__all__ = ["TrainTab", "default_run_dir", "runs_root"]
+__all__ = ["TrainTab"]
 
 _logger = logging.getLogger(__name__)
 LOG_LINES = 5000  # the log panel keeps the most recent lines only
-
-
-def runs_root() -> Path:
-    """Per-user folder for training runs, shared with the command line; ``CIFAR_STUDIO_RUNS`` overrides."""
-    import engine  # light: engine.paths needs no torch
-
-    return engine.runs_dir()
-
-
-def default_run_dir(model: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", model).strip("-") or "model"
-    base = runs_root() / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}"
-    path, n = base, 2
-    while path.exists():
-        path, n = base.with_name(f"{base.name}-{n}"), n + 1
-    return path
 
 
 class TrainTab(QWidget):
@@ -222,7 +206,7 @@ class TrainTab(QWidget):
             out_dir, resume_from = Path(last["out_dir"]), last["last"]
         else:
             out_dir = Path(self.output.text()).expanduser() if self.output.text() else default_run_dir(cfg.model)
-            if (out_dir / "last.pt").exists() or (out_dir / "best.pt").exists():
+            if holds_run(out_dir):
                 self.message.show_message(
                     f"{out_dir} already holds a run: choose another output folder. The run is shown "
                     "below; if it was stopped, Resume continues it.",
@@ -278,13 +262,7 @@ class TrainTab(QWidget):
             self.message.show_message(f"Cannot resume {folder}: {exc}", "error")
             return False
         self.form.set_config(cfg)
-        best = Path(folder) / "best.pt"
-        self.settings.last_run = {
-            "out_dir": str(folder),
-            "status": "stopped",
-            "best": str(best) if best.is_file() else None,
-            "last": str(last),
-        }
+        self.settings.last_run = stopped_run(folder, last)
         self._shown_unresumable = False
         return self.start(resume=True)
 
@@ -447,7 +425,7 @@ class TrainTab(QWidget):
         if self.running:
             return False
         folder_path = Path(folder)
-        checkpoint = next((folder_path / n for n in ("last.pt", "best.pt") if (folder_path / n).is_file()), None)
+        checkpoint = run_checkpoint(folder_path)
         if checkpoint is None:
             self.message.show_message(f"{folder}: no last.pt or best.pt in this folder", "error")
             return False
@@ -480,12 +458,7 @@ class TrainTab(QWidget):
                 self.form.set_config(engine.TrainConfig.from_dict(run.config))
             except engine.ConfigError as exc:
                 _logger.warning("the opened run's settings do not fit the form: %s", exc)
-            self.settings.last_run = {
-                "out_dir": str(folder),
-                "status": "stopped",
-                "best": self._opened_best,
-                "last": run.resumable,
-            }
+            self.settings.last_run = stopped_run(folder, run.resumable, self._opened_best)
             self._append_log("This run was stopped before its last epoch: Resume continues it")
         self.status_message.emit(f"Showing run {folder}")
         self._update_buttons()

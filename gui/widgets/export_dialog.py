@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..background import engine_calls
+from ..background import run_calls
 from ..background.current import CurrentTask
 from ..background.task import TaskError
 from .checkpoint_picker import CHECKPOINT_FILTER
@@ -125,7 +125,7 @@ class ExportDialog(QDialog):
             return False
         self.message.clear()
         self.result_label.clear()
-        task = self._task.start(engine_calls.export_model, ckpt, fmt, out, name="export")
+        task = self._task.start(run_calls.export_model, ckpt, fmt, out, name="export")
         task.succeeded.connect(self._on_done)
         task.failed.connect(self._on_failed)
         task.finished.connect(self._on_finished)
