@@ -88,6 +88,17 @@ def test_reading_the_config_has_no_side_effects(qtbot, engine_info, gui_settings
     assert form.error.startswith("lr:") and form.inputs["lr"].property("invalid") is True
 
 
+def test_a_zero_that_means_off_says_off(qtbot, engine_info, gui_settings, tiny_image_folder):
+    """Spin boxes whose 0 switches a feature off show "off" (or "always"), and still read as 0."""
+    tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder)
+    patience = tab.form.inputs["early_stop_patience"]
+    patience.setValue(0)
+    assert patience.text() == "off" and tab.form.config().early_stop_patience == 0
+    patience.setValue(5)
+    assert patience.text() == "5" and tab.form.config().early_stop_patience == 5
+    assert tab.form.inputs["whiten_bias_epochs"].specialValueText() == "always"
+
+
 @pytest.mark.parametrize(
     ("widget", "text", "field", "words"),
     [

@@ -32,7 +32,7 @@ class FieldSpec:
     choices: str | tuple[str, ...] | None = None
     options: tuple[tuple[object, str], ...] = ()
     schedules: frozenset[str] | None = None  # shown only for these schedules (None: always)
-    placeholder: str = ""
+    placeholder: str = ""  # "numbers": hint text; "int": what the minimum means, shown instead of it ("off")
 
     @property
     def key(self) -> str:
@@ -47,7 +47,7 @@ FIELDS: tuple[FieldSpec, ...] = (
               range=(1, 100_000)),
     FieldSpec("early_stop_patience", _OPT, "Early-stop patience", "int",
               "Stop after this many epochs without a better validation accuracy; 0 = off (typical: 10-20)",
-              range=(0, 10_000)),
+              range=(0, 10_000), placeholder="off"),
     FieldSpec("batch_size", _OPT, "Batch size", "int", "Images per optimizer step (typical: 128-512)",
               range=(1, 65_536)),
     FieldSpec("optimizer", _OPT, "Optimizer", "choice", "sgd (with momentum) for CNNs; adam/adamw for quick tries",
@@ -79,24 +79,26 @@ FIELDS: tuple[FieldSpec, ...] = (
               "Epochs without improvement before decaying (typical: 5)", range=(0, 10_000),
               schedules=frozenset({"plateau"})),
     FieldSpec("augment.crop_padding", _AUG, "Crop padding", "int",
-              "Random translation by up to this many pixels; 0 = off (typical: 4 at 32x32)", range=(0, 16)),
+              "Random translation by up to this many pixels; 0 = off (typical: 4 at 32x32)", range=(0, 16),
+              placeholder="off"),
     FieldSpec("augment.padding_mode", _AUG, "Padding mode", "choice", "How the crop padding is filled",
               choices=("reflect", "zeros")),
     FieldSpec("augment.flip", _AUG, "Random horizontal flip", "flag", "Mirror half of the images (on for photos)"),
     FieldSpec("augment.alternate_flips", _AUG, "Alternate flips by epoch", "flag",
               "With flips on: each image shows one side on even epochs and its mirror on odd ones (fast recipes)"),
     FieldSpec("augment.cutout", _AUG, "Cutout", "int",
-              "Side of a random square set to the mean; 0 = off (typical: 8-16 at 32x32)", range=(0, 32)),
+              "Side of a random square set to the mean; 0 = off (typical: 8-16 at 32x32)", range=(0, 32),
+              placeholder="off"),
     FieldSpec("ema_decay", _AUG, "EMA decay", "number",
               "Exponential moving average of the weights per step (e.g. 0.999); 0 = off"),
     FieldSpec("lookahead_every", _AUG, "Lookahead every (steps)", "int",
               "Pull the weights back to a slow average every N steps, ending on it; 0 = off (airbench: 5)",
-              range=(0, 100_000)),
+              range=(0, 100_000), placeholder="off"),
     FieldSpec("lookahead_decay", _AUG, "Lookahead decay", "number",
               "How much of the slow average is kept at the end of the run, in [0, 1) (airbench: 0.774)"),
     FieldSpec("whiten_bias_epochs", _AUG, "Whitening bias epochs", "int",
               "fastnet: train the whitening stem's bias for the first N epochs only; 0 = always (airbench: 3)",
-              range=(0, 100_000)),
+              range=(0, 100_000), placeholder="always"),
     FieldSpec("mixed_precision", _RUN, "Mixed precision", "choice",
               "auto: bf16/fp16 on GPU, bf16 on CPUs that have it", choices="PRECISIONS"),
     FieldSpec("device", _RUN, "Device", "choice", "auto picks CUDA, then Apple MPS, then the CPU", choices="DEVICES"),

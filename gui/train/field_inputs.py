@@ -17,6 +17,8 @@ def make_input(spec: FieldSpec) -> QWidget:
         widget = QSpinBox()
         widget.setRange(*spec.range)
         widget.setMaximumWidth(140)
+        if spec.placeholder:  # "0 = off" said as "off", so a 0 is never read as a setting
+            widget.setSpecialValueText(spec.placeholder)
     elif spec.kind == "number":
         widget = NumberEdit()
     elif spec.kind in ("choice", "option"):
