@@ -79,7 +79,10 @@ class Prediction:
 
 
 def expand_inputs(paths: list[str | Path]) -> list[Path]:
-    """Files as given; folders replaced by the image files under them (sorted)."""
+    """Files as given; folders replaced by the image files under them (sorted).
+
+    Anything named like an image that is not a folder is kept, special files and dangling links
+    included: the reader refuses each with its own one-line error instead of it vanishing."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -87,7 +90,7 @@ def expand_inputs(paths: list[str | Path]) -> list[Path]:
                 sorted(
                     f
                     for f in p.rglob("*")
-                    if f.is_file()
+                    if not f.is_dir()
                     and f.suffix.lower() in IMAGE_EXTENSIONS
                     and not any(part.startswith(".") for part in f.relative_to(p).parts)
                 )

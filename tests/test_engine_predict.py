@@ -3,6 +3,8 @@ PNGs, transparency, WebP/BMP/TIFF/GIF/CMYK, bombs and broken files, folders; TTA
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -245,6 +247,24 @@ def test_folder_expansion_is_recursive_sorted_and_skips_hidden(tmp_path):
     assert [p.relative_to(tmp_path).as_posix() for p in files] == ["a.JPG", "b.png", "sub/c.webp", "sub/deeper/d.bmp"]
     # files named explicitly are kept whatever their extension (they get an error if unreadable)
     assert expand_inputs([tmp_path / "notes.txt", tmp_path / "b.png"]) == [tmp_path / "notes.txt", tmp_path / "b.png"]
+
+
+def test_special_files_in_a_folder_get_their_own_error_instead_of_vanishing(tmp_path, rgb):
+    """A FIFO or a dangling link named like an image, inside a dropped folder, is listed and gets
+    its one-line error; it neither hangs the run nor silently disappears from the results."""
+    import os
+
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(tmp_path / "good.png")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    (tmp_path / "gone.png").symlink_to(tmp_path / "missing.png")
+    files = expand_inputs([tmp_path])
+    assert sorted(p.name for p in files) == ["gone.png", "good.png", "pipe.jpg"]
+    results = {Path(r.path).name: r for r in rgb.predict_paths(files)}
+    assert results["good.png"].ok
+    assert "not a regular file" in results["pipe.jpg"].error
+    assert not results["gone.png"].ok and "\n" not in results["gone.png"].error
 
 
 def test_folder_prediction_in_several_batches(rgb, tmp_path):
