@@ -1,7 +1,10 @@
 """How responsive the GUI is: (a) time from launching ``python -m gui`` to the window being
-visible, (b) the longest event-loop stall while a ResNet-20 trains on the CPU.
+visible, (b) the longest event-loop stall while a ResNet-20 trains on the CPU, and (c) while
+it decodes, classifies photos and evaluates (``--scenario``).
 
     python benchmarks/gui_responsiveness.py [--runs 3] [--seconds 30] [--data PATH] [--json]
+        [--scenario train|decode|predict|evaluate|all] [--archive ZIP] [--subset N]
+        [--photos 1000] [--photo-size 1600x1200] [--photo-dir DIR] [--checkpoint C]
 
 (a) starts the app as a subprocess with CIFAR_STUDIO_REPORT_STARTUP=1 and reads the
 "window-visible <s>" line it writes on its first paint (seconds since the process was
@@ -9,6 +12,13 @@ created, from CIFAR_STUDIO_LAUNCH_TIME set just before launching).
 (b) runs the real window in this process, starts training from the Train tab (resnet20 on a
 synthetic image folder unless --data is given) and measures the gaps between ticks of a 5 ms
 QTimer for --seconds after the first batch; then presses Stop and times how long stopping takes.
+
+(c) see benchmarks/gui_task_stalls.py: decode = the Train tab's data Load of --archive with an
+empty cache; predict = --photos phone-sized JPEGs (made once in --photo-dir) handed to the
+Predict tab at once, until all are classified; evaluate = the Evaluate tab on the archive's
+validation split (cache warmed first). --subset N uses a copy of the archive with N images per
+class for a short run (evaluate then uses all of its images: a subset is not the data the model
+held its validation split out of). Each reports the longest stall, p99, gaps > 50 ms and the task's wall time.
 
 Targets: window visible < 1.5 s, longest stall < 50 ms. This is a measurement, not a test:
 other load on the machine (another training job, say) shows up in the numbers.
@@ -30,7 +40,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import gui_task_stalls  # noqa: E402
+
 STALL_TARGET_MS = 50.0
+ARCHIVE = Path("/work/shared/datasets/cifar10-train.zip")
 WINDOW_TARGET_S = 1.5
 TICK_MS = 5
 
@@ -190,22 +203,89 @@ def measure_stalls(seconds: float, data: str | None, tmp: Path) -> dict:
     }
 
 
+def _task_scenarios(args, scenarios, tmp: Path) -> dict:
+    """The decode / predict / evaluate measurements asked for, keyed like ``decode_stalls``."""
+    wanted = [name for name in gui_task_stalls.SCENARIOS if name in scenarios]
+    if not wanted:
+        return {}
+    os.environ.update({k: v for k, v in _env(tmp).items() if k.startswith(("QT_", "CIFAR_STUDIO_"))})
+    archive = args.archive
+    if args.subset and ("decode" in wanted or "evaluate" in wanted):
+        archive = gui_task_stalls.subset_archive(archive, args.subset, tmp / f"subset-{args.subset}.zip")
+    out = {}
+    for name in wanted:
+        if name == "decode":
+            out["decode_stalls"] = gui_task_stalls.measure_decode(archive, tmp, trace_stalls=args.trace_stalls)
+        elif name == "predict":
+            w, h = (int(v) for v in args.photo_size.lower().split("x"))
+            folder = args.photo_dir or Path(tempfile.gettempdir()) / f"cifar-studio-bench-photos-{w}x{h}"
+            photos = gui_task_stalls.phone_photos(folder, args.photos, (w, h))
+            out["predict_stalls"] = gui_task_stalls.measure_predict(
+                photos, args.checkpoint, tmp, trace_stalls=args.trace_stalls
+            )
+        elif name == "evaluate":
+            out["evaluate_stalls"] = gui_task_stalls.measure_evaluate(
+                archive,
+                args.checkpoint,
+                tmp,
+                split="all" if args.subset else "val",  # a subset is not what the model held val out of
+                trace_stalls=args.trace_stalls,
+            )
+    return out
+
+
+def _print_task(name: str, r: dict) -> None:
+    if "error" in r:
+        print(f"{name}: not measured ({r['error']})")
+        return
+    verdict = "ok" if r["longest_stall_ms"] <= STALL_TARGET_MS else "over target"
+    what = {"decode_stalls": "decoding", "predict_stalls": "classifying photos", "evaluate_stalls": "evaluating"}
+    extra = ", ".join(
+        f"{k} {r[k]}" for k in ("classes", "photos", "errors", "images", "accuracy", "images_per_s") if k in r
+    )
+    print(
+        f"event loop while {what[name]} ({r['wall_s']} s): longest stall {r['longest_stall_ms']} ms, p99 "
+        f"{r['p99_gap_ms']} ms, median {r['median_gap_ms']} ms, {r['gaps_over_50ms']} gaps > 50 ms of "
+        f"{r['ticks']} ticks (target <= {STALL_TARGET_MS:.0f} ms: {verdict}); {extra}"
+    )
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=3, help="start-up measurements (median reported)")
     p.add_argument("--seconds", type=float, default=30.0, help="how long to train while measuring stalls")
     p.add_argument("--data", help="dataset for the training part (default: a synthetic 10-class folder)")
     p.add_argument("--skip-startup", action="store_true")
-    p.add_argument("--skip-stalls", action="store_true")
+    p.add_argument("--skip-stalls", action="store_true", help="measure no scenario (start-up only)")
+    p.add_argument(
+        "--scenario",
+        choices=("train", *gui_task_stalls.SCENARIOS, "all"),
+        default="train",
+        help="what the GUI does while its event loop is measured (default: train)",
+    )
+    p.add_argument("--archive", type=Path, default=ARCHIVE, help="image-folder zip for decode and evaluate")
+    p.add_argument("--subset", type=int, help="decode/evaluate a copy of the archive with N images per class")
+    p.add_argument("--photos", type=int, default=1000, help="how many photos the predict scenario classifies")
+    p.add_argument("--photo-size", default="1600x1200", help="WxH of the generated photos")
+    p.add_argument(
+        "--photo-dir", type=Path, help="where the photos are made once and reused (default: the temp folder)"
+    )
+    p.add_argument("--checkpoint", help="model for predict/evaluate (default: the bundled one)")
+    p.add_argument(
+        "--trace-stalls", type=Path, help="decode/predict/evaluate: append every thread's stack to this file per stall"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = p.parse_args()
+    scenarios = ("train", *gui_task_stalls.SCENARIOS) if args.scenario == "all" else (args.scenario,)
     with tempfile.TemporaryDirectory(prefix="gui-bench-") as tmp_name:
         tmp = Path(tmp_name)
         result = {}
         if not args.skip_startup:
             result["startup"] = measure_startup(args.runs, tmp)
         if not args.skip_stalls:
-            result["training_stalls"] = measure_stalls(args.seconds, args.data, tmp)
+            if "train" in scenarios:
+                result["training_stalls"] = measure_stalls(args.seconds, args.data, tmp)
+            result.update(_task_scenarios(args, scenarios, tmp))
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -229,6 +309,9 @@ def main() -> int:
                 f"{verdict}); {t['batches']} batches, {t['redraws']} redraws; Stop took "
                 f"{t['stop_to_finished_s']} s ({t['status']})"
             )
+    for name in ("decode_stalls", "predict_stalls", "evaluate_stalls"):
+        if name in result:
+            _print_task(name, result[name])
     return 0
 
 

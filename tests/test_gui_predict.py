@@ -191,3 +191,25 @@ def test_clear_mid_job_retires_it_so_no_stale_result_lands(
     qtbot.wait(50)  # anything the old job still had queued would have been delivered by now
     assert [e.path for e in tab.entries] == [red] and tab.list.count() == 1
     assert tab.entries[0].prediction.top == "red"
+
+
+def test_results_land_on_their_own_image_while_the_table_is_sorted(qtbot):
+    """Sorting the results table mid-job must not send a result to another image's row."""
+    from PySide6.QtCore import Qt
+
+    import engine
+    from gui.predict.results_table import ResultsTable
+
+    classes = ["cat", "dog"]
+    table = ResultsTable()
+    qtbot.addWidget(table)
+    table.set_classes(classes)
+    paths = ["/p/c.jpg", "/p/a.jpg", "/p/b.jpg"]
+    table.add_pending(paths)
+    table.sortItems(0, Qt.SortOrder.AscendingOrder)  # a.jpg, b.jpg, c.jpg: rows no longer match the list
+    result = engine.Prediction(paths[0], probabilities={"cat": 0.2, "dog": 0.8}, unknown=False, unknown_score=-30.0)
+    table.set_row(0, paths[0], result)
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    assert table.item(rows["c.jpg"], 1).text() == "dog"
+    assert table.item(rows["a.jpg"], 1).text() == "…" and table.item(rows["b.jpg"], 1).text() == "…"
+    assert table.rowCount() == 3

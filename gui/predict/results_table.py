@@ -80,26 +80,44 @@ class ResultsTable(QTableWidget):
         start = self.rowCount()
         self.setRowCount(start + len(paths))
         for row, path in enumerate(paths, start):
+            self.setItem(row, 0, self._name_item(len(self.records), path))
             self.records.append({"path": path, "prediction": None})
-            name = QTableWidgetItem(Path(path).name)
-            name.setToolTip(path)
-            self.setItem(row, 0, name)
             self.setItem(row, 1, QTableWidgetItem("…"))
         self.setSortingEnabled(sorting)
         if not self._fit_timer.isActive():
             self._fit_timer.start()
 
-    def set_row(self, row: int, path: str, prediction) -> None:
-        """Fill row ``row`` (added as needed) for one image; ``prediction`` None = pending."""
+    @staticmethod
+    def _name_item(index: int, path: str) -> QTableWidgetItem:
+        item = QTableWidgetItem(Path(path).name)
+        item.setToolTip(path)
+        item.setData(Qt.ItemDataRole.UserRole, index)  # which record the row shows, whatever the sort
+        return item
+
+    def _table_row(self, index: int) -> int:
+        """The visual row showing record ``index``: after the user sorts, the two differ."""
+        item = self.item(index, 0)
+        if item is not None and item.data(Qt.ItemDataRole.UserRole) == index:
+            return index  # unsorted, or this row did not move
+        for row in range(self.rowCount()):  # sorted: find it (rare, and only while the user sorts)
+            item = self.item(row, 0)
+            if item is not None and item.data(Qt.ItemDataRole.UserRole) == index:
+                return row
+        raise LookupError(f"no row shows record {index}")
+
+    def set_row(self, index: int, path: str, prediction) -> None:
+        """Fill the row of record ``index`` (the image's place in the list; added as needed) for
+        one image; ``prediction`` None = pending. The row is found by its record, not by its
+        position, so results land on their own image while the table is sorted."""
         sorting = self.isSortingEnabled()
         self.setSortingEnabled(False)  # inserting while sorted would scatter the cells
-        while self.rowCount() <= row:
+        while len(self.records) <= index:
             self.insertRow(self.rowCount())
+            self.setItem(self.rowCount() - 1, 0, self._name_item(len(self.records), ""))
             self.records.append({"path": "", "prediction": None})
-        self.records[row] = {"path": path, "prediction": prediction}
-        name = QTableWidgetItem(Path(path).name)
-        name.setToolTip(path)
-        self.setItem(row, 0, name)
+        self.records[index] = {"path": path, "prediction": prediction}
+        row = self._table_row(index)
+        self.setItem(row, 0, self._name_item(index, path))
         error = prediction.error if prediction is not None else None
         ok = prediction is not None and not error
         self.setItem(row, 1, QTableWidgetItem(prediction.top if ok else ("" if error else "…")))
