@@ -64,9 +64,25 @@ Source = str | Path | bytes
 
 @cache
 def pillow_formats() -> tuple[str, ...]:
-    """Pillow format names for :data:`IMAGE_EXTENSIONS`: the only decoders ever used."""
-    registered = Image.registered_extensions()  # extension -> format, all plugins loaded
-    return tuple(sorted({registered[e] for e in IMAGE_EXTENSIONS if e in registered}))
+    """Pillow format names for :data:`IMAGE_EXTENSIONS`: the only decoders ever used.
+
+    Only the plugins of these formats are imported. ``Image.registered_extensions()`` would run
+    Pillow's ``init()``, importing every plugin (about 40 modules): on a decoding thread pool that
+    held the GIL for ~130 ms and stalled the window (benchmarks/gui_responsiveness.py --scenario
+    decode --trace-stalls). With ``formats`` given, ``Image.open`` never calls ``init()`` for a
+    format whose plugin is loaded.
+    """
+    from PIL import (  # noqa: F401  (importing registers the decoders)
+        BmpImagePlugin,
+        GifImagePlugin,
+        JpegImagePlugin,
+        PngImagePlugin,
+        PpmImagePlugin,
+        TiffImagePlugin,
+        WebPImagePlugin,
+    )
+
+    return tuple(sorted({Image.EXTENSION[e] for e in IMAGE_EXTENSIONS if e in Image.EXTENSION}))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -275,3 +275,24 @@ def test_unavailable_device_is_reported_on_its_field(qtbot, engine_info, gui_set
     assert tab.form.inputs["device"].property("invalid") is True
     tab.form.inputs["device"].setCurrentText("cpu")  # editing the field clears it
     assert not tab.form.inputs["device"].property("invalid")
+
+
+def test_parameter_counts_leave_torchvision_models_until_chosen(qtbot, engine_info, monkeypatch):
+    """Counting every model at start-up imported torchvision (for the upsampled ResNet-34), whose
+    import stalls the GUI thread for up to ~200 ms while photos are being classified: native
+    models are counted after the delay, the ones that need torchvision when the user picks one."""
+    from gui.train import model_picker
+
+    monkeypatch.setattr(model_picker, "COUNT_DELAY_MS", 0)
+    monkeypatch.setattr(model_picker, "_COUNTS", {})
+    picker = model_picker.ModelPicker()
+    qtbot.addWidget(picker)
+    picker.set_models(engine_info.models)
+    native = [m[0] for m in engine_info.models if m[3] == "native"]
+    wrapped = [m[0] for m in engine_info.models if m[3] != "native"]
+    assert wrapped, "the registry has an upsampling model to defer"
+    qtbot.waitUntil(lambda: all(n in model_picker._COUNTS for n in native), timeout=120_000)
+    assert not any(n in model_picker._COUNTS for n in wrapped)
+    picker.set_model_name(wrapped[0])
+    qtbot.waitUntil(lambda: wrapped[0] in model_picker._COUNTS, timeout=120_000)
+    assert "parameters" in picker._items[wrapped[0]].text()

@@ -34,15 +34,15 @@ _COUNTER: dict[str, Task | None] = {"task": None}
 
 
 def _counting_task(names: list[str]) -> Task | None:
-    """The running count task (started for the names still missing), or None if all are known."""
+    """A count task started for the names still missing; None if all are known or another count
+    is still running (the caller tries again later)."""
     task = _COUNTER["task"]
-    if task is None or task.done:
-        missing = [n for n in names if n not in _COUNTS]
-        if not missing:
-            return None
-        task = Task(engine_calls.count_parameters, missing, name="count parameters")
-        task.partial.connect(lambda pair: _COUNTS.__setitem__(*pair))  # first connection: cache first
-        _COUNTER["task"] = task.start()
+    missing = [n for n in names if n not in _COUNTS]
+    if not missing or (task is not None and not task.done):
+        return None
+    task = Task(engine_calls.count_parameters, missing, name="count parameters")
+    task.partial.connect(lambda pair: _COUNTS.__setitem__(*pair))  # first connection: cache first
+    _COUNTER["task"] = task.start()
     return task
 
 
@@ -89,7 +89,9 @@ class ModelPicker(QWidget):
         form.addRow("Weights file", self.weights)
         self._form = form
         self._items: dict[str, QStandardItem] = {}
+        self._deferred: set[str] = set()  # counted only when chosen (see set_models)
         self.combo.currentIndexChanged.connect(self._update_visibility)
+        self.combo.currentIndexChanged.connect(self._count_chosen)
         self.combo.currentIndexChanged.connect(self.changed)
         self.other.textChanged.connect(self.changed)
         self.block_combo.currentIndexChanged.connect(self.changed)
@@ -125,9 +127,13 @@ class ModelPicker(QWidget):
         self._model.appendRow(other)
         self.set_model_name(current or (models[0][0] if models else "resnet20"))
         # Counting builds every model: later, so it never competes with the first prediction of
-        # a photo given on the command line (issue 13: first result <= 3 s after launch).
-        names = [m[0] for m in models]
-        QTimer.singleShot(COUNT_DELAY_MS, self, lambda: self._count_parameters(names))  # not after self is gone
+        # a photo given on the command line (issue 13: first result <= 3 s after launch). Models
+        # that wrap an ImageNet network ("upsample") need torchvision, whose import holds the GIL
+        # for up to ~200 ms at a time (measured: benchmarks/gui_responsiveness.py --scenario
+        # predict --trace-stalls): those are counted only when the user picks one.
+        native = [m[0] for m in models if m[3] == "native"]
+        self._deferred = {m[0] for m in models if m[3] != "native"}
+        QTimer.singleShot(COUNT_DELAY_MS, self, lambda: self._count_parameters(native))  # not after self is gone
 
     def _label(self, name: str) -> str:
         count = _COUNTS.get(name)
@@ -137,9 +143,18 @@ class ModelPicker(QWidget):
         return f"   {name}  ({size} parameters)"
 
     def _count_parameters(self, names: list[str]) -> None:
+        if all(n in _COUNTS for n in names):
+            return
         task = _counting_task(names)
         if task is not None:
             task.partial.connect(self._on_count)
+        else:  # another count is running: try again when it has had time to finish
+            QTimer.singleShot(1000, self, lambda: self._count_parameters(names))
+
+    def _count_chosen(self) -> None:
+        name = self.model_name()
+        if name in self._deferred:
+            self._count_parameters([name])
 
     def _on_count(self, pair) -> None:
         name, _count = pair
