@@ -244,6 +244,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     container, then the plain data, then the weights against the declared architecture.
     """
     from .checkpoint_checks import check_container, check_weights
+    from .models.factory import META_LOCK
 
     path = Path(path)
     name = path.name
@@ -254,7 +255,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     except OSError as exc:
         raise CheckpointError(f"{name}: cannot read ({exc.strerror or type(exc).__name__})") from None
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with META_LOCK:  # never while another thread builds on "meta" (see engine.models.factory)
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         if "Unsupported global" in str(exc):  # the weights-only unpickler met an importable object
             raise CheckpointError(

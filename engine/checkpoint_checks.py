@@ -294,9 +294,8 @@ class _BuildTooSlow(Exception):
 
 def _meta_shapes(ckpt, name: str) -> dict[str, tuple] | None:
     """The declared architecture's state_dict shapes, built on ``meta`` within a time limit."""
-    import torch
 
-    from .models import create_model
+    from .models.factory import create_model, on_meta_device
 
     deadline = time.monotonic() + LIMITS["build_seconds"]
 
@@ -309,7 +308,7 @@ def _meta_shapes(ckpt, name: str) -> dict[str, tuple] | None:
     if previous is None:
         sys.setprofile(watchdog)
     try:
-        with torch.device("meta"):
+        with on_meta_device():
             model = create_model(ckpt.arch, len(ckpt.classes), ckpt.channels, **ckpt.arch_args)
     except _BuildTooSlow:
         raise CheckpointError(

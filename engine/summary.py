@@ -170,14 +170,14 @@ def model_summary(
     Raises :class:`EngineError` for an unknown name, bad arguments, or an input the model
     cannot take (too small for its pooling, for instance).
     """
-    from .models import create_model
+    from .models.factory import create_model, on_meta_device
 
     h, w = input_size
     if h < 1 or w < 1:
         raise EngineError(f"input size must be positive, got {h}x{w}")
     shape = (in_channels, h, w)
     try:
-        with torch.device("meta"):
+        with on_meta_device():
             model = create_model(name, num_classes, in_channels, **model_args)
         return summarize_module(model, shape, name)
     except EngineError:

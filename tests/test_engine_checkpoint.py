@@ -417,3 +417,22 @@ def test_plain_pickle_without_code_is_not_our_format(tmp_path):
     path = tmp_path / "plain.pkl"
     path.write_bytes(pickle.dumps({"weights": [1.0, 2.0]}, protocol=4))
     assert "not a CIFAR Studio checkpoint" in _refused(path)
+
+
+def test_checkpoint_loads_and_meta_builds_on_many_threads_at_once(tiny_checkpoint):
+    """The app loads checkpoints on several threads (Predict and Evaluate pickers, compare): a
+    meta-device build changes torch's process-wide default device while it runs, which once
+    crashed a parallel torch.load. Both now hold one lock (engine.models.factory.META_LOCK)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.models import parameter_count
+
+    expected = load_checkpoint(tiny_checkpoint).classes
+
+    def work(i: int):
+        if i % 2:
+            return parameter_count("resnet20") > 0
+        return load_checkpoint(tiny_checkpoint).classes == expected
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert all(pool.map(work, range(60)))

@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
 from torch import nn
 
 from ..errors import EngineError
 from .registry import ModelInfo, lookup, registered
 from .torchvision_models import torchvision_model_info
 
-__all__ = ["count_parameters", "create_model", "data_init", "get_model_info", "list_models", "parameter_count"]
+__all__ = [
+    "META_LOCK",
+    "count_parameters",
+    "create_model",
+    "data_init",
+    "get_model_info",
+    "list_models",
+    "on_meta_device",
+    "parameter_count",
+]
+
+# ``with torch.device("meta")`` sets torch's process-wide default device
+# (torch.utils._device.CURRENT_DEVICE) for as long as it is open, not only the calling thread's.
+# The app loads checkpoints and builds models on several threads at once; a meta build on one
+# while torch.load unpickled on another crashed the process (SIGSEGV, seen in CI). Every meta
+# build and every torch.load of a checkpoint hold this lock.
+META_LOCK = threading.RLock()
+
+
+@contextmanager
+def on_meta_device() -> Iterator[None]:
+    """Build on PyTorch's "meta" device (shapes only, no memory), one thread at a time."""
+    with META_LOCK, torch.device("meta"):
+        yield
 
 
 def list_models() -> list[ModelInfo]:
@@ -65,10 +93,8 @@ def parameter_count(name: str, num_classes: int = 10, in_channels: int = 3, **kw
     Built on PyTorch's "meta" device (shapes only, no memory, no initialisation), which makes
     listing every model instant; a model that cannot be built there is built normally.
     """
-    import torch
-
     try:
-        with torch.device("meta"):
+        with on_meta_device():
             model = create_model(name, num_classes, in_channels, **kwargs)
     except (RuntimeError, NotImplementedError, TypeError):
         model = create_model(name, num_classes, in_channels, **kwargs)

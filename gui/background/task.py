@@ -231,6 +231,11 @@ class Task(QObject):
         self._drain()
         self._done = True
         ok, value = self._runner.outcome
+        # QThread.finished is emitted from the thread just *before* it ends. Dropping the last
+        # reference now let the garbage collector destroy a QThread whose thread had not quite
+        # returned (a SIGSEGV "Garbage-collecting" in CI). The thread is at its last instructions,
+        # so this wait is immediate; only then may the Task (and its QThread) be collected.
+        self._thread.wait()
         _ACTIVE.discard(self)
         if ok:
             self.result = value
