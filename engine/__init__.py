@@ -79,6 +79,7 @@ _EXPORTS = {
     "data_dir": "paths",
     "cache_dir": "paths",
     "IMAGE_EXTENSIONS": "images",
+    "format_size": "text",
     # runs, LR finder, export, explain, model summary
     "RUN_STATUSES": "runs",
     "RunSummary": "runs",

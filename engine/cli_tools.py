@@ -12,6 +12,8 @@ import signal
 import sys
 from pathlib import Path
 
+from .text import format_size
+
 __all__ = ["add_parsers", "add_summary_arguments", "cmd_model_summary"]
 
 
@@ -22,14 +24,6 @@ def _out(obj) -> None:
 def _err(msg: str) -> None:
     if sys.stderr is not None:
         sys.stderr.write(msg + "\n")
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 # ---------------------------------------------------------------------------- models --summary
@@ -80,7 +74,7 @@ def cmd_runs(args) -> int:
             val = f"val acc {acc:.2%}" if isinstance(acc, (int, float)) and math.isfinite(acc) else "no validation"
             print(f"  epoch {r.get('epoch')}: train loss {r.get('train_loss', float('nan')):.4f}, {val}")
         for c in details.checkpoints:
-            print(f"  {c.name:<10} {_size(c.size_bytes)}")
+            print(f"  {c.name:<10} {format_size(c.size_bytes)}")
         if command:
             print(f"train again: {command}")
         if resume:
@@ -99,7 +93,7 @@ def cmd_runs(args) -> int:
         acc = f"{r.best_val_acc:.2%}" if r.best_val_acc is not None else "-"
         print(
             f"{r.name[:24]:<24} {r.status:<10} {(r.model or '?')[:16]:<16} {epochs:>7} {acc:>8}  {r.date:<16} "
-            f"{_size(r.size_bytes):>9}  {r.data or '?'}"
+            f"{format_size(r.size_bytes):>9}  {r.data or '?'}"
         )
         if r.problem:
             print(f"{'':<24} problem: {r.problem}")

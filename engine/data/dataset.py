@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DataError
+from ..text import plural
 
 __all__ = [
     "Dataset",
@@ -18,13 +19,6 @@ __all__ = [
     "select_classes",
     "stratified_split",
 ]
-
-
-def plural(n: int, word: str) -> str:
-    """``"1 class"``, ``"2 classes"``, ``"1 image"``, ``"3 images"``."""
-    if n == 1:
-        return f"{n} {word}"
-    return f"{n} {word}es" if word.endswith(("s", "x", "ch", "sh")) else f"{n} {word}s"
 
 
 @dataclass

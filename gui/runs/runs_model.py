@@ -5,18 +5,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 
-__all__ = ["COLUMNS", "SORT_ROLE", "RunsFilter", "RunsTableModel", "format_size"]
+import engine
+
+__all__ = ["COLUMNS", "SORT_ROLE", "RunsFilter", "RunsTableModel"]
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
-
-
-def format_size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
 
 
 def _epochs(s) -> tuple[str, float]:
@@ -40,7 +34,7 @@ COLUMNS = [
     ("Best val acc", _acc),
     ("Status", lambda s: (s.status, s.status)),
     ("Date", lambda s: (s.date, s.started or 0.0)),
-    ("Size", lambda s: (format_size(s.size_bytes), s.size_bytes)),
+    ("Size", lambda s: (engine.format_size(s.size_bytes), s.size_bytes)),
 ]
 
 

@@ -1,0 +1,24 @@
+"""Numbers in words for people: counts and sizes, written once for the CLI, reports and the GUI.
+
+Light (no torch): the GUI formats with it on its own thread.
+"""
+
+from __future__ import annotations
+
+__all__ = ["format_size", "plural"]
+
+
+def plural(n: int, word: str) -> str:
+    """``"1 class"``, ``"2 classes"``, ``"1 image"``, ``"3 images"``."""
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word}es" if word.endswith(("s", "x", "ch", "sh")) else f"{n} {word}s"
+
+
+def format_size(n: float) -> str:
+    """Bytes on disk in the unit that reads best: ``"512 B"``, ``"258.1 KB"``, ``"7.9 MB"``."""
+    for unit in ("B", "KB", "MB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
