@@ -17,7 +17,7 @@ most 80% of its images and seconds). How the peer is adapted to run off CUDA wit
 a hyperparameter, and what the seconds include: the docstring of ``engine/bench/peer.py``.
 
 ``--budget-scale`` runs that fraction of each recipe's epochs (peer: 9.9 x scale, fractional;
-ours: the preset's 18 x scale, rounded, at least 1): for smoke runs only, both schedules are
+ours: the preset's epochs x scale, rounded, at least 1): for smoke runs only, both schedules are
 compressed and the numbers say nothing about the full recipes. The full comparison takes
 about an hour of a 2-core CPU to itself.
 

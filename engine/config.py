@@ -15,7 +15,7 @@ from .errors import ConfigError
 
 __all__ = ["DEVICES", "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "Augment", "TrainConfig"]
 
-OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw")
+OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw", "muon")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "onecycle", "linear", "plateau")
 PRECISIONS = ("auto", "off", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -60,6 +60,10 @@ class TrainConfig:
     momentum: float = 0.9  # SGD momentum, or Adam's beta1
     weight_decay: float = 5e-4
     norm_bias_lr_scale: float = 1.0  # learning-rate multiplier for normalisation-layer parameters
+    # optimizer "muon": convolution filters take Muon steps at this rate and momentum (their
+    # own scale: orthogonalised updates); every other parameter takes Nesterov SGD steps at lr.
+    muon_lr: float = 0.24
+    muon_momentum: float = 0.6
     label_smoothing: float = 0.0
     # --- schedule ---
     schedule: str = "cosine"
@@ -137,6 +141,12 @@ class TrainConfig:
         need(_finite(self.momentum) and 0 <= self.momentum < 1, "momentum", f"must be in [0, 1), got {self.momentum}")
         need(_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "must be >= 0")
         need(_finite(self.norm_bias_lr_scale) and self.norm_bias_lr_scale > 0, "norm_bias_lr_scale", "must be > 0")
+        need(_finite(self.muon_lr) and self.muon_lr > 0, "muon_lr", f"must be a positive number, got {self.muon_lr}")
+        need(
+            _finite(self.muon_momentum) and 0 <= self.muon_momentum < 1,
+            "muon_momentum",
+            f"must be in [0, 1), got {self.muon_momentum}",
+        )
         need(0 <= self.label_smoothing < 1, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
         need(self.schedule in SCHEDULES, "schedule", f"must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
         need(

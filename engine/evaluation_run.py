@@ -66,6 +66,9 @@ def _resize(s: ImageSet, size: tuple[int, int], channels: int) -> ImageSet:
     return ImageSet(np.stack(arrays), s.labels)
 
 
+_STATS_CHUNK = 1 << 20  # pixels per np.bincount call
+
+
 def pixel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
     """Per-channel mean and std (0-1) of uint8 ``(N, H, W, C)`` images, as training normalises.
 
@@ -74,9 +77,17 @@ def pixel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
     """
     values = np.arange(256, dtype=np.float64) / 255
     flat = images.reshape(-1, images.shape[-1])
+    channels = flat.shape[1]
+    hists = np.zeros((channels, 256), dtype=np.int64)
+    # np.bincount holds the GIL: over 45,000 CIFAR images one call per channel froze the GUI
+    # thread for 40-110 ms. Chunks of a million pixels keep each hold to about a millisecond.
+    for start in range(0, len(flat), _STATS_CHUNK):
+        chunk = flat[start : start + _STATS_CHUNK]
+        for c in range(channels):
+            hists[c] += np.bincount(chunk[:, c], minlength=256)
     mean, std = [], []
-    for c in range(flat.shape[1]):
-        hist = np.bincount(flat[:, c], minlength=256).astype(np.float64)
+    for c in range(channels):
+        hist = hists[c].astype(np.float64)
         n = hist.sum()
         m = float(hist @ values / n)
         var = float(hist @ (values - m) ** 2 / max(n - 1, 1))

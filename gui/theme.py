@@ -67,6 +67,16 @@ def invalid_background(pal: QPalette | None = None) -> QColor:
     return blend(color(pal, QPalette.ColorRole.Base), series_color("bad", pal), 0.35)
 
 
+def import_pyqtgraph(_state=None) -> None:
+    """Import pyqtgraph without configuring it: safe in a worker thread (Task signature).
+
+    The import takes 0.3-1.2 s of Python on a slow CPU; in the GUI thread that is a frozen
+    window. pyqtgraph creates no QObject at import, so a worker can do it; ``pyqtgraph()``
+    below then finds the module loaded (or waits on the import lock if it is still loading).
+    """
+    import pyqtgraph  # noqa: F401
+
+
 @functools.cache
 def pyqtgraph():
     """Import and configure pyqtgraph once (antialiased lines, row-major images)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from engine.checkpoint import (
     FORMAT_VERSION,
     Checkpoint,
     clean_state_dict,
+    half_precision,
     load_checkpoint,
     save_checkpoint,
 )
@@ -80,6 +82,24 @@ def test_round_trip_gives_the_same_model_and_metadata(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(model(x), original(x))
     assert "tutorial_net" in back.summary() and "75.00%" in back.summary()
+
+
+def test_half_precision_copy_is_half_the_size_and_predicts_the_same(tmp_path):
+    ck = _checkpoint(arch="fastnet", size=(32, 32), train_state={"optimizer": {"step": torch.tensor(3)}})
+    full = save_checkpoint(replace(ck, train_state=None), tmp_path / "full.pt")
+    half = save_checkpoint(half_precision(ck), tmp_path / "half.pt")
+    back = load_checkpoint(half)
+    assert back.train_state is None
+    floats = [v for v in back.state_dict.values() if v.is_floating_point()]
+    assert floats and all(v.dtype == torch.float16 for v in floats)
+    assert all(v.dtype == ck.state_dict[k].dtype for k, v in back.state_dict.items() if not v.is_floating_point())
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    model = back.build_model()
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # loaded into the fp32 architecture
+    x = torch.randn(8, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x).softmax(1), ck.build_model()(x).softmax(1), atol=2e-3, rtol=0)
+    assert ck.state_dict[next(iter(ck.state_dict))].dtype == torch.float32  # the original is untouched
 
 
 def test_payload_is_plain_data_for_weights_only_loading(tmp_path):

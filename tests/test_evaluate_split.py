@@ -69,7 +69,11 @@ def run(tmp_path_factory):
     return data, root / "run" / "best.pt"
 
 
-def test_pixel_stats_match_the_training_normalisation():
+@pytest.mark.parametrize("chunk", [1 << 20, 1000])  # 1000 pixels: the histogram adds up across chunks
+def test_pixel_stats_match_the_training_normalisation(chunk, monkeypatch):
+    import engine.evaluation_run as evaluation_run
+
+    monkeypatch.setattr(evaluation_run, "_STATS_CHUNK", chunk)
     images = np.random.default_rng(0).integers(0, 256, (50, 8, 8, 3), dtype=np.uint8)
     mean, std = pixel_stats(images)
     expected_mean, expected_std = channel_stats(images)

@@ -56,6 +56,25 @@ def test_form_round_trips_a_config(qtbot, engine_info, gui_settings, tiny_image_
     assert tab.form.config().model_args == {}
 
 
+def test_muon_settings_show_only_for_muon_and_round_trip(qtbot, engine_info, gui_settings, tiny_image_folder):
+    import engine
+
+    tab = _configured_tab(qtbot, engine_info, gui_settings, tiny_image_folder)
+    form = tab.form
+
+    def shown(name: str) -> bool:
+        widget = form.inputs[name]
+        return form._forms[widget].isRowVisible(widget)
+
+    form.set_config(engine.preset_config("fast", data=str(tiny_image_folder)))
+    assert form.config().optimizer == "muon" and shown("muon_lr") and shown("muon_momentum")
+    form.set_config(engine.preset_config("fast", data=str(tiny_image_folder), muon_lr=0.3, muon_momentum=0.5))
+    cfg = form.config()
+    assert (cfg.muon_lr, cfg.muon_momentum) == (0.3, 0.5)
+    form.inputs["optimizer"].setCurrentText("nesterov")
+    assert not shown("muon_lr") and not shown("muon_momentum")  # no field that would be ignored
+
+
 def test_the_field_table_covers_every_config_field_once(qtbot, engine_info, gui_settings, tiny_image_folder):
     import dataclasses
 
@@ -296,3 +315,27 @@ def test_parameter_counts_leave_torchvision_models_until_chosen(qtbot, engine_in
     picker.set_model_name(wrapped[0])
     qtbot.waitUntil(lambda: wrapped[0] in model_picker._COUNTS, timeout=120_000)
     assert "parameters" in picker._items[wrapped[0]].text()
+
+
+def test_the_window_imports_pyqtgraph_in_a_worker_then_builds_the_plots(qtbot, gui_settings, monkeypatch):
+    """pyqtgraph's import is 0.3-1.2 s of Python: never in the GUI thread at start-up. Then the
+    heap is frozen (gc.freeze) so full collections stop walking torch's and Qt's objects."""
+    import threading
+
+    import gui.main_window as main_window
+    from gui import theme
+
+    freezes = []
+    monkeypatch.setattr(main_window.gc, "freeze", lambda: freezes.append(1))
+    threads = []
+    real = theme.import_pyqtgraph
+    monkeypatch.setattr(
+        theme, "import_pyqtgraph", lambda state=None: (threads.append(threading.current_thread()), real(state))
+    )
+    window = MainWindow(gui_settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.train_tab.curves.widget is not None, timeout=60_000)
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    # the import-time heap leaves the garbage collector's reach once the engine and the plots are in
+    qtbot.waitUntil(lambda: window.engine_info is not None and len(freezes) == 2, timeout=60_000)

@@ -14,7 +14,7 @@ import pytest
 
 import engine
 
-_OPTIMIZER_WORDS = {"sgd": "SGD", "nesterov": "Nesterov", "adam": "Adam", "adamw": "AdamW"}
+_OPTIMIZER_WORDS = {"sgd": "SGD", "nesterov": "Nesterov", "adam": "Adam", "adamw": "AdamW", "muon": "muon"}
 _SCHEDULE_WORDS = {
     "onecycle": "one-cycle",
     "cosine": "cosine",
@@ -25,12 +25,15 @@ _SCHEDULE_WORDS = {
     "multistep": "at epochs",
 }
 # Phrases that are context, not settings: their numbers are not checked.
-_CONTEXT = [r"chapter \d+", r"CIFAR-10", r"\d+x\d+", r"~\d+%"]
+_CONTEXT = [r"chapter \d+", r"CIFAR-10", r"\d+x\d+", r"~\d+%", r"[\d/]+ channels", r"[\d.]+ M parameters"]
 # Technique named in the text -> it must be on in the config.
 _CLAIMS = {
     "label smoothing": lambda c: c.label_smoothing > 0,
     "warm-up": lambda c: c.warmup_epochs > 0 or c.schedule == "onecycle",
     "cutout": lambda c: c.augment.cutout > 0,
+    "lookahead": lambda c: c.lookahead_every > 0,
+    "alternating flips": lambda c: c.augment.alternate_flips,
+    "whitening bias": lambda c: c.whiten_bias_epochs > 0,
     "EMA": lambda c: c.ema_decay > 0,
     "TTA": lambda c: c.tta > 0,
     "no augmentation": lambda c: c.augment.crop_padding == 0 and not c.augment.flip,
@@ -38,9 +41,10 @@ _CLAIMS = {
     "crops": lambda c: c.augment.crop_padding > 0,
     "cosine": lambda c: c.schedule == "cosine",
     "one-cycle": lambda c: c.schedule == "onecycle",
-    "Nesterov": lambda c: c.optimizer == "nesterov",
+    "Nesterov": lambda c: c.optimizer in ("nesterov", "muon"),  # muon: Nesterov SGD for non-filters
     "Adam": lambda c: c.optimizer in ("adam", "adamw"),
-    "SGD": lambda c: c.optimizer in ("sgd", "nesterov"),
+    "SGD": lambda c: c.optimizer in ("sgd", "nesterov", "muon"),
+    "Muon": lambda c: c.optimizer == "muon",
     "mixed precision": lambda c: c.mixed_precision != "off",
     "no weight decay": lambda c: c.weight_decay == 0,
     "no momentum": lambda c: c.momentum == 0,
@@ -146,6 +150,19 @@ def test_description_names_every_setting_the_preset_changes(name):
             need(f"padding_mode={aug.padding_mode}", "zero padding" in lower)
     if aug.cutout:
         number("cutout", aug.cutout, "cutout")
+    if aug.alternate_flips:
+        need("alternate_flips", "alternating flips" in lower)
+    if cfg.optimizer == "muon":
+        if differs("muon_lr"):
+            number("muon_lr", cfg.muon_lr)
+        if differs("muon_momentum"):
+            number("muon_momentum", cfg.muon_momentum, "momentum")
+    if differs("lookahead_every"):
+        number("lookahead_every", cfg.lookahead_every, "lookahead", "steps")
+    if differs("lookahead_decay"):
+        number("lookahead_decay", cfg.lookahead_decay, "lookahead")
+    if differs("whiten_bias_epochs"):
+        number("whiten_bias_epochs", cfg.whiten_bias_epochs, "whitening bias", "epochs")
     for field in ("mixed_precision", "channels_last", "compile", "device", "seed", "val_fraction", "limit"):
         if differs(field):
             need(field, field.replace("_", " ") in lower)

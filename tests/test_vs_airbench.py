@@ -11,6 +11,8 @@ import torch
 from conftest import REPO_ROOT, tiny_dataset, write_image_folder
 from torch import nn
 
+import engine
+
 pytest.importorskip("airbench")
 
 from engine.bench import peer
@@ -38,8 +40,9 @@ def test_the_peer_net_is_the_packages_own_in_fp32_here_and_nothing_stays_patched
 
 
 def test_budget_scale_shortens_both_recipes():
-    assert peer.scaled_epochs(1.0) == (pytest.approx(9.9), 18)
-    assert peer.scaled_epochs(0.1) == (pytest.approx(0.99), 2)
+    ours = engine.preset_config("fast").epochs
+    assert peer.scaled_epochs(1.0) == (pytest.approx(9.9), ours)
+    assert peer.scaled_epochs(0.5) == (pytest.approx(4.95), round(ours * 0.5))
     assert peer.scaled_epochs(0.001)[1] == 1  # the engine trains at least one whole epoch
     with pytest.raises(ValueError, match="budget scale"):
         peer.scaled_epochs(0)
@@ -75,8 +78,9 @@ def test_harness_runs_both_recipes_end_to_end(tmp_path, monkeypatch):
     # the engine's stratified 10% split: the same held-out images for both recipes
     assert r["train_images"] + r["held_out_images"] == 1150 and 110 <= r["held_out_images"] <= 120
     assert r["threads"] == 1 and "10 classes, 32x32x3" in r["data"]
-    # the peer drops partial batches of 1024 and runs ceil(1 step x 0.099 epochs) = 1 step; ours 1 epoch
-    assert r["peer"]["images_seen"] == 1024 and r["ours"]["images_seen"] == 1024
+    # the peer drops partial batches of 1024 and runs ceil(1 step x 0.099 epochs) = 1 step; ours 1 epoch,
+    # one step of every training image (fewer than the preset's batch of 2000)
+    assert r["peer"]["images_seen"] == 1024 and r["ours"]["images_seen"] == r["train_images"]
     assert r["ours"]["epochs"] == 1 and r["peer"]["epochs"] == pytest.approx(0.099)
     assert r["ours"]["changes"] == {"lookahead_every": 1, "whiten_bias_epochs": 1, "augment.alternate_flips": True}
     for side in ("peer", "ours"):

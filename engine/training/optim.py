@@ -17,7 +17,8 @@ __all__ = ["LRSchedule", "build_optimizer", "param_groups", "schedule_preview"]
 
 
 def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
-    """Two groups: normalisation-layer parameters, and everything else.
+    """Two groups: normalisation-layer parameters, and everything else (for ``muon``, a
+    third: the convolution filters, at ``muon_lr`` and ``muon_momentum``).
 
     Norm parameters get ``norm_bias_lr_scale`` times the learning rate and the weight decay
     divided by the same factor, so the decay applied per step (lr x decay) is unchanged
@@ -30,7 +31,22 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
             if p.requires_grad:
                 (norm if isinstance(module, norm_types) else other).append(p)
     scale = cfg.norm_bias_lr_scale
+    filters = []
+    if cfg.optimizer == "muon":  # convolution filter banks (4-D) take Muon steps at their own rate
+        filters = [p for p in other if p.ndim == 4]
+        other = [p for p in other if p.ndim != 4]
     groups = [{"params": other, "lr": cfg.lr, "weight_decay": cfg.weight_decay, "lr_scale": 1.0}]
+    if filters:
+        groups.append(
+            {
+                "params": filters,
+                "lr": cfg.muon_lr,
+                "lr_scale": cfg.muon_lr / cfg.lr,  # the schedule sets lr = cfg.lr * lr_scale * factor
+                "momentum": cfg.muon_momentum,
+                "weight_decay": 0.0,
+                "muon": True,
+            }
+        )
     if norm:
         groups.append(
             {"params": norm, "lr": cfg.lr * scale, "weight_decay": cfg.weight_decay / scale, "lr_scale": scale}
@@ -39,7 +55,11 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
 
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    groups = param_groups(model, cfg)
+    groups = [g for g in param_groups(model, cfg) if g["params"]]
+    if cfg.optimizer == "muon":
+        from .muon import MuonSGD
+
+        return MuonSGD(groups, lr=cfg.lr, momentum=cfg.momentum)
     if cfg.optimizer in ("sgd", "nesterov"):
         return torch.optim.SGD(
             groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.optimizer == "nesterov" and cfg.momentum > 0

@@ -32,6 +32,7 @@ class FieldSpec:
     choices: str | tuple[str, ...] | None = None
     options: tuple[tuple[object, str], ...] = ()
     schedules: frozenset[str] | None = None  # shown only for these schedules (None: always)
+    optimizers: frozenset[str] | None = None  # shown only for these optimizers (None: always)
     placeholder: str = ""  # "numbers": hint text; "int": what the minimum means, shown instead of it ("off")
 
     @property
@@ -50,7 +51,8 @@ FIELDS: tuple[FieldSpec, ...] = (
               range=(0, 10_000), placeholder="off"),
     FieldSpec("batch_size", _OPT, "Batch size", "int", "Images per optimizer step (typical: 128-512)",
               range=(1, 65_536)),
-    FieldSpec("optimizer", _OPT, "Optimizer", "choice", "sgd (with momentum) for CNNs; adam/adamw for quick tries",
+    FieldSpec("optimizer", _OPT, "Optimizer", "choice", "sgd (with momentum) for CNNs; adam/adamw for quick tries; "
+              "muon: orthogonalised steps for convolution filters (the fast preset)",
               choices="OPTIMIZERS"),
     FieldSpec("lr", _OPT, "Learning rate", "number",
               "Peak learning rate, 1e-3 style works (typical: 0.1 for SGD, 1e-3 for Adam)"),
@@ -58,6 +60,12 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("weight_decay", _OPT, "Weight decay", "number", "L2 weight decay, >= 0 (typical: 5e-4 for SGD)"),
     FieldSpec("norm_bias_lr_scale", _OPT, "Norm-layer LR scale", "number",
               "Learning-rate multiplier for normalisation layers (1 = plain)"),
+    FieldSpec("muon_lr", _OPT, "Muon learning rate", "number",
+              "Optimizer muon only: peak rate of the convolution filters' orthogonalised steps (typical: 0.24); "
+              "the other parameters use the learning rate above", optimizers=frozenset({"muon"})),
+    FieldSpec("muon_momentum", _OPT, "Muon momentum", "number",
+              "Optimizer muon only: the filters' Nesterov momentum, [0, 1) (typical: 0.6)",
+              optimizers=frozenset({"muon"})),
     FieldSpec("label_smoothing", _OPT, "Label smoothing", "number", "Label smoothing in [0, 1) (typical: 0 or 0.1)"),
     FieldSpec("schedule", _LR, "Schedule", "choice", "How the learning rate changes over the run (typical: cosine)",
               choices="SCHEDULES"),

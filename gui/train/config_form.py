@@ -117,7 +117,8 @@ class ConfigForm(QWidget):
             changed_signal(widget).connect(self.changed)
         self.data.changed.connect(self.changed)
         self.model.changed.connect(self.changed)
-        self.inputs["schedule"].currentIndexChanged.connect(self._update_schedule_rows)
+        self.inputs["schedule"].currentIndexChanged.connect(self._update_visible_rows)
+        self.inputs["optimizer"].currentIndexChanged.connect(self._update_visible_rows)
         self.preset.activated.connect(self._on_preset_chosen)
 
     def _highlightable(self) -> list[QWidget]:
@@ -135,12 +136,16 @@ class ConfigForm(QWidget):
             self.model.weights.edit,
         ]
 
-    def _update_schedule_rows(self) -> None:
-        schedule = self.inputs["schedule"].currentText()
+    def _update_visible_rows(self) -> None:
+        """Show only the inputs the chosen schedule and optimizer use."""
+        schedule, optimizer = self.inputs["schedule"].currentText(), self.inputs["optimizer"].currentText()
         for spec in FIELDS:
-            if spec.schedules is not None:
+            if spec.schedules is not None or spec.optimizers is not None:
                 widget = self.inputs[spec.key]
-                self._forms[widget].setRowVisible(widget, schedule in spec.schedules)
+                shown = (spec.schedules is None or schedule in spec.schedules) and (
+                    spec.optimizers is None or optimizer in spec.optimizers
+                )
+                self._forms[widget].setRowVisible(widget, shown)
         compile_box = self.inputs["compile"]
         self._forms[compile_box].setRowVisible(compile_box, self._compile_unavailable is None)
 
@@ -172,7 +177,7 @@ class ConfigForm(QWidget):
         self.model.set_models(info.models)
         # torch.compile where it cannot work (a frozen app, no C++ compiler) is not offered at all.
         self._compile_unavailable = getattr(info, "compile_unavailable", None)
-        self._update_schedule_rows()
+        self._update_visible_rows()
 
     def _on_preset_chosen(self, _index: int) -> None:
         """A preset gives exactly ``engine.preset_config(name)``: nothing of the current form is
@@ -311,7 +316,7 @@ class ConfigForm(QWidget):
                 self.inputs["compile"].setChecked(False)  # hidden: never on without the user seeing it
         finally:
             self.blockSignals(False)
-        self._update_schedule_rows()
+        self._update_visible_rows()
         self.refresh()
 
     # ----------------------------------------------------------------- validity and preview
