@@ -108,8 +108,8 @@ def test_the_bundled_model_works_out_of_the_box():
     predictor = engine.Predictor()
     # the bundled model is what the "best" preset trains (the model card's command)
     assert predictor.checkpoint.arch == engine.preset_config("best").model and len(predictor.classes) == 10
-    trained = predictor.checkpoint.config
-    assert trained == engine.preset_config("best", data=trained["data"]).to_dict()
+    trained = engine.TrainConfig.from_dict(predictor.checkpoint.config)  # settings added since: defaults
+    assert trained == engine.preset_config("best", data=trained.data)
     (cat,) = predictor.predict_paths([SAMPLES / "cat-chelsea.jpg"])
     assert cat.top == "cat"
     size = engine.default_checkpoint_path().stat().st_size
