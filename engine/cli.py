@@ -16,6 +16,8 @@ import signal
 import sys
 from pathlib import Path
 
+from .config import OPTIMIZERS, SCHEDULES
+
 __all__ = ["build_parser", "main"]
 
 _logger = logging.getLogger("engine.cli")
@@ -320,8 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="run folder for checkpoints and metrics (resuming: default the resumed run's folder)")
     s.add_argument("--batch-size", type=int)
     s.add_argument("--lr", type=float)
-    s.add_argument("--optimizer", help="sgd, nesterov, adam, adamw or muon")
-    s.add_argument("--schedule", help="constant, step, multistep, cosine, onecycle, linear or plateau")
+    s.add_argument("--optimizer", help=", ".join(OPTIMIZERS))
+    s.add_argument("--schedule", help=", ".join(SCHEDULES))
     s.add_argument("--device", help="auto, cpu, cuda or mps")
     s.add_argument("--precision", help="mixed precision: auto, off, bf16 or fp16")
     s.add_argument("--limit", type=int, help="use at most N training images (quick tries)")

@@ -25,22 +25,19 @@ sys.path.insert(0, str(ROOT))
 
 import engine  # noqa: E402
 from engine.checkpoint import half_precision, load_checkpoint, save_checkpoint  # noqa: E402
+from engine.data.loader import DeviceBatches  # noqa: E402
 from engine.data.sources import load_dataset  # noqa: E402
+from engine.evaluate import evaluate_arrays  # noqa: E402
 from engine.evaluation_run import training_data_spec  # noqa: E402
 
 LIMIT_BYTES = 10 * 1000 * 1000  # issue 10: the bundled model is at most 10 MB
 TOLERANCE = 0.01
 
 
-def _probabilities(ckpt, images: torch.Tensor) -> torch.Tensor:
-    model = ckpt.build_model("cpu")
-    mean = torch.tensor(ckpt.mean).view(1, -1, 1, 1)
-    std = torch.tensor(ckpt.std).view(1, -1, 1, 1)
-    out = []
-    with torch.inference_mode():
-        for batch in images.split(500):
-            out.append(model((batch.float() / 255 - mean) / std).softmax(1))
-    return torch.cat(out)
+def _probabilities(ckpt, ds) -> torch.Tensor:
+    """Class probabilities of the validation images in fp32, by the engine's own evaluator."""
+    batches = DeviceBatches(ds.val.images, ds.val.labels, 500, torch.device("cpu"), ckpt.mean, ckpt.std)
+    return torch.from_numpy(evaluate_arrays(ckpt.build_model("cpu"), batches, ds.num_classes).probabilities)
 
 
 def main(argv=None) -> int:
@@ -54,14 +51,13 @@ def main(argv=None) -> int:
     small = half_precision(original)
 
     ds = load_dataset(training_data_spec(original, args.data), for_training=False)
-    images = torch.from_numpy(ds.val.images).permute(0, 3, 1, 2)
-    a, b = _probabilities(original, images), _probabilities(small, images)
+    a, b = _probabilities(original, ds), _probabilities(small, ds)
     gap = float((a - b).abs().max())
     labels = torch.from_numpy(ds.val.labels).long()
     acc_a, acc_b = (float((p.argmax(1) == labels).float().mean()) for p in (a, b))
     same = float((a.argmax(1) == b.argmax(1)).float().mean())
     print(
-        f"{len(images)} validation images: accuracy {acc_a:.2%} (fp32 file) vs {acc_b:.2%} (fp16 copy), "
+        f"{len(labels)} validation images: accuracy {acc_a:.2%} (fp32 file) vs {acc_b:.2%} (fp16 copy), "
         f"top class agrees on {same:.2%}, largest probability difference {gap:.4f}"
     )
     if gap > TOLERANCE or acc_b < acc_a - 0.001:
