@@ -14,6 +14,8 @@ from ._version import __version__
 _EXPORTS = {
     # configuration
     "TrainConfig": "config",
+    "AUTO_MICRO_BATCH": "config",
+    "CPU_MICRO_BATCH": "config",
     "OPTIMIZERS": "config",
     "SCHEDULES": "config",
     "PRECISIONS": "config",
@@ -67,6 +69,8 @@ _EXPORTS = {
     "LOW_CONFIDENCE": "predict",
     "PHOTO_VIEWS": "photo",
     "DEFAULT_PHOTO_VIEW": "photo",
+    "DEFAULT_PHOTO_TTA": "photo",
+    "PHOTO_VIEW_NAMES": "photo",
     "UnknownDetector": "ood",
     "calibrate_unknown": "ood_calibration",
     # machine and files
@@ -80,6 +84,7 @@ _EXPORTS = {
     "cache_dir": "paths",
     "IMAGE_EXTENSIONS": "images",
     "format_size": "text",
+    "TTA_NAMES": "text",
     # runs, LR finder, export, explain, model summary
     "RUN_STATUSES": "runs",
     "RunSummary": "runs",

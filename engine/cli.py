@@ -109,47 +109,14 @@ def cmd_info(args) -> int:
 
 
 # ---------------------------------------------------------------------------- train
-def _train_config(args):
-    from .checkpoint import load_checkpoint
-    from .config import TrainConfig
-    from .presets import preset_config
-
-    if args.resume:
-        # A resumed run keeps its own settings; only --epochs changes its length (the trainer
-        # refuses one it is already past). A fresh config would silently replace them with defaults.
-        others = [
-            f
-            for f in (
-                "data",
-                "model",
-                "batch_size",
-                "lr",
-                "optimizer",
-                "schedule",
-                "preset",
-                "config",
-                "early_stop_patience",
-                "compile",
-            )
-            if getattr(args, f) is not None
-        ]
-        if others:
-            names = ", ".join("--" + f.replace("_", "-") for f in others)
-            _err(f"note: --resume continues the saved run's settings; ignoring {names}")
-        if args.epochs is None:
-            return None
-        path = Path(args.resume)
-        saved = TrainConfig.from_dict(load_checkpoint(path / "last.pt" if path.is_dir() else path).config)
-        return saved.replace(epochs=args.epochs)
-    cfg = preset_config(args.preset) if args.preset else TrainConfig()
-    if args.config:
-        file_cfg = TrainConfig.load(args.config).to_dict()
-        cfg = TrainConfig.from_dict({**cfg.to_dict(), **file_cfg})
-    flags = {
+def _train_flags(args) -> dict:
+    """The TrainConfig settings given as flags (None: not given)."""
+    return {
         "data": args.data,
         "model": args.model,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
+        "micro_batch": args.micro_batch,
         "lr": args.lr,
         "device": args.device,
         "limit": args.limit,
@@ -165,6 +132,42 @@ def _train_config(args):
         "compile": args.compile,
         "pretrained_path": args.pretrained_path,
     }
+
+
+def _flag_name(field: str) -> str:
+    return {"mixed_precision": "--precision", "ema_decay": "--ema"}.get(field, "--" + field.replace("_", "-"))
+
+
+def _train_config(args):
+    from .checkpoint import load_checkpoint
+    from .config import TrainConfig
+    from .presets import preset_config
+
+    flags = _train_flags(args)
+    if args.resume:
+        # A resumed run keeps its own settings; only --epochs changes its length (the trainer
+        # refuses one it is already past). A fresh config would silently replace them with
+        # defaults, so every other setting given is named as ignored.
+        others = [_flag_name(f) for f, v in flags.items() if v is not None and f != "epochs"]
+        others += [f"--{f}" for f in ("preset", "config") if getattr(args, f) is not None]
+        if others:
+            _err(f"note: --resume continues the saved run's settings; ignoring {', '.join(others)}")
+        if args.epochs is None:
+            return None
+        path = Path(args.resume)
+        saved = TrainConfig.from_dict(load_checkpoint(path / "last.pt" if path.is_dir() else path).config)
+        return saved.replace(epochs=args.epochs)
+    cfg = preset_config(args.preset) if args.preset else TrainConfig()
+    if args.config:
+        # Only the settings the file names change (a partial file keeps the preset's others);
+        # loading it alone first checks it: JSON, known fields, valid values.
+        TrainConfig.load(args.config)
+        given = json.loads(Path(args.config).read_text())
+        merged = cfg.to_dict()
+        for key, value in given.items():
+            nested = key == "augment" and isinstance(value, dict)
+            merged[key] = {**merged[key], **value} if nested else value
+        cfg = TrainConfig.from_dict(merged)
     changes = {k: v for k, v in flags.items() if v is not None}
     return cfg.replace(**changes) if changes else cfg.validate()
 
@@ -253,6 +256,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from .cli_stage_progress import StageProgress
     from .predict import Predictor
+    from .text import TTA_NAMES
 
     predictor = Predictor(args.checkpoint, device=args.device if args.device != "auto" else "cpu", view=args.view)
     bar = StageProgress(unit="img", quiet=args.quiet)
@@ -267,6 +271,7 @@ def cmd_predict(args) -> int:
         seconds = len(results) / predictor.last_rate
         n = f"{len(results)} image{'s' if len(results) != 1 else ''}"
         _err(f"{n} in {seconds:.2f} s ({predictor.last_rate:.0f} images/s, decoding included)")
+    _err(f"model {predictor.source}; photo view {predictor.view}; {TTA_NAMES[args.tta]}")
     if args.json:
         _out([r.to_dict() for r in results])
         return 0
@@ -321,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=int)
     s.add_argument("--out", help="run folder for checkpoints and metrics (resuming: default the resumed run's folder)")
     s.add_argument("--batch-size", type=int)
+    s.add_argument(
+        "--micro-batch", type=int, help="run each batch in chunks of at most N images, adding up gradients (0 = whole)"
+    )
     s.add_argument("--lr", type=float)
     s.add_argument("--optimizer", help=", ".join(OPTIMIZERS))
     s.add_argument("--schedule", help=", ".join(SCHEDULES))
@@ -375,17 +383,25 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("predict", help="classify images and folders")
     s.add_argument("paths", nargs="+", metavar="PATH")
     s.add_argument("--checkpoint", help="default: the bundled CIFAR-10 model")
+    from .photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEWS
+
     s.add_argument(
         "--tta",
         dest="tta",
         action="store_const",
         const=2,
-        default=0,
-        help="test-time augmentation: average over flips and 1-pixel shifts",
+        default=DEFAULT_PHOTO_TTA,
+        help="test-time augmentation level 2: average over mirror images and 1-pixel shifts",
     )
-    s.add_argument("--tta-level", dest="tta", type=int, choices=(0, 1, 2), help="0 off, 1 flips, 2 flips and shifts")
+    s.add_argument(
+        "--tta-level",
+        dest="tta",
+        type=int,
+        choices=(0, 1, 2),
+        help=f"0 off, 1 the image and its mirror averaged, 2 mirrors and shifts (default {DEFAULT_PHOTO_TTA}, "
+        "measured best on photos)",
+    )
     s.add_argument("--device", default="cpu")
-    from .photo import DEFAULT_VIEW, VIEWS
 
     s.add_argument(
         "--view",

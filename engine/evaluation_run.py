@@ -18,6 +18,7 @@ from .errors import Cancelled, ConfigError, DataError
 from .evaluate import EvalResult, evaluate_arrays
 from .images import image_to_array
 from .splits import SPLITS
+from .text import TTA_NAMES
 
 __all__ = [
     "SPLITS",
@@ -46,7 +47,7 @@ class EvaluationReport:
 
     def describe(self) -> str:
         """Where the numbers came from, in words: split and data, checkpoint, TTA, precision."""
-        tta = ("no TTA", "TTA: flips", "TTA: flips and shifts")[self.tta]
+        tta = TTA_NAMES[self.tta]
         model = f"{self.checkpoint} · " if self.checkpoint else ""
         return f"{self.split} · {model}{tta} · {self.precision}"
 

@@ -30,7 +30,15 @@ import torch
 
 from .checkpoint import Checkpoint, clean_state_dict, library_versions, load_checkpoint
 from .errors import CheckpointError, EngineError
-from .photo import DEFAULT_VIEW, VIEW_DESCRIPTIONS
+from .photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEW_DESCRIPTIONS
+
+# What the app does at each TTA level, for runtimes that want the app's answers exactly.
+TTA_DESCRIPTIONS = (
+    "none: one forward pass",
+    "average the logits of the input and of its left-right mirror image",
+    "average the logits of the input and its mirror image (weight 1/2) and of both shifted by one pixel down-right "
+    "and up-left with reflect padding (weight 1/2)",
+)
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -113,6 +121,7 @@ def _metadata(ck: Checkpoint, fmt: str, source: str) -> dict:
             "color": "RGB" if ck.channels == 3 else "grayscale",
             "photo_view": DEFAULT_VIEW,
             "resize": f"{VIEW_DESCRIPTIONS[DEFAULT_VIEW]}; bicubic, antialiased (Pillow, reducing_gap=3)",
+            "test_time_augmentation": TTA_DESCRIPTIONS[DEFAULT_PHOTO_TTA],
         },
         "normalization": {"mean": list(ck.mean), "std": list(ck.std), "formula": "(pixel / 255 - mean) / std"},
         "output": {"name": "logits", "shape": ["batch", len(ck.classes)], "activation": "softmax over axis 1"},

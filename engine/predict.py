@@ -25,7 +25,7 @@ from .evaluate import tta_logits
 from .images import IMAGE_EXTENSIONS
 from .ood import UnknownDetector, forward_with_features
 from .paths import default_checkpoint_path
-from .photo import DEFAULT_VIEW, VIEWS, load_photo
+from .photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEWS, load_photo
 
 __all__ = ["LOW_CONFIDENCE", "Prediction", "Predictor", "expand_inputs"]
 
@@ -44,6 +44,10 @@ class Prediction:
     input_image: np.ndarray | None = None  # the small uint8 H,W,C image the model saw
     unknown: bool | None = None  # likely none of the classes (None when there is no answer)
     unknown_score: float | None = None  # the score behind ``unknown`` (higher = less like the classes)
+    # Where the answer came from: the checkpoint file, the photo view and the TTA level.
+    checkpoint: str | None = None
+    view: str | None = None
+    tta: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -75,6 +79,9 @@ class Prediction:
             "unknown": bool(self.unknown),
             "unknown_score": self.unknown_score,
             "probabilities": self.probabilities,
+            "checkpoint": self.checkpoint,
+            "view": self.view,
+            "tta": self.tta,
         }
 
 
@@ -134,6 +141,11 @@ class Predictor:
         self._std = torch.tensor(ck.std, device=self.device).view(1, -1, 1, 1) * 255
 
     @property
+    def source(self) -> str:
+        """The checkpoint's file, as results name it."""
+        return str(self.checkpoint.path) if self.checkpoint.path else "(in memory)"
+
+    @property
     def input_size(self) -> tuple[int, int]:
         return self.checkpoint.input_size
 
@@ -160,6 +172,8 @@ class Predictor:
             n = len(x)
             logits, feats, mirror = both[:n], both_feats[:n], both_feats[n:]
             scores = self.detector.scores(logits, feats, mirror)
+            if tta == 1:  # the mirror pass is already done: level 1 is the mean of the two (as tta_logits)
+                logits, tta = both.view(2, n, -1).mean(0), 0
         else:
             logits, feats = forward_with_features(self.model, x)
             scores = self.detector.scores(logits, feats if self.detector.needs_features else None)
@@ -193,13 +207,15 @@ class Predictor:
     def predict_paths(
         self,
         paths: list[str | Path],
-        tta: int = 0,
+        tta: int = DEFAULT_PHOTO_TTA,
         batch_size: int = 64,
         keep_inputs: bool = False,
         progress=None,
         workers: int | None = None,
     ) -> list[Prediction]:
         """Classify files and folders; unreadable files get an error, the rest still run.
+
+        ``tta`` defaults to photo mode's measured best (the view and its mirror image averaged).
 
         Decoding runs on ``workers`` threads (default: the CPU count) up to two batches ahead
         of the model, so decoding and the forward pass overlap. ``progress(done, total)`` is
@@ -251,6 +267,7 @@ class Predictor:
                 r.error = NON_FINITE
                 continue
             r.probabilities = {c: float(v) for c, v in zip(self.classes, p)}
+            r.checkpoint, r.view, r.tta = self.source, self.view, tta
             r.unknown, r.unknown_score = bool(flag), float(s)
             if keep:
                 r.input_image = a

@@ -42,6 +42,7 @@ FLAGS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
     "model": ("--model", str),
     "epochs": ("--epochs", str),
     "batch_size": ("--batch-size", str),
+    "micro_batch": ("--micro-batch", str),
     "lr": ("--lr", _number),
     "optimizer": ("--optimizer", str),
     "schedule": ("--schedule", str),

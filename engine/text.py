@@ -5,7 +5,10 @@ Light (no torch): the GUI formats with it on its own thread.
 
 from __future__ import annotations
 
-__all__ = ["format_size", "plural"]
+__all__ = ["TTA_NAMES", "format_size", "plural"]
+
+# Each test-time augmentation level (engine.evaluate.tta_logits) as results name it; index = level.
+TTA_NAMES = ("no TTA", "TTA: flips", "TTA: flips and shifts")
 
 
 def plural(n: int, word: str) -> str:

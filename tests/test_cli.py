@@ -203,6 +203,20 @@ def test_train_config_file_and_flags(tmp_path, capsys):
     assert saved["epochs"] == 1 and saved["data"] == str(data)  # flags win
 
 
+def test_a_partial_config_file_changes_only_its_settings_of_the_preset(tmp_path):
+    from engine.cli import _train_config, build_parser
+    from engine.presets import preset_config
+
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"micro_batch": 500, "augment": {"cutout": 8}}))
+    args = build_parser().parse_args(["train", "--preset", "fast", "--config", str(cfg), "--data", "cifar10"])
+    got, fast = _train_config(args), preset_config("fast")
+    assert got.micro_batch == 500 and got.augment.cutout == 8  # from the file
+    # everything else is still the preset's (a partial file once reset them to the defaults)
+    assert got.model == "fastnet" and got.optimizer == "muon" and got.batch_size == fast.batch_size
+    assert got.augment.alternate_flips and got.augment.crop_padding == fast.augment.crop_padding
+
+
 def test_train_config_file_with_an_invalid_field(tmp_path, capsys):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"lr": -1}))
@@ -459,6 +473,11 @@ def test_resume_keeps_the_saved_schedule(tmp_path, capsys):
     assert json.loads((out / "config.json").read_text())["epochs"] == 2
     code, stdout, _ = run(capsys, "train", "--resume", out / "last.pt", "--out", out, "--epochs", "3", "--json")
     assert code == 0 and json.loads(stdout)["epochs_done"] == 3
+    # any other setting given with --resume is named as ignored, never dropped silently
+    args = ("--resume", out / "last.pt", "--out", out, "--lr", "0.5", "--seed", "3", "--precision", "bf16")
+    code, _, err = run(capsys, "train", *args, "--micro-batch", "2", "--json")
+    note = next(line for line in err.splitlines() if "ignoring" in line)
+    assert code == 0 and all(f in note for f in ("--lr", "--seed", "--precision", "--micro-batch"))
 
 
 def test_every_evaluation_number_names_its_checkpoint_split_and_tta(trained, capsys):

@@ -3,6 +3,7 @@ PNGs, transparency, WebP/BMP/TIFF/GIF/CMYK, bombs and broken files, folders; TTA
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ from engine.checkpoint import Checkpoint, save_checkpoint
 from engine.errors import CheckpointError, ConfigError, ImageError
 from engine.images import load_image_array
 from engine.models import create_model
+from engine.ood import UnknownDetector
+from engine.photo import DEFAULT_PHOTO_TTA
 from engine.predict import LOW_CONFIDENCE, Prediction, Predictor, expand_inputs
 
 CLASSES = ["cat", "dog", "frog"]
@@ -300,6 +303,29 @@ def test_tta_level_1_is_the_mean_over_the_mirror_image(rgb):
     with torch.no_grad():
         expected = ((rgb.model(x) + rgb.model(x.flip(3))) / 2).softmax(1).numpy()
     np.testing.assert_allclose(rgb.predict_arrays(images, tta=1), expected, atol=1e-5)
+
+
+def test_level_1_reuses_the_unknown_scores_mirror_pass_with_the_same_answer(rgb):
+    images = np.random.default_rng(2).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    expected = rgb.predict_arrays(images, tta=1)  # tta_logits' own mirror pass
+    shared = copy.copy(rgb)
+    shared.detector = UnknownDetector(method="feature_norm_mirror", threshold=0.0)
+    probs, scores, finite = shared.classify_arrays(images, tta=1)
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    assert finite.all() and np.isfinite(scores).all()
+
+
+def test_photos_default_to_the_mirror_average_and_say_so(rgb, tmp_path):
+    path = tmp_path / "a.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(path)
+    (default,) = rgb.predict_paths([path])
+    (level_1,) = rgb.predict_paths([path], tta=1)
+    assert DEFAULT_PHOTO_TTA == 1 and default.tta == 1 and default.probabilities == level_1.probabilities
+    (plain,) = rgb.predict_paths([path], tta=0)
+    assert plain.probabilities != default.probabilities
+    assert rgb.source == "(in memory)"  # this fixture's checkpoint was never saved
+    row = default.to_dict()
+    assert (row["checkpoint"], row["view"], row["tta"]) == (rgb.source, "full", 1)
 
 
 def test_trained_model_predicts_the_colour(tiny_checkpoint, tmp_path):

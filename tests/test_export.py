@@ -140,6 +140,7 @@ def test_sidecar_describes_the_photo_view_predict_uses(tiny_checkpoint, tmp_path
     meta = json.loads(Path(result.sidecar).read_text())
     assert meta["input"]["photo_view"] == photo.DEFAULT_VIEW
     assert meta["input"]["resize"].startswith(photo.VIEW_DESCRIPTIONS[photo.DEFAULT_VIEW] + ";")
+    assert "mirror image" in meta["input"]["test_time_augmentation"] and photo.DEFAULT_PHOTO_TTA == 1
 
 
 def test_bad_requests_are_one_line_errors(tiny_checkpoint, tmp_path):

@@ -12,6 +12,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
+import engine
 from gui.predict.tab import PredictTab
 
 TIMEOUT_MS = 120_000
@@ -93,6 +94,9 @@ def test_bad_file_shows_its_error_and_the_rest_still_classify(
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
     assert [r["top_class"] for r in rows] == ["", "green", ""]
     assert rows[0]["error"] and not rows[1]["error"] and float(rows[1]["green"]) > 0.3
+    # each answered row says which checkpoint, view and TTA level it came from
+    assert (rows[1]["checkpoint"], rows[1]["view"], rows[1]["tta"]) == (str(tiny_checkpoint), "full", "1")
+    assert rows[0]["checkpoint"] == "" and rows[0]["tta"] == ""
 
 
 def test_folder_drop_tta_and_checkpoint_files(
@@ -104,7 +108,11 @@ def test_folder_drop_tta_and_checkpoint_files(
     _drop(tab, [folder])
     _wait_idle(qtbot, tab, 12)
     before = [e.prediction.probabilities["blue"] for e in tab.entries]
-    tab.tta.setChecked(True)  # re-classifies everything with test-time augmentation
+    # Photos start at the engine's photo-mode default: each averaged with its mirror image.
+    assert tab.tta.level == engine.DEFAULT_PHOTO_TTA == 1
+    assert {e.prediction.tta for e in tab.entries} == {1}
+    assert tab.view.source_label.text() == f"Model {Path(tiny_checkpoint).name} · whole photo · TTA: flips"
+    tab.tta.set_level(2)  # re-classifies everything with mirrors and shifts
     qtbot.waitUntil(
         lambda: (
             not tab.busy
@@ -113,7 +121,7 @@ def test_folder_drop_tta_and_checkpoint_files(
         ),
         timeout=TIMEOUT_MS,
     )
-    assert len(tab.entries) == 12
+    assert len(tab.entries) == 12 and {e.prediction.tta for e in tab.entries} == {2}
     # a dropped checkpoint file is opened, not classified
     copy = tmp_path / "other.pt"
     shutil.copy(tiny_checkpoint, copy)

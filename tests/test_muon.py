@@ -43,6 +43,12 @@ def test_filters_take_muon_steps_and_everything_else_sgd():
     assert muon[0]["lr"] == 0.3 and muon[0]["momentum"] == 0.6 and muon[0]["weight_decay"] == 0.0
     others = [p for g in opt.param_groups if not g["muon"] for p in g["params"]]
     assert len(others) == 5 and all(p.ndim < 4 for p in others)  # conv bias, BN weight+bias, linear weight+bias
+    # biases (1-D: the conv's and the linear's, BN's shift) move at the norm-bias rate, as in
+    # airbench94_muon; only the linear layer's weight stays at lr
+    (plain,) = [g for g in opt.param_groups if any(p is model[3].weight for p in g["params"])]
+    assert len(plain["params"]) == 1 and plain["lr"] == cfg.lr
+    (biases,) = [g for g in opt.param_groups if any(p is model[0].bias for p in g["params"])]
+    assert {id(p) for p in biases["params"]} == {id(p) for p in (model[0].bias, model[3].bias, *model[1].parameters())}
     # the schedule sets each group's rate as cfg.lr * lr_scale * factor: the filters keep theirs
     assert muon[0]["lr_scale"] * cfg.lr == pytest.approx(0.3)
     x, y = torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, 3])

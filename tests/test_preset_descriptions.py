@@ -99,6 +99,10 @@ def test_description_names_every_setting_the_preset_changes(name):
         number("epochs", cfg.epochs, "epochs")
     if differs("batch_size"):
         number("batch_size", cfg.batch_size, "batch")
+    if cfg.micro_batch == engine.AUTO_MICRO_BATCH:
+        number("micro_batch", engine.CPU_MICRO_BATCH, "automatic micro-batches", "CPU", "GPU")
+    elif differs("micro_batch"):
+        number("micro_batch", cfg.micro_batch, "micro-batch")
     if differs("optimizer"):
         need(f"optimizer={cfg.optimizer}", _OPTIMIZER_WORDS[cfg.optimizer] in text)
     if differs("lr"):
@@ -184,6 +188,8 @@ def test_description_claims_nothing_the_preset_does_not_set(name):
     values = set()
     for value in _all_numbers(cfg):
         values |= _number_forms(value)
+    if cfg.micro_batch == engine.AUTO_MICRO_BATCH:  # "auto" stands for this many images on a CPU
+        values |= _number_forms(engine.CPU_MICRO_BATCH)
     stripped = text
     for pattern in _CONTEXT:
         stripped = re.sub(pattern, " ", stripped)

@@ -182,3 +182,59 @@ def test_onecycle_reproduces_airbench_triangle():
     theirs = _triangle(steps_per_epoch * epochs, start=0.2, end=0.07, peak=0.23)
     for step in range(0, steps_per_epoch * epochs + 1, 7):
         assert ours.factor(step) == pytest.approx(float(theirs[step]), abs=1e-6)
+
+
+# ---------------------------------------------------------------------------- micro-batches
+
+
+def _final_weights(tmp_path, **changes) -> dict[str, torch.Tensor]:
+    cfg = tiny_config(epochs=2, batch_size=8, **changes)
+    assert train(cfg, tmp_path, dataset=tiny_dataset()).status == "completed"
+    return torch.load(tmp_path / "last.pt", weights_only=False)["train_state"]["model"]
+
+
+def test_micro_batches_add_up_to_the_whole_batchs_step(tmp_path):
+    # tutorial_net has no batch norm, so chunks of 3, 3 and 2 images (uneven on purpose: each
+    # chunk's loss counts by its share) must give the whole batch's gradients and weights.
+    whole = _final_weights(tmp_path / "whole")
+    chunked = _final_weights(tmp_path / "chunked", micro_batch=3)
+    assert whole.keys() == chunked.keys()
+    for name in whole:
+        torch.testing.assert_close(chunked[name], whole[name], atol=1e-5, rtol=1e-4)
+    metrics = [(tmp_path / run / "metrics.jsonl").read_text().splitlines() for run in ("whole", "chunked")]
+    assert len(metrics[0]) == len(metrics[1]) == 2
+
+
+def test_micro_batch_must_be_a_whole_number_of_images():
+    for bad in (-2, 2.5):
+        with pytest.raises(ConfigError) as err:
+            TrainConfig().replace(micro_batch=bad)
+        assert err.value.field == "micro_batch"
+    assert TrainConfig().micro_batch == 0
+
+
+def test_automatic_micro_batches_split_on_a_cpu_only():
+    from engine.config import AUTO_MICRO_BATCH, CPU_MICRO_BATCH, micro_batch_size
+
+    assert micro_batch_size(AUTO_MICRO_BATCH, 2400, "cpu") == CPU_MICRO_BATCH == 200
+    assert micro_batch_size(AUTO_MICRO_BATCH, 2400, "cuda") == 2400  # GPUs run the whole batch
+    assert micro_batch_size(AUTO_MICRO_BATCH, 64, "cpu") == 64
+    assert micro_batch_size(0, 512, "cpu") == 512 and micro_batch_size(100, 512, "mps") == 100
+
+
+def test_micro_batches_keep_batch_norms_running_statistics_per_image():
+    from engine.training.recipe_options import per_chunk_norm_momentum
+
+    torch.manual_seed(0)
+    chunk = torch.randn(5, 3, 4, 4) * 2 + 1
+    whole, split = nn.BatchNorm2d(3, momentum=0.4), nn.BatchNorm2d(3, momentum=0.4)
+    per_chunk_norm_momentum(split, 4)
+    assert split.momentum == pytest.approx(1 - 0.6**0.25)
+    whole(chunk.repeat(4, 1, 1, 1))  # one update from the whole batch of 20 ...
+    for _ in range(4):  # ... equals four updates from its four (here identical) chunks of 5
+        split(chunk)
+    torch.testing.assert_close(split.running_mean, whole.running_mean)
+    # the variance differs only by the unbiased estimate's n/(n-1) on 5 images instead of 20
+    torch.testing.assert_close(split.running_var, whole.running_var, rtol=0.2, atol=0)
+    per_chunk_norm_momentum(split, 1)  # one chunk: nothing changes
+    assert split.momentum == pytest.approx(1 - 0.6**0.25)

@@ -18,7 +18,8 @@ __all__ = ["LRSchedule", "build_optimizer", "param_groups", "schedule_preview"]
 
 def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
     """Two groups: normalisation-layer parameters, and everything else (for ``muon``, a
-    third: the convolution filters, at ``muon_lr`` and ``muon_momentum``).
+    third: the convolution filters, at ``muon_lr`` and ``muon_momentum``; other layers'
+    biases then join the normalisation group).
 
     Norm parameters get ``norm_bias_lr_scale`` times the learning rate and the weight decay
     divided by the same factor, so the decay applied per step (lr x decay) is unchanged
@@ -34,7 +35,10 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
     filters = []
     if cfg.optimizer == "muon":  # convolution filter banks (4-D) take Muon steps at their own rate
         filters = [p for p in other if p.ndim == 4]
-        other = [p for p in other if p.ndim != 4]
+        # Other layers' biases (fastnet: the whitening stem's) move at the norm-bias rate too, as
+        # in airbench94_muon, where one "bias" rate serves both and the head's rate is 12.6x it.
+        norm += [p for p in other if p.ndim == 1]
+        other = [p for p in other if p.ndim not in (1, 4)]
     groups = [{"params": other, "lr": cfg.lr, "weight_decay": cfg.weight_decay, "lr_scale": 1.0}]
     if filters:
         groups.append(

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoint import Checkpoint, load_checkpoint
-from ..config import TrainConfig
+from ..config import TrainConfig, micro_batch_size
 from ..data.dataset import Dataset
 from ..data.loader import DeviceBatches, channel_stats
 from ..data.sources import DataSpec, load_dataset
@@ -31,7 +31,7 @@ from .early_stop import early_stop_message, should_stop_early
 from .ema import ModelEma
 from .events import BatchEnd, EpochEnd, LogMessage, RunFinished, RunStarted
 from .optim import LRSchedule, build_optimizer
-from .recipe_options import Lookahead, whiten_bias
+from .recipe_options import Lookahead, per_chunk_norm_momentum, whiten_bias
 from .resume import elapsed_before, resume_config
 from .run_checkpoints import RunCheckpoints, TrainingFailed
 from .run_files import RunFiles
@@ -148,6 +148,9 @@ class _Run(RunCheckpoints):
             self.log(f"{cfg.model}: inputs normalised as its pretrained weights expect (mean {self.mean})")
         if self.resume_ckpt is None:
             data_init(self.model, ds.train.images, self.mean, self.std, cfg.seed)
+        self.chunk = micro_batch_size(cfg.micro_batch, cfg.batch_size, self.device.type)
+        if self.chunk < cfg.batch_size:
+            per_chunk_norm_momentum(self.model, math.ceil(min(cfg.batch_size, len(ds.train)) / self.chunk))
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = self.model.to(self.device, memory_format=memory_format)
         self.amp_dtype = autocast_dtype(self.device, cfg.mixed_precision)
@@ -172,7 +175,8 @@ class _Run(RunCheckpoints):
             self.val_batches = DeviceBatches(
                 ds.val.images,
                 ds.val.labels,
-                max(cfg.batch_size, 256),
+                # a micro-batch size bounds what fits (memory, CPU caches) for validation too
+                max(self.chunk, 256),
                 self.device,
                 self.mean,
                 self.std,
@@ -259,6 +263,8 @@ class _Run(RunCheckpoints):
         where = f"CPU, {threads_label(self.threads)}" if self.device.type == "cpu" else str(self.device)
         if self.ctx.world_size > 1:
             where += f" x{self.ctx.world_size} processes"
+        if self.chunk < cfg.batch_size:  # said where the run starts: an automatic choice is visible
+            where += f", batches of {cfg.batch_size} in micro-batches of {self.chunk}"
         self.t0 = time.perf_counter()
         batch_history: list[dict] = []
         if self.files:
@@ -355,6 +361,7 @@ class _Run(RunCheckpoints):
             correct += int(self.partial["correct"])
             seen = int(self.partial["seen"])
         report_every = 0.0 if self.device.type == "cpu" else 0.25  # GPU: avoid a sync per batch
+        chunk = self.chunk
         last_report, last_seen, t_epoch = time.perf_counter(), seen, time.perf_counter()
         for step, (x, y) in enumerate(self.batches):
             if step < self.skip_steps:
@@ -371,11 +378,18 @@ class _Run(RunCheckpoints):
 
             def forward_backward(net, x=x, y=y):
                 self.optimizer.zero_grad(set_to_none=True)
-                with autocast_context(self.device, self.amp_dtype):
-                    out = net(x)
-                    step_loss = F.cross_entropy(out.float(), y, label_smoothing=cfg.label_smoothing)
-                self.scaler.scale(step_loss).backward()
-                return out, step_loss
+                outs, step_loss = [], 0.0
+                # micro_batch: chunks' gradients add up to the whole batch's (each chunk's mean
+                # loss weighted by its share); one optimizer step follows either way.
+                for xc, yc in zip(x.split(chunk), y.split(chunk)):
+                    with autocast_context(self.device, self.amp_dtype):
+                        out = net(xc)
+                        loss = F.cross_entropy(out.float(), yc, label_smoothing=cfg.label_smoothing)
+                        loss = loss * (len(yc) / len(y)) if len(yc) < len(y) else loss
+                    self.scaler.scale(loss).backward()
+                    outs.append(out.detach())
+                    step_loss = step_loss + loss.detach()
+                return (outs[0] if len(outs) == 1 else torch.cat(outs)), step_loss
 
             if self.step_model is not None:
                 logits, loss = self.step_model.run(forward_backward)

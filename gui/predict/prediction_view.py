@@ -24,6 +24,20 @@ PHOTO_SIZE = 280
 INPUT_SIZE = 160  # 32x32 inputs are shown 5x, pixel for pixel
 
 
+def describe_source(prediction) -> str:
+    """ "Model cifar10_fastnet.pt · whole photo · TTA: flips" for an answered prediction, else ""."""
+    if prediction is None or prediction.error or getattr(prediction, "checkpoint", None) is None:
+        return ""
+    import engine  # light: the names below import no torch
+
+    parts = [f"Model {Path(prediction.checkpoint).name}"]
+    if prediction.view:
+        parts.append(engine.PHOTO_VIEW_NAMES.get(prediction.view, prediction.view))
+    if prediction.tta is not None:
+        parts.append(engine.TTA_NAMES[prediction.tta])
+    return " · ".join(parts)
+
+
 class PredictionView(QWidget):
     """``show_item(path, prediction, heat)``; emits ``heatmap_wanted`` when the overlay is on
     and the current image has no heatmap yet."""
@@ -45,6 +59,11 @@ class PredictionView(QWidget):
         self.file_label = QLabel()
         self.file_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.file_label.setWordWrap(True)
+        # Where the numbers came from: the checkpoint, the photo view and the TTA level.
+        self.source_label = QLabel()
+        self.source_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.source_label.setWordWrap(True)
+        self.source_label.setEnabled(False)  # drawn in the palette's secondary text colour
         self.photo = QLabel()
         self.photo.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         self.photo.setFixedSize(PHOTO_SIZE, PHOTO_SIZE)
@@ -73,6 +92,7 @@ class PredictionView(QWidget):
         col.addWidget(self.headline)
         col.addWidget(self.hint)
         col.addWidget(self.file_label)
+        col.addWidget(self.source_label)
         col.addLayout(grid)
         col.addStretch(1)
         scroll = QScrollArea()
@@ -90,6 +110,7 @@ class PredictionView(QWidget):
         self.headline.setText("Drop photos or folders anywhere on this tab")
         self.file_label.setText("…or use Open images, or paste (Ctrl+V) an image or copied files.")
         self.hint.clear()
+        self.source_label.clear()
         self.photo.clear()
         self.model_input.clear()
         self.bars.set_probabilities(None)
@@ -108,6 +129,7 @@ class PredictionView(QWidget):
                 self.photo.setPixmap(to_pixmap(photo, PHOTO_SIZE, ratio, smooth=smooth))
             else:
                 self.photo.setText("(no preview)")
+        self.source_label.setText(describe_source(prediction))
         if prediction is None:
             self.headline.setText(f"Classifying {Path(path).name}…")
             self.hint.clear()

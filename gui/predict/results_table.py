@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 __all__ = ["ResultsTable"]
 
 _FIXED = ["File", "Top class", "Confidence", "Unknown", "Unknown score"]
+_SOURCE = ("checkpoint", "view", "tta")  # CSV columns: where a row's numbers came from
 FIT_ROWS = 100
 FIT_DELAY_MS = 300  # columns are fitted to their contents at most this often while results arrive
 
@@ -143,13 +144,17 @@ class ResultsTable(QTableWidget):
         with open(path, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             # unknown: "true" when the image is probably none of the classes (engine Prediction.unknown).
-            writer.writerow(["path", "top_class", "confidence", "unknown", "unknown_score", *self.classes, "error"])
+            # checkpoint, view, tta: where each row's numbers came from (engine Prediction fields).
+            writer.writerow(
+                ["path", "top_class", "confidence", "unknown", "unknown_score", *self.classes, *_SOURCE, "error"]
+            )
             for record in self.records:
                 p = record["prediction"]
                 if p is None:
                     continue
                 if p.error:
-                    writer.writerow([record["path"], "", "", "", "", *([""] * len(self.classes)), p.error])
+                    blank = [""] * (len(self.classes) + len(_SOURCE))
+                    writer.writerow([record["path"], "", "", "", "", *blank, p.error])
                 else:
                     unknown = getattr(p, "unknown", None)
                     score = getattr(p, "unknown_score", None)
@@ -161,6 +166,7 @@ class ResultsTable(QTableWidget):
                             "" if unknown is None else str(bool(unknown)).lower(),
                             "" if score is None else f"{score:.6f}",
                             *(f"{p.probabilities.get(c, 0.0):.6f}" for c in self.classes),
+                            *("" if getattr(p, f, None) is None else str(getattr(p, f)) for f in _SOURCE),
                             "",
                         ]
                     )

@@ -2,7 +2,7 @@
 image's top class in a list, the selected one in detail, and all results in a table.
 
 Classification runs as one job at a time in a worker thread (engine.Predictor, cached per
-checkpoint). Changing the checkpoint or the TTA toggle re-classifies everything. A bad file
+checkpoint). Changing the checkpoint or the TTA level re-classifies everything. A bad file
 shows its own error; the others are still classified.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTemporaryDir, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QPushButton,
@@ -54,6 +54,38 @@ class _ClassifyJob:
     base: int = 0  # the row of its first file
 
 
+class TtaChoice(QComboBox):
+    """The test-time augmentation level photos are classified with; starts at the engine's
+    photo-mode default (the photo and its mirror image averaged, measured best on real photos)."""
+
+    _ITEMS = (
+        (0, "No TTA", "The photo only (fastest)"),
+        (
+            1,
+            "Average with mirror image",
+            "The photo and its mirror image averaged (the default: measured best on real photos, no slower)",
+        ),
+        (2, "Mirrors and 1-pixel shifts", "Six copies averaged: mirror images and 1-pixel shifts (slower)"),
+    )
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        import engine  # light: no torch
+
+        for level, text, tip in self._ITEMS:
+            self.addItem(text, level)
+            self.setItemData(self.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.setCurrentIndex(self.findData(engine.DEFAULT_PHOTO_TTA))
+        self.setToolTip("Test-time augmentation: which copies of each photo the model's answers are averaged over")
+
+    @property
+    def level(self) -> int:
+        return int(self.currentData())
+
+    def set_level(self, level: int) -> None:
+        self.setCurrentIndex(self.findData(level))
+
+
 class _Entry:
     __slots__ = ("heat", "path", "prediction")
 
@@ -87,8 +119,7 @@ class PredictTab(QWidget):
 
     def _build(self) -> None:
         self.picker = CheckpointPicker(self.cache)
-        self.tta = QCheckBox("Test-time augmentation")
-        self.tta.setToolTip("Average over flipped and shifted copies (slower, often a little more accurate)")
+        self.tta = TtaChoice()
         self.open_button = QPushButton("Open images…")
         self.folder_button = QPushButton("Open folder…")
         self.paste_button = QPushButton("Paste")
@@ -127,7 +158,7 @@ class PredictTab(QWidget):
 
         self.picker.loaded.connect(self._on_checkpoint_loaded)
         self.picker.load_failed.connect(self._on_checkpoint_failed)
-        self.tta.toggled.connect(lambda _on: self.reclassify())
+        self.tta.currentIndexChanged.connect(lambda _i: self.reclassify())
         self.open_button.clicked.connect(self.open_images_dialog)
         self.folder_button.clicked.connect(self.open_folder_dialog)
         self.paste_button.clicked.connect(self.paste)
@@ -250,7 +281,7 @@ class PredictTab(QWidget):
         return self._job is not None or bool(self._queue) or self._reclassify or self.picker.loading
 
     def reclassify(self) -> None:
-        """Classify every listed image again (new checkpoint, TTA toggled)."""
+        """Classify every listed image again (new checkpoint, TTA level changed)."""
         for entry in self.entries:
             entry.heat = None
         self._retire_job()
@@ -271,7 +302,7 @@ class PredictTab(QWidget):
             self._queue.clear()
         else:
             return
-        tta = 2 if self.tta.isChecked() else 0
+        tta = self.tta.level
         args = (self.cache, self.checkpoint, paths, tta, expand)
         task = self._classifying.start(prediction_calls.predict_files, *args, name="classify")
         job = self._job = _ClassifyJob(paths, expand, listed=not expand)

@@ -51,6 +51,11 @@ FIELDS: tuple[FieldSpec, ...] = (
               range=(0, 10_000), placeholder="off"),
     FieldSpec("batch_size", _OPT, "Batch size", "int", "Images per optimizer step (typical: 128-512)",
               range=(1, 65_536)),
+    FieldSpec("micro_batch", _OPT, "Micro-batch", "int",
+              "Run each batch in chunks of at most this many images and add up their gradients: less "
+              "memory, and on CPUs often faster; batch norm normalises each chunk. 0 = the whole batch; "
+              "auto (-1) = 200 images on a CPU, the whole batch on a GPU (the fast preset)",
+              range=(-1, 65_536), placeholder="auto"),
     FieldSpec("optimizer", _OPT, "Optimizer", "choice", "sgd (with momentum) for CNNs; adam/adamw for quick tries; "
               "muon: orthogonalised steps for convolution filters (the fast preset)",
               choices="OPTIMIZERS"),
