@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from .errors import CheckpointError, DiskFull, EngineError
+from .text import TTA_NAMES
 
 __all__ = [
     "FORMAT",
@@ -226,7 +227,11 @@ class Checkpoint:
         return payload
 
     def summary(self) -> str:
-        acc = f", validation accuracy {self.val_acc:.2%}" if self.val_acc is not None else ""
+        acc = ""
+        if self.val_acc is not None:
+            tta = (self.config or {}).get("tta")
+            how = f" ({TTA_NAMES[tta]})" if tta in range(len(TTA_NAMES)) else ""  # how it was measured
+            acc = f", validation accuracy {self.val_acc:.2%}{how}"
         return (
             f"{self.arch}, {len(self.classes)} classes, {self.input_size[0]}x{self.input_size[1]}x{self.channels}{acc}"
         )

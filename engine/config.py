@@ -39,6 +39,7 @@ def micro_batch_size(micro_batch: int, batch_size: int, device_type: str) -> int
         micro_batch = CPU_MICRO_BATCH if device_type == "cpu" else 0
     return min(micro_batch, batch_size) if micro_batch > 0 else batch_size
 
+
 OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw", "muon")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "onecycle", "linear", "plateau")
 PRECISIONS = ("auto", "off", "bf16", "fp16")
@@ -83,7 +84,7 @@ class TrainConfig:
     lr: float = 0.1
     momentum: float = 0.9  # SGD momentum, or Adam's beta1
     weight_decay: float = 5e-4
-    norm_bias_lr_scale: float = 1.0  # learning-rate multiplier for normalisation-layer parameters
+    norm_bias_lr_scale: float = 1.0  # learning-rate multiplier for normalisation layers (muon: and biases)
     # optimizer "muon": convolution filters take Muon steps at this rate and momentum (their
     # own scale: orthogonalised updates); every other parameter takes Nesterov SGD steps at lr.
     muon_lr: float = 0.24

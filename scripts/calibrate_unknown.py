@@ -111,7 +111,10 @@ def main() -> int:
         for f in engine.expand_inputs([c]):
             files.append(f)
             labels.append(predictor.classes.index(c.name))
-    photo_scores, pred = scores_of(np.stack([predictor.prepare(f) for f in files]))
+    photo_arrays = np.stack([predictor.prepare(f) for f in files])
+    photo_scores, _ = scores_of(photo_arrays)
+    # "right" as predict answers by default (the view averaged with its mirror image)
+    pred = predictor.predict_arrays(photo_arrays, engine.DEFAULT_PHOTO_TTA).argmax(1)
     right = pred == np.array(labels)
 
     n_ood = sum(len(v) for v in groups.values())

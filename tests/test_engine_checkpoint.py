@@ -456,3 +456,11 @@ def test_checkpoint_loads_and_meta_builds_on_many_threads_at_once(tiny_checkpoin
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         assert all(pool.map(work, range(60)))
+
+
+def test_the_summary_says_how_its_validation_accuracy_was_measured():
+    import engine
+
+    ck = engine.load_checkpoint(engine.default_checkpoint_path())
+    assert ck.config["tta"] == 2
+    assert ck.summary().endswith(f"validation accuracy {ck.val_acc:.2%} (TTA: flips and shifts)")

@@ -364,8 +364,10 @@ def report_lines(r: dict) -> list[str]:
 
     if "skipped" in r:
         return [f"fast preset vs airbench94: skipped ({r['skipped']})"]
+    scale = r["budget_scale"]
+    length = "full recipes" if scale == 1 else f"{scale:g} of each recipe's epochs"
     lines = [
-        f"fast preset vs airbench94 ({r['budget_scale']:g} of each recipe's epochs; {r['train_images']} training, "
+        f"fast preset vs airbench94 ({length}; {r['train_images']} training, "
         f"{r['held_out_images']} held-out images; {threads_label(r['threads'])}, {r['precision']}):",
     ]
     for key in ("peer", "ours"):

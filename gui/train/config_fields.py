@@ -64,7 +64,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("momentum", _OPT, "Momentum", "number", "SGD momentum, or Adam's beta1; [0, 1) (typical: 0.9)"),
     FieldSpec("weight_decay", _OPT, "Weight decay", "number", "L2 weight decay, >= 0 (typical: 5e-4 for SGD)"),
     FieldSpec("norm_bias_lr_scale", _OPT, "Norm-layer LR scale", "number",
-              "Learning-rate multiplier for normalisation layers (1 = plain)"),
+              "Learning-rate multiplier for normalisation layers, and with muon for every bias too "
+              "(1 = plain; fast recipes: 64)"),
     FieldSpec("muon_lr", _OPT, "Muon learning rate", "number",
               "Optimizer muon only: peak rate of the convolution filters' orthogonalised steps (typical: 0.24); "
               "the other parameters use the learning rate above", optimizers=frozenset({"muon"})),
