@@ -9,6 +9,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -305,12 +306,16 @@ def _save_payload(tmp_path: Path, name: str = "odd.pt", **changes) -> Path:
 def test_random_bytes_are_not_a_checkpoint(tmp_path):
     """Whatever the first byte (a pickle's PROTO opcode included), random bytes are "not a
     checkpoint", never "contains Python objects" (issue 9, item 12)."""
+    rng = np.random.default_rng(12)  # seeded: a few random tails happen to parse as a short pickle
     for i, head in enumerate((b"", b"\x80\x02", b"\x80\x04", b"PK\x03\x04")):
-        path = tmp_path / f"random{i}.pt"
-        path.write_bytes(head + os.urandom(4096))
-        msg = _refused(path)
-        assert "not a checkpoint" in msg or "damaged" in msg, msg
-        assert "Python objects" not in msg, msg
+        for _ in range(8):
+            path = tmp_path / f"random{i}.pt"
+            path.write_bytes(head + rng.bytes(4096))
+            msg = _refused(path)
+            # random bytes after a PROTO opcode can parse as a tiny pickle of plain data ("not a
+            # CIFAR Studio checkpoint"); never as one that carries code
+            assert any(w in msg for w in ("not a checkpoint", "not a CIFAR Studio checkpoint", "damaged")), msg
+            assert "Python objects" not in msg, msg
 
 
 def test_architecture_too_large_is_refused_before_building(tmp_path):

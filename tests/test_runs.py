@@ -190,6 +190,7 @@ def test_train_command_round_trips_through_the_cli_parser(tmp_path):
         pretrained_path=str(tmp_path / "my weights" / "resnet18.pth"),
         epochs=7,
         batch_size=33,
+        micro_batch=11,
         lr=0.0123456789,
         optimizer="adamw",
         schedule="onecycle",
