@@ -53,6 +53,8 @@ def test_two_checkpoints_side_by_side_with_their_own_input_sizes(qtbot, tiny_che
         assert not column.input.pixmap().isNull()
         sizes.append(p.input_image.shape[:2])
         assert f"({p.input_image.shape[1]}×{p.input_image.shape[0]})" in column.caption.text()
+        assert "TTA: flips" in column.caption.text()  # each answer says how it was averaged
+        assert column.headline.toolTip().startswith(f"Model {Path(p.checkpoint).name}")
     assert sizes == [(16, 16), (24, 24)]
 
     # Clicking a class (not the top one) in one column explains that class in every column.

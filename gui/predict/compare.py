@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import engine
+
 from ..background import prediction_calls
 from ..background.current import CurrentTask
 from ..background.qimages import array_to_qimage, heatmap_overlay, to_pixmap
@@ -28,6 +30,7 @@ from ..widgets.checkpoint_picker import CHECKPOINT_FILTER
 from ..widgets.fields import PathField
 from ..widgets.message_bar import MessageBar
 from .class_bars import ClassBars
+from .prediction_view import describe_source
 
 __all__ = ["MAX_CHECKPOINTS", "CompareColumn", "CompareDialog"]
 
@@ -80,6 +83,7 @@ class CompareColumn(QWidget):
             return
         p = item.prediction
         self.headline.setText(f"{p.top} — {p.confidence:.1%}")
+        self.headline.setToolTip(describe_source(p))  # which file, view and TTA level answered
         self.bars.set_probabilities(p.probabilities)
         self._draw()
 
@@ -100,7 +104,8 @@ class CompareColumn(QWidget):
             self.caption.setText(f"Where it looks for {self.heat_class} ({w}×{h})")
             image = heatmap_overlay(p.input_image, self.heat, max(1, round(INPUT_SIZE * ratio)))
         else:
-            self.caption.setText(f"What it sees ({w}×{h})")
+            tta = f", {engine.TTA_NAMES[p.tta]}" if getattr(p, "tta", None) is not None else ""
+            self.caption.setText(f"What it sees ({w}×{h}){tta}")
             image = array_to_qimage(p.input_image)
         self.input.setPixmap(to_pixmap(image, INPUT_SIZE, ratio, smooth=False))
 
