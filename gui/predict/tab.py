@@ -15,7 +15,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTemporaryDir, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QPushButton,
@@ -36,6 +35,7 @@ from .compare import CompareDialog
 from .image_list import ImageList
 from .prediction_view import PredictionView
 from .results_table import ResultsTable
+from .tta_choice import TtaChoice
 
 __all__ = ["IMAGE_FILTER", "PredictTab"]
 
@@ -52,38 +52,6 @@ class _ClassifyJob:
     expand: bool
     listed: bool  # its files have rows in the list (from the start when re-classifying listed entries)
     base: int = 0  # the row of its first file
-
-
-class TtaChoice(QComboBox):
-    """The test-time augmentation level photos are classified with; starts at the engine's
-    photo-mode default (the photo and its mirror image averaged, measured best on real photos)."""
-
-    _ITEMS = (
-        (0, "No TTA", "The photo only (fastest)"),
-        (
-            1,
-            "Average with mirror image",
-            "The photo and its mirror image averaged (the default: measured best on real photos, no slower)",
-        ),
-        (2, "Mirrors and 1-pixel shifts", "Six copies averaged: mirror images and 1-pixel shifts (slower)"),
-    )
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        import engine  # light: no torch
-
-        for level, text, tip in self._ITEMS:
-            self.addItem(text, level)
-            self.setItemData(self.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-        self.setCurrentIndex(self.findData(engine.DEFAULT_PHOTO_TTA))
-        self.setToolTip("Test-time augmentation: which copies of each photo the model's answers are averaged over")
-
-    @property
-    def level(self) -> int:
-        return int(self.currentData())
-
-    def set_level(self, level: int) -> None:
-        self.setCurrentIndex(self.findData(level))
 
 
 class _Entry:
