@@ -134,10 +134,6 @@ def _train_flags(args) -> dict:
     }
 
 
-def _flag_name(field: str) -> str:
-    return {"mixed_precision": "--precision", "ema_decay": "--ema"}.get(field, "--" + field.replace("_", "-"))
-
-
 def _train_config(args):
     from .checkpoint import load_checkpoint
     from .config import TrainConfig
@@ -148,7 +144,9 @@ def _train_config(args):
         # A resumed run keeps its own settings; only --epochs changes its length (the trainer
         # refuses one it is already past). A fresh config would silently replace them with
         # defaults, so every other setting given is named as ignored.
-        others = [_flag_name(f) for f, v in flags.items() if v is not None and f != "epochs"]
+        from .run_command import FLAGS  # each setting's flag, written once
+
+        others = [FLAGS[f][0] for f, v in flags.items() if v is not None and f != "epochs"]
         others += [f"--{f}" for f in ("preset", "config") if getattr(args, f) is not None]
         if others:
             _err(f"note: --resume continues the saved run's settings; ignoring {', '.join(others)}")
