@@ -18,7 +18,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from . import __version__, output, startup, theme
-from .background import engine_calls
+from .background import engine_calls, gui_thread_gc
 from .background.task import Task, TaskError, stop_all
 from .evaluate.tab import EvaluateTab
 from .predict.tab import PredictTab
@@ -67,6 +67,9 @@ class MainWindow(QMainWindow):
         # gui_responsiveness.py (decode scenario, longest stall): 5 ms 122.6 ms, 2 ms 51-57 ms,
         # 1 ms 48-52 ms; the predict scenario's stays under 50 ms at 1 ms (43-46 ms, 24 at 5 ms).
         sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
+        # Widgets and tasks in reference cycles must be destroyed in this thread, never by a
+        # collection that a worker's allocations happen to trigger (gui/background/gui_thread_gc.py).
+        gui_thread_gc.install()
         self.settings = settings or Settings()
         self.engine_info: engine_calls.EngineInfo | None = None
         self._pending_images = list(images or [])

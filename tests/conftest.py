@@ -45,6 +45,21 @@ def _isolated_gui_files(tmp_path_factory, monkeypatch):
     worker = sys.modules.get("gui.background.task")
     if worker is not None:  # a GUI test left background work running: stop it and join its threads
         worker.stop_all()
+    collector = sys.modules.get("gui.background.gui_thread_gc")
+    if collector is not None:  # the test's cyclic garbage goes now, in this (the GUI) thread
+        collector.collect_if_due()
+
+
+@pytest.fixture(autouse=True)
+def _gc_in_the_gui_thread(request):
+    """GUI tests collect garbage as the app does: only in the GUI thread (a collection in a
+    worker destroying a test's widgets crashed CI). Off for the session once a GUI test ran."""
+    if "qtbot" in request.fixturenames or "qapp" in request.fixturenames:
+        request.getfixturevalue("qapp")
+        from gui.background import gui_thread_gc
+
+        gui_thread_gc.install()
+    yield
 
 
 # ---------------------------------------------------------------------------- synthetic images

@@ -171,3 +171,61 @@ def test_current_task_retires_the_previous_task_so_stale_results_never_arrive(qt
     qtbot.wait(50)
     assert results == ["second"] and first.result == "first"
     assert not current.busy
+
+
+class _Node:
+    pass
+
+
+def _make_cyclic_garbage(state, n):
+    """Allocate ``n`` two-object cycles in the worker; a weak reference to the last one goes back."""
+    import weakref
+
+    for _ in range(n):
+        node = _Node()
+        node.self = node  # a cycle: only the cyclic collector can free it
+    return weakref.ref(node)
+
+
+def test_garbage_is_collected_in_the_gui_thread_only(qtbot):
+    """A worker's allocations never run the cyclic collector in the worker (Qt objects in
+    cycles would die in the wrong thread); the GUI thread's timer frees the worker's garbage."""
+    import gc
+
+    from gui.background import gui_thread_gc
+
+    assert gui_thread_gc.install() and not gc.isenabled()
+    collections: list[int] = []
+
+    def record(phase, info):
+        if phase == "start":
+            collections.append(threading.get_ident())
+
+    gc.callbacks.append(record)
+    try:
+        task = Task(_make_cyclic_garbage, 50_000, name="garbage")  # 70x gen 0's threshold
+        with qtbot.waitSignal(task.finished, timeout=60_000):
+            task.start()
+        ref = task.result
+        qtbot.waitUntil(lambda: ref() is None, timeout=10 * gui_thread_gc.COLLECT_EVERY_MS)
+    finally:
+        gc.callbacks.remove(record)
+    assert collections and set(collections) == {threading.get_ident()}
+
+
+def test_gui_thread_collection_follows_pythons_thresholds(qtbot):
+    import gc
+
+    from gui.background import gui_thread_gc
+
+    gui_thread_gc.install()
+    gc.collect()
+    assert gui_thread_gc.collect_if_due() is None  # nothing allocated: nothing to do
+    garbage = [[] for _ in range(gc.get_threshold()[0] + 10)]
+    assert gui_thread_gc.collect_if_due() == 0  # young objects past the threshold: generation 0 only
+    del garbage
+    seen = []
+    task = Task(lambda state: seen.append(gui_thread_gc.collect_if_due()) or True, name="collect")
+    with qtbot.waitSignal(task.finished, timeout=10_000):
+        task.start()
+    assert seen == [None]  # never from a worker
