@@ -142,6 +142,7 @@ class MainWindow(QMainWindow):
             tab.status_message.connect(lambda text, t=tab: self._on_tab_status(t, text))
         self.tabs.currentChanged.connect(lambda _i: self._show_tab_status())
         self.tabs.currentChanged.connect(self._plots_when_shown)
+        self.tabs.currentChanged.connect(self._models_when_shown)
         self.predict_tab.classification_finished.connect(self._on_classified)
         output.add_error_listener(self.show_unexpected_error)
         self.runs_tab.resume_requested.connect(self.resume_run)
@@ -243,6 +244,10 @@ class MainWindow(QMainWindow):
         self._plots_loader.finished.connect(freeze_heap)
         self._plots_loader.start()
 
+    def _models_when_shown(self, _index: int) -> None:
+        if self.tabs.currentWidget() in (self.predict_tab, self.evaluate_tab):
+            self.predict_tab.load_initial_checkpoint()
+
     def _plots_when_shown(self, _index: int) -> None:
         # The plots may still be waiting for the first prediction: the Train tab needs them now.
         if self.tabs.currentWidget() is self.train_tab and self._loader is not None:
@@ -258,8 +263,15 @@ class MainWindow(QMainWindow):
         self.device_label.setText(info.device_name)
         self.device_label.setToolTip(f"torch {info.torch_version}")
         self.statusBar().showMessage(f"Ready: {info.device_name}", 10_000)
-        for tab in (self.train_tab, self.predict_tab, self.evaluate_tab, self.runs_tab):
-            tab.engine_ready(info)
+        # The Predict tab's model loads now only if the user is looking at it (or at the
+        # Evaluate tab, which follows it) or photos are waiting; otherwise on the first visit.
+        # Loaded at once, it stretched the GUI thread's first stall to 54-70 ms when the user
+        # started a dataset decode on the Train tab right away (benchmarks/gui_responsiveness.py).
+        models_shown = self.tabs.currentWidget() in (self.predict_tab, self.evaluate_tab)
+        self.train_tab.engine_ready(info)
+        self.predict_tab.engine_ready(info, load_checkpoint=models_shown or bool(self._pending_images))
+        self.evaluate_tab.engine_ready(info)
+        self.runs_tab.engine_ready(info)
         if self._pending_images:
             images, self._pending_images = self._pending_images, []
             self.predict_tab.add_paths(images)
@@ -295,7 +307,8 @@ class MainWindow(QMainWindow):
 
     def open_export_dialog(self, checkpoint: str | None = None) -> ExportDialog:
         """File ▸ Export model: the Predict tab's checkpoint unless one is given."""
-        self.export_dialog = ExportDialog(checkpoint or self.predict_tab.checkpoint, self)
+        chosen = checkpoint or self.predict_tab.checkpoint or self.predict_tab.initial_checkpoint
+        self.export_dialog = ExportDialog(chosen, self)
         self.export_dialog.exported.connect(lambda r: self.statusBar().showMessage(f"Exported {r.path}", 15_000))
         self.export_dialog.show()
         return self.export_dialog

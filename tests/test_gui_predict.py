@@ -221,3 +221,36 @@ def test_results_land_on_their_own_image_while_the_table_is_sorted(qtbot):
     assert table.item(rows["c.jpg"], 1).text() == "dog"
     assert table.item(rows["a.jpg"], 1).text() == "…" and table.item(rows["b.jpg"], 1).text() == "…"
     assert table.rowCount() == 3
+
+
+def test_the_model_loads_when_a_model_tab_is_first_shown(qtbot, gui_settings, tiny_checkpoint):
+    """Started on the Train tab, the window does not load the Predict tab's model at once (the
+    load would compete with the user's first task for the GUI thread); the first visit to
+    Predict or Evaluate loads it, and Evaluate follows it as before."""
+    from gui.main_window import MainWindow
+
+    gui_settings.last_checkpoint = str(tiny_checkpoint)
+    window = MainWindow(gui_settings)
+    qtbot.addWidget(window)
+    window.show_tab("train")
+    with qtbot.waitSignal(window.engine_ready, timeout=TIMEOUT_MS):
+        window.show()
+    tab = window.predict_tab
+    assert tab.initial_checkpoint == str(tiny_checkpoint)
+    assert not tab.picker.loading and tab.checkpoint is None
+    with qtbot.waitSignal(tab.checkpoint_loaded, timeout=TIMEOUT_MS):
+        window.show_tab("evaluate")
+    assert tab.checkpoint == str(tiny_checkpoint) and tab.initial_checkpoint is None
+    assert window.evaluate_tab.picker.current_path() == str(tiny_checkpoint)
+
+
+def test_the_model_loads_at_once_when_the_predict_tab_is_in_front(qtbot, gui_settings, tiny_checkpoint):
+    from gui.main_window import MainWindow
+
+    gui_settings.last_checkpoint = str(tiny_checkpoint)
+    window = MainWindow(gui_settings)
+    qtbot.addWidget(window)
+    window.show_tab("predict")
+    with qtbot.waitSignals([window.engine_ready, window.predict_tab.checkpoint_loaded], timeout=TIMEOUT_MS):
+        window.show()
+    assert window.predict_tab.checkpoint == str(tiny_checkpoint)

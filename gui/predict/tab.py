@@ -81,6 +81,7 @@ class PredictTab(QWidget):
         self._tmp = QTemporaryDir()
         self._pasted = 0
         self._auto_select = True  # pick the first good result for the detail view until the user clicks
+        self._initial_checkpoint: str | None = None  # chosen at engine_ready, loaded later (see there)
         self.setAcceptDrops(True)
         self._build()
         self.setEnabled(False)  # until the engine has loaded
@@ -140,14 +141,21 @@ class PredictTab(QWidget):
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste)
 
     # ----------------------------------------------------------------- engine / checkpoint
-    def engine_ready(self, info) -> None:
+    def engine_ready(self, info, load_checkpoint: bool = True) -> None:
+        """Enable the tab and choose its first checkpoint (the last one used, else the bundled
+        model). ``load_checkpoint=False`` defers loading it to :meth:`load_initial_checkpoint`
+        (the window calls it when this tab or the Evaluate tab is first shown, or photos arrive):
+        at start-up the load competes for the GIL with whatever the user starts on the tab in
+        front of them, and the GUI thread waits for it."""
         self.cache.device = info.torch_device
         self.picker.set_entries(info.default_checkpoint, self.settings.recent_checkpoints)
         last = self.settings.last_checkpoint
         initial = last if last and Path(last).is_file() else info.default_checkpoint
         self.setEnabled(True)
         if initial:
-            self.picker.set_checkpoint(initial)
+            self._initial_checkpoint = initial
+            if load_checkpoint:
+                self.load_initial_checkpoint()
         else:
             self.message.show_message(
                 "No checkpoint yet: the bundled default model is not installed. Train a "
@@ -155,7 +163,19 @@ class PredictTab(QWidget):
                 "info",
             )
 
+    def load_initial_checkpoint(self) -> None:
+        """Load the start-up checkpoint chosen by :meth:`engine_ready` if it is still pending."""
+        path, self._initial_checkpoint = self._initial_checkpoint, None
+        if path:
+            self.picker.set_checkpoint(path)
+
+    @property
+    def initial_checkpoint(self) -> str | None:
+        """The start-up checkpoint not loaded yet (None once loaded or replaced)."""
+        return self._initial_checkpoint
+
     def set_checkpoint(self, path: str) -> None:
+        self._initial_checkpoint = None  # the user's choice replaces the start-up one
         self.picker.set_checkpoint(path)
 
     @property
@@ -186,6 +206,7 @@ class PredictTab(QWidget):
             self.set_checkpoint(checkpoints[-1])
         if images:
             self._queue.append(images)
+            self.load_initial_checkpoint()
             if self.checkpoint is None and not self.picker.loading:
                 waiting = plural(sum(map(len, self._queue)), "file")
                 self.message.show_message(f"{waiting} waiting for a checkpoint: open one to classify them.", "info")
