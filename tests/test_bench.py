@@ -88,6 +88,7 @@ def test_bench_json_reports_every_part(tmp_path, tiny_checkpoint, capsys):
     assert [ph["megapixels"] for ph in p["photos"]] == [0.0, 0.1]  # 115x86 and 258x194
     for ph in p["photos"]:
         assert ph["fast_ms_median"] > 0 and ph["full_decode_ms_median"] > 0
+        assert 0 < ph["libjpeg_eighth_scale_decode_ms_median"] and ph["file_megabytes"] > 0
         assert 0 <= ph["max_probability_difference"] <= 1
     f = p["folder"]
     assert f["photos"] == 6 and f["errors"] == 0 and f["fast_images_per_s"] > 0 and f["sequential_images_per_s"] > 0
