@@ -116,3 +116,18 @@ def test_bench_without_a_model_skips_prediction(tmp_path, capsys, monkeypatch):
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert "skipped" in report["predict"] and "skipped" in report["evaluation"]
+
+
+def test_bench_evaluation_on_the_checkpoints_own_validation_split(tmp_path):
+    """With the data the checkpoint was trained on (the bundled model on the shared archive),
+    both loops score the checkpoint's held-out split, the same images."""
+    from conftest import tiny_config, write_image_folder
+
+    from engine.bench.evaluation import bench_evaluation
+    from engine.training import train
+
+    folder = write_image_folder(tmp_path / "colours", per_class=8, size=16)
+    result = train(tiny_config(data=str(folder), epochs=1, val_fraction=0.25), tmp_path / "run")
+    e = bench_evaluation(result.best_checkpoint, str(folder))
+    assert e["split"].startswith("validation") and e["images"] == 6  # a quarter of 24, held out
+    assert e["engine_accuracy"] == pytest.approx(e["straightforward_accuracy"], abs=0.2)

@@ -46,7 +46,8 @@ def bench_evaluation(checkpoint, data: str, batch_size: int = 256) -> dict:
 
     ck = load_checkpoint(checkpoint)
     say("  decoding the data once (not timed)...")
-    load_dataset(training_data_spec(ck, data), for_training=False)
+    spec = training_data_spec(ck, data)  # the checkpoint's own split of the data, when it is that data
+    load_dataset(spec, for_training=False)
     calls = []
     split = "val"
     t = time.perf_counter()
@@ -55,13 +56,12 @@ def bench_evaluation(checkpoint, data: str, batch_size: int = 256) -> dict:
     except DataError:  # not the data the checkpoint was trained on: its test split, or every image
         split = "auto"
         calls.clear()
-        load_dataset(DataSpec(data, val_fraction=0.0), for_training=False)
+        spec = DataSpec(data, val_fraction=0.0)
+        load_dataset(spec, for_training=False)
         t = time.perf_counter()
         report = evaluate_checkpoint(ck, data, split="auto", device="cpu", progress=lambda *a: calls.append(a))
     engine_s = time.perf_counter() - t
     images = int(report.result.confusion.sum())
-    if split == "auto":
-        spec = DataSpec(data, val_fraction=0.0)
     t = time.perf_counter()
     plain_images, plain_acc = _straightforward(ck, data, spec, "val" if split == "val" else "test", batch_size)
     plain_s = time.perf_counter() - t
