@@ -82,6 +82,7 @@ def test_bench_json_reports_every_part(tmp_path, tiny_checkpoint, capsys):
     d = report["decode"]
     assert d["images"] == d["straightforward_images"] == 60 and d["image_size"] == "16x16"
     assert d["first_decode_seconds"] > 0 and d["straightforward_seconds"] > 0 and d["cache_hit"]
+    assert d["workers"] == 1  # tiny files: one decoding thread (threads would only share the GIL)
     assert d["ratio"] == pytest.approx(d["straightforward_seconds"] / d["first_decode_seconds"], rel=0.05, abs=0.01)
     p = report["predict"]
     assert p["forward_ms_median"] > 0

@@ -111,8 +111,20 @@ def bench_decode(data: str) -> dict:
         "straightforward_cpu_seconds": round(plain_cpu, 4),
         "cache_megabytes": round(cache_bytes / 2**20, 1),
         "arrays_megabytes": round(arrays / 2**20, 1),
-        "workers": os.cpu_count(),
+        "workers": _threads(path),
     }
+
+
+def _threads(path: Path) -> int:
+    """How many threads the engine decoded ``path`` with (one for folders of small files)."""
+    from ..data.folder import _cores, _decode_workers
+    from ..data.listing import Listing
+
+    src = Listing(path)
+    try:
+        return _decode_workers(src, None) or _cores()
+    finally:
+        src.close()
 
 
 def report_lines(d: dict) -> list[str]:
@@ -121,7 +133,7 @@ def report_lines(d: dict) -> list[str]:
     return [
         f"first decode of {Path(d['data']).name} ({d['images']} images, {d['image_size']}):",
         f"  engine           {d['first_decode_seconds']:8.2f} s  ({d['images'] / d['first_decode_seconds']:.0f} "
-        f"images/s, every core; {d['first_decode_cpu_seconds']:.1f} s of CPU)",
+        f"images/s, {d['workers']} decoding thread(s); {d['first_decode_cpu_seconds']:.1f} s of CPU)",
         f"  straightforward  {d['straightforward_seconds']:8.2f} s  (Pillow, full decode, one file after another; "
         f"{d['straightforward_cpu_seconds']:.1f} s of CPU)",
         f"  ratio            {d['ratio']:8.2f}x",

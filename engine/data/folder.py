@@ -113,6 +113,22 @@ def _plan(src: Listing) -> tuple[dict[str, list[tuple[str, str]]], list[str], di
     return plan, classes, skipped
 
 
+# Below this median file size decoding is mostly Python (Pillow's JPEG header parsing, the
+# framing), so threads only take turns at the GIL and lose time handing it over: the shared
+# CIFAR-10 archive (0.9 KB JPEGs) loaded in 4.4-4.6 s on one thread and 5.9-6.2 s on two; 64-96 px
+# JPEGs (2.5-4.4 KB) tied (2-core machine, `python -m engine bench --skip throughput --skip
+# accuracy --skip peer` for the archive). Larger files, photos above all, decode on every core.
+SMALL_FILE_BYTES = 16_000
+
+
+def _decode_workers(src: Listing, workers: int | None) -> int | None:
+    """``workers`` when given; else one thread for folders of small files, all cores otherwise."""
+    if workers:
+        return workers
+    sizes = sorted(entry[1] for entry in src.fingerprint)  # (name, size, ...) for zips and folders
+    return 1 if sizes and sizes[len(sizes) // 2] < SMALL_FILE_BYTES else None
+
+
 def _cores() -> int:
     """CPUs this process may use (its affinity where the OS has one: containers, taskset)."""
     affinity = getattr(os, "sched_getaffinity", None)
@@ -239,7 +255,10 @@ def load_image_folder(
         if not classes:
             raise DataError(f"{path}: no class folders with images found (expected one sub-folder per class)")
         jobs = [(split, name, cls) for split, items in plan.items() for name, cls in items]
-        arrays, bad, _channels = _decode_all(src, [j[1] for j in jobs], image_size, workers, progress, should_stop)
+        names = [j[1] for j in jobs]
+        arrays, bad, _channels = _decode_all(
+            src, names, image_size, _decode_workers(src, workers), progress, should_stop
+        )
     skipped.update(bad)
     if not arrays:
         raise DataError(f"{path}: none of the {len(jobs)} files could be read as images")
