@@ -14,6 +14,19 @@ from .device import autocast_context
 __all__ = ["EvalResult", "evaluate_arrays", "metrics_from_predictions", "tta_logits"]
 
 
+# On the CPU, channels-last runs big batches faster and small ones slower (oneDNN reorders the
+# tensors): the bundled fastnet-wide, 2 threads, medians of 30 calls: batch 2 5.8 ms NCHW vs
+# 9-15 ms channels-last, batch 8 17.4 vs 21-26 ms, batch 16 41 vs 28 ms. GPUs get channels-last always.
+CHANNELS_LAST_MIN_CPU_BATCH = 16
+
+
+def batch_layout(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in the memory layout its batch runs fastest in on its device."""
+    if x.device.type != "cpu" or len(x) >= CHANNELS_LAST_MIN_CPU_BATCH:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x.contiguous()
+
+
 def tta_logits(model: nn.Module, x: torch.Tensor, level: int = 0) -> torch.Tensor:
     """Logits averaged over test-time augmentations.
 
@@ -22,14 +35,14 @@ def tta_logits(model: nn.Module, x: torch.Tensor, level: int = 0) -> torch.Tenso
     """
     if level <= 0:
         return model(x)
-    pair = torch.cat([x, x.flip(3)])
+    pair = batch_layout(torch.cat([x, x.flip(3)]))
     logits = model(pair).view(2, len(x), -1).mean(0)
     if level == 1:
         return logits
     padded = F.pad(pair, (1, 1, 1, 1), mode="reflect")
     h, w = x.shape[2:]
     shifted = torch.cat([padded[:, :, :h, :w], padded[:, :, 2:, 2:]])
-    shifted_logits = model(shifted.contiguous(memory_format=torch.channels_last)).view(4, len(x), -1).mean(0)
+    shifted_logits = model(batch_layout(shifted)).view(4, len(x), -1).mean(0)
     return 0.5 * logits + 0.5 * shifted_logits
 
 

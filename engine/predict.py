@@ -21,7 +21,7 @@ import torch
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .errors import CheckpointError, ConfigError, ImageError
-from .evaluate import tta_logits
+from .evaluate import batch_layout, tta_logits
 from .images import IMAGE_EXTENSIONS
 from .ood import UnknownDetector, forward_with_features
 from .paths import default_checkpoint_path
@@ -155,7 +155,7 @@ class Predictor:
 
     def _tensor(self, images: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 3, 1, 2)
-        return ((x.float() - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
+        return (x.float() - self._mean) / self._std
 
     @torch.inference_mode()
     def classify_arrays(self, images: np.ndarray, tta: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -168,14 +168,14 @@ class Predictor:
         """
         x = self._tensor(images)
         if self.detector.needs_mirror:  # one forward pass over the images and their mirror images
-            both, both_feats = forward_with_features(self.model, torch.cat([x, x.flip(3)]))
+            both, both_feats = forward_with_features(self.model, batch_layout(torch.cat([x, x.flip(3)])))
             n = len(x)
             logits, feats, mirror = both[:n], both_feats[:n], both_feats[n:]
             scores = self.detector.scores(logits, feats, mirror)
             if tta == 1:  # the mirror pass is already done: level 1 is the mean of the two (as tta_logits)
                 logits, tta = both.view(2, n, -1).mean(0), 0
         else:
-            logits, feats = forward_with_features(self.model, x)
+            logits, feats = forward_with_features(self.model, batch_layout(x))
             scores = self.detector.scores(logits, feats if self.detector.needs_features else None)
         if tta:
             logits = tta_logits(self.model, x, tta).float()
