@@ -229,3 +229,17 @@ def test_gui_thread_collection_follows_pythons_thresholds(qtbot):
     with qtbot.waitSignal(task.finished, timeout=10_000):
         task.start()
     assert seen == [None]  # never from a worker
+
+
+def test_quitting_collects_the_last_garbage_in_the_gui_thread(qtbot, qapp):
+    import weakref
+
+    from gui.background import gui_thread_gc
+
+    gui_thread_gc.install()
+    node = _Node()
+    node.self = node
+    ref = weakref.ref(node)
+    del node
+    qapp.aboutToQuit.emit()  # what QApplication emits when its event loop is about to end
+    assert ref() is None

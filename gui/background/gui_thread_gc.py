@@ -63,5 +63,8 @@ def install() -> bool:
         return False
     if app.findChild(_Collector) is None:
         _Collector(app)
+        # The last collection runs here too, while the application still exists: garbage left
+        # for the interpreter's exit would destroy widgets after QApplication is gone.
+        app.aboutToQuit.connect(gc.collect)
     gc.disable()
     return True
