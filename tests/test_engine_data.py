@@ -520,7 +520,7 @@ CIFAR_ZIP = _shared_dir() / "datasets" / "cifar10-train.zip"
 @pytest.mark.skipif(not CIFAR_ZIP.exists(), reason=f"{CIFAR_ZIP} not present")
 def test_real_cifar10_zip_is_decoded_once_then_cached():
     t0 = time.perf_counter()
-    first = load_image_folder(CIFAR_ZIP)  # 50,000 JPEGs: about 5 s on 2 cores (25-47 s before issue 13)
+    first = load_image_folder(CIFAR_ZIP)  # 50,000 JPEGs: about 4 s on this machine (25-47 s before issue 13)
     decode_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     second = load_image_folder(CIFAR_ZIP)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -103,19 +102,14 @@ def test_formats_without_draft_give_identical_pixels(kind):
     np.testing.assert_array_equal(full, fast)
 
 
-def test_twelve_megapixel_photo_decodes_much_faster():
+def test_twelve_megapixel_photo_is_decoded_at_an_eighth_of_each_side():
+    """The 12 MP case decodes 1/64 of the pixels (how much faster that is, `python -m engine
+    bench` measures: 33.7 against 72.4 ms to probabilities on the project's machine); the
+    result is the photo, framed and resized as from the full decode."""
     data = _jpeg(_scene(4000, 3000))
-
-    def best(min_side):
-        times = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            load_image_array(data, SIZE, 3, min_side=min_side)
-            times.append(time.perf_counter() - t0)
-        return min(times)
-
-    full, fast = best(None), best(MIN_SIDE)
-    assert fast < full / 2, f"draft {fast * 1000:.0f} ms vs full {full * 1000:.0f} ms"
+    assert open_image(data, min_side=MIN_SIDE).size == (500, 375)
+    full, fast = _both(data)
+    assert np.abs(full - fast).mean() < 2.0
 
 
 def _photos() -> list[Path]:
