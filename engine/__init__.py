@@ -84,6 +84,7 @@ _EXPORTS = {
     "cache_dir": "paths",
     "IMAGE_EXTENSIONS": "images",
     "format_size": "text",
+    "plural": "text",
     "TTA_NAMES": "text",
     # runs, LR finder, export, explain, model summary
     "RUN_STATUSES": "runs",

@@ -11,11 +11,15 @@ __all__ = ["TTA_NAMES", "format_size", "plural"]
 TTA_NAMES = ("no TTA", "TTA: flips", "TTA: flips and shifts")
 
 
+_ES_AFTER_CH = {"batch", "match", "patch"}  # "epoch" takes a plain "s": spelling cannot tell them apart
+
+
 def plural(n: int, word: str) -> str:
-    """``"1 class"``, ``"2 classes"``, ``"1 image"``, ``"3 images"``."""
+    """``"1 class"``, ``"2 classes"``, ``"0 epochs"``, ``"2,500 images"`` (thousands separated)."""
     if n == 1:
-        return f"{n} {word}"
-    return f"{n} {word}es" if word.endswith(("s", "x", "ch", "sh")) else f"{n} {word}s"
+        return f"1 {word}"
+    es = word.endswith(("s", "x", "sh")) or word in _ES_AFTER_CH
+    return f"{n:,} {word}es" if es else f"{n:,} {word}s"
 
 
 def format_size(n: float) -> str:

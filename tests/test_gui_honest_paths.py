@@ -251,8 +251,8 @@ def test_curve_legends_never_cover_the_plots(qtbot, engine_info, gui_settings):
 
 def test_counts_are_in_the_right_number(qtbot, engine_info, gui_settings):
     import engine
-    from gui.text import plural
 
+    plural = engine.plural  # one wording for the CLI, reports and the window
     assert plural(1, "class") == "1 class" and plural(2, "class") == "2 classes"
     assert plural(1, "image") == "1 image" and plural(12_000, "image") == "12,000 images"
     assert plural(0, "epoch") == "0 epochs"

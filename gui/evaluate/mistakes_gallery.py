@@ -9,8 +9,9 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem
 
+import engine
+
 from ..background.qimages import array_to_qimage, enlarge
-from ..text import plural
 
 if TYPE_CHECKING:
     import numpy as np
@@ -88,4 +89,4 @@ class MistakesGallery(QListWidget):
         if self.total == 0:
             return f"No mistakes ({what})"
         more = f" (showing the {len(self.shown)} most confident)" if self.total > len(self.shown) else ""
-        return f"{plural(self.total, 'image')}: {what}, most confident first{more}"
+        return f"{engine.plural(self.total, 'image')}: {what}, most confident first{more}"

@@ -33,7 +33,6 @@ import engine
 from ..background import engine_calls
 from ..background.task import Task, TaskError
 from ..settings import Settings
-from ..text import plural
 from ..widgets.checkpoint_picker import CheckpointPicker
 from ..widgets.data_picker import DataSourcePicker
 from ..widgets.message_bar import MessageBar
@@ -244,7 +243,7 @@ class EvaluateTab(QWidget):
         r = report.result
         wrong = int((r.predictions != r.labels).sum())
         self.accuracy.setText(
-            f"Accuracy {r.accuracy:.2%} · {plural(wrong, 'mistake')} · loss {r.loss:.4f} · {report.describe()}"
+            f"Accuracy {r.accuracy:.2%} · {engine.plural(wrong, 'mistake')} · loss {r.loss:.4f} · {report.describe()}"
         )
         self.metrics.setRowCount(len(report.classes))
         support = r.confusion.sum(axis=1)

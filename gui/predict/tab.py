@@ -24,11 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import engine
+
 from ..background import engine_calls, prediction_calls
 from ..background.current import CurrentTask
 from ..background.task import TaskError
 from ..settings import Settings
-from ..text import plural
 from ..widgets.checkpoint_picker import CheckpointPicker
 from ..widgets.message_bar import MessageBar
 from .compare import CompareDialog
@@ -208,7 +209,7 @@ class PredictTab(QWidget):
             self._queue.append(images)
             self.load_initial_checkpoint()
             if self.checkpoint is None and not self.picker.loading:
-                waiting = plural(sum(map(len, self._queue)), "file")
+                waiting = engine.plural(sum(map(len, self._queue)), "file")
                 self.message.show_message(f"{waiting} waiting for a checkpoint: open one to classify them.", "info")
             self._pump()
 
@@ -360,8 +361,8 @@ class PredictTab(QWidget):
             done = [e for e in self.entries if e.prediction is not None]
             bad = sum(1 for e in done if e.prediction.error)
             if self.entries:
-                errors = f", {plural(bad, 'error')}" if bad else ""
-                self.status_message.emit(f"Classified {plural(len(done) - bad, 'image')}{errors}")
+                errors = f", {engine.plural(bad, 'error')}" if bad else ""
+                self.status_message.emit(f"Classified {engine.plural(len(done) - bad, 'image')}{errors}")
             self.classification_finished.emit()
 
     # ----------------------------------------------------------------- list and detail
@@ -448,7 +449,7 @@ class PredictTab(QWidget):
         except OSError as exc:
             self.message.show_message(f"Could not write {path}: {exc.strerror}", "error")
             return None
-        self.status_message.emit(f"{plural(n, 'result')} saved to {path}")
+        self.status_message.emit(f"{engine.plural(n, 'result')} saved to {path}")
         return path
 
     def shutdown(self) -> None:

@@ -23,12 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import engine
+
 from ..background import engine_calls
 from ..background.current import CurrentTask
 from ..background.task import TaskError
 from ..background.training_run import TrainingRun
 from ..settings import Settings
-from ..text import plural
 from ..widgets.fields import PathField, clear_invalid, mark_invalid
 from ..widgets.message_bar import MessageBar
 from .config_form import ConfigForm
@@ -324,7 +325,7 @@ class TrainTab(QWidget):
         self.state_label.setText(f"Training on {ev.device}")
         self._append_log(
             f"Training {ev.model} ({ev.parameters:,} parameters) on {ev.device}: "
-            f"{ev.train_size:,} train / {ev.val_size:,} validation images, {plural(len(ev.classes), 'class')}"
+            f"{ev.train_size:,} train / {ev.val_size:,} validation images, {engine.plural(len(ev.classes), 'class')}"
         )
         if ev.history:
             self._append_log(f"Resumed after epoch {ev.start_epoch}: earlier epochs shown again")
@@ -451,7 +452,7 @@ class TrainTab(QWidget):
         self._opened_best = str(best) if best.is_file() else None
         self._opened_folder = str(folder)
         acc = f", best validation accuracy {info.best_val_acc:.2%}" if info.best_val_acc is not None else ""
-        self._append_log(f"Showing {folder}: {plural(len(info.history), 'epoch')} of {info.arch}{acc}")
+        self._append_log(f"Showing {folder}: {engine.plural(len(info.history), 'epoch')} of {info.arch}{acc}")
         self._shown_unresumable = run.resumable is None
         if run.resumable is not None:
             try:
