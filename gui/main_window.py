@@ -151,7 +151,11 @@ class MainWindow(QMainWindow):
         self.train_tab.run_finished.connect(lambda _rf: self.runs_tab.refresh())
         self.train_tab.run_finished.connect(self._alert_run_ended)
         self.train_tab.open_checkpoint.connect(self.open_in_predict)
-        self.predict_tab.checkpoint_loaded.connect(self.evaluate_tab.follow_checkpoint)
+        # The Evaluate tab shows what the Predict tab has just loaded: no second read of the file
+        # competing with the first photos' classification.
+        self.predict_tab.checkpoint_loaded.connect(
+            lambda path: self.evaluate_tab.follow_checkpoint(path, self.predict_tab.picker.info)
+        )
         self.predict_tab.checkpoint_loaded.connect(lambda _path: self._fill_recent_menu())
 
     def _on_classified(self) -> None:

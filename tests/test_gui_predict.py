@@ -242,6 +242,8 @@ def test_the_model_loads_when_a_model_tab_is_first_shown(qtbot, gui_settings, ti
         window.show_tab("evaluate")
     assert tab.checkpoint == str(tiny_checkpoint) and tab.initial_checkpoint is None
     assert window.evaluate_tab.picker.current_path() == str(tiny_checkpoint)
+    # Evaluate shows what Predict loaded: the file is not read a second time.
+    assert window.evaluate_tab.picker.info is tab.picker.info and not window.evaluate_tab.picker.loading
 
 
 def test_the_model_loads_at_once_when_the_predict_tab_is_in_front(qtbot, gui_settings, tiny_checkpoint):

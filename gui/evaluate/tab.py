@@ -154,10 +154,14 @@ class EvaluateTab(QWidget):
         self.picker.set_entries(info.default_checkpoint, self.settings.recent_checkpoints)
         self.setEnabled(True)
 
-    def follow_checkpoint(self, path: str) -> None:
-        """The Predict tab's checkpoint, used here until the user picks another."""
+    def follow_checkpoint(self, path: str, info=None) -> None:
+        """The Predict tab's checkpoint, used here until the user picks another; with ``info``
+        (what the Predict tab loaded from it), shown without loading the file again."""
         if self._follow_predict and path != self.picker.current_path():
-            self.picker.set_checkpoint(path)
+            if info is not None:
+                self.picker.show_loaded(path, info)
+            else:
+                self.picker.set_checkpoint(path)
 
     def set_checkpoint(self, path: str) -> None:
         self._follow_predict = False

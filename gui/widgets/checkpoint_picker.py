@@ -97,6 +97,16 @@ class CheckpointPicker(QWidget):
         self.combo.blockSignals(False)
         self._load(path)
 
+    def show_loaded(self, path: str, info: engine_calls.CheckpointInfo) -> None:
+        """Select ``path`` with what another picker has just loaded from it, without reading
+        the file a second time (the Evaluate tab following the Predict tab)."""
+        self._loading.cancel()
+        path = str(path)
+        self.combo.blockSignals(True)
+        self._select(path)
+        self.combo.blockSignals(False)
+        self._on_loaded(path, info)
+
     def browse(self) -> None:
         start = str(Path(self.current_path()).parent) if self.current_path() else ""
         path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", start, CHECKPOINT_FILTER)
