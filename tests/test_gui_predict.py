@@ -246,6 +246,21 @@ def test_the_model_loads_when_a_model_tab_is_first_shown(qtbot, gui_settings, ti
     assert window.evaluate_tab.picker.info is tab.picker.info and not window.evaluate_tab.picker.loading
 
 
+def test_the_evaluate_tab_describes_the_bundled_model_it_lists_first(qtbot, gui_settings):
+    """With no checkpoint of the user's yet, both tabs start on the bundled model; the Evaluate
+    tab's summary line describes it once the Predict tab has loaded it."""
+    from gui.main_window import MainWindow
+
+    window = MainWindow(gui_settings)
+    qtbot.addWidget(window)
+    window.show_tab("evaluate")
+    with qtbot.waitSignals([window.engine_ready, window.predict_tab.checkpoint_loaded], timeout=TIMEOUT_MS):
+        window.show()
+    picker = window.evaluate_tab.picker
+    assert picker.current_path() == window.predict_tab.checkpoint
+    assert picker.info is window.predict_tab.picker.info and picker.summary.text().startswith(picker.info.summary)
+
+
 def test_the_model_loads_at_once_when_the_predict_tab_is_in_front(qtbot, gui_settings, tiny_checkpoint):
     from gui.main_window import MainWindow
 

@@ -157,11 +157,15 @@ class EvaluateTab(QWidget):
     def follow_checkpoint(self, path: str, info=None) -> None:
         """The Predict tab's checkpoint, used here until the user picks another; with ``info``
         (what the Predict tab loaded from it), shown without loading the file again."""
-        if self._follow_predict and path != self.picker.current_path():
+        if not self._follow_predict:
+            return
+        if path != self.picker.current_path():
             if info is not None:
                 self.picker.show_loaded(path, info)
             else:
                 self.picker.set_checkpoint(path)
+        elif self.picker.info is None and info is not None:  # listed first (the bundled model) but not described yet
+            self.picker.show_loaded(path, info)
 
     def set_checkpoint(self, path: str) -> None:
         self._follow_predict = False
