@@ -143,8 +143,6 @@ class TrainTab(QWidget):
 
     # ----------------------------------------------------------------- engine ready
     def engine_ready(self, info) -> None:
-        import engine
-
         self.engine_info = info
         self.form.set_choices(info)
         cfg = None
@@ -246,8 +244,6 @@ class TrainTab(QWidget):
     def resume_run(self, folder: str) -> bool:
         """Continue any stopped run (handed over by the Runs tab; stopped here or from the command
         line): its saved settings go into the form, then Resume continues from its last.pt."""
-        import engine
-
         if self.running:
             self.message.show_message("A run is in progress: stop it before resuming another.", "warning")
             return False
@@ -443,8 +439,6 @@ class TrainTab(QWidget):
     def _show_run(self, folder: Path, run) -> None:
         """Show an opened run; when it was stopped (here or from the command line) its settings
         go into the form and Resume continues it."""
-        import engine
-
         info = run.info
         self.last_outcome = None
         self.curves.reset(info.history, epochs=info.epochs, batch_history=run.batch_history)
