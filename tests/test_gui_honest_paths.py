@@ -196,6 +196,12 @@ def test_a_run_stopped_from_the_cli_resumes_from_the_window_with_its_curves(
     qtbot.waitUntil(lambda: tab.resume_button.isEnabled(), timeout=RUN_TIMEOUT_MS)
     assert tab.curves.batch_count >= before  # the per-batch curve from before the stop
     assert tab.form.config().epochs == 3  # the run's own settings
+    # The bars above the curves say whose curves they are.
+    assert tab.progress.run_bar.format().startswith(f"Opened run “{folder.name}”: tutorial_net, ")
+    assert (
+        tab.progress.epoch_bar.format().startswith("Stopped after epoch")
+        and "Resume" in tab.progress.epoch_bar.format()
+    )
     assert tab.start(resume=True)
     qtbot.waitUntil(lambda: tab.curves.batch_count >= before, timeout=RUN_TIMEOUT_MS)
     qtbot.waitUntil(lambda: not tab.running and tab.last_outcome is not None, timeout=RUN_TIMEOUT_MS)
@@ -215,6 +221,10 @@ def test_a_finished_run_opened_is_not_resumable(qtbot, engine_info, gui_settings
     qtbot.waitUntil(lambda: not tab.busy, timeout=RUN_TIMEOUT_MS)
     qtbot.waitUntil(lambda: "Showing" in tab.log.toPlainText(), timeout=RUN_TIMEOUT_MS)
     assert not tab.resume_button.isEnabled()
+    assert (
+        tab.progress.run_bar.format() == f"Opened run “{Path(tiny_checkpoint).parent.name}”: tutorial_net, 2/2 epochs"
+    )
+    assert tab.progress.epoch_bar.format() == "Curves of the opened run; Start trains the settings on the left"
     assert tab.start(resume=True) is False
     assert "Nothing to resume" in tab.message.text()
 

@@ -59,6 +59,21 @@ class RunProgress(QWidget):
     def finished(self, status: str) -> None:
         self.epoch_bar.setFormat(f"Epoch: {status}")
 
+    def opened(self, name: str, arch: str, done: int, planned: int | None, resumable: bool) -> None:
+        """An earlier run's curves are on screen: say whose, and that Start does not train it
+        (the form keeps the user's settings unless the run can be resumed)."""
+        planned = max(planned or done, done, 1)
+        self.run_bar.setRange(0, planned)
+        self.run_bar.setValue(done)
+        self.run_bar.setFormat(f"Opened run “{name}”: {arch}, {done}/{planned} epochs")
+        self.epoch_bar.setRange(0, 1)
+        self.epoch_bar.setValue(0)
+        self.epoch_bar.setFormat(
+            f"Stopped after epoch {done}: Resume continues it with its own settings"
+            if resumable
+            else "Curves of the opened run; Start trains the settings on the left"
+        )
+
 
 def format_duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds) or seconds < 0:

@@ -455,6 +455,7 @@ class TrainTab(QWidget):
                 _logger.warning("the opened run's settings do not fit the form: %s", exc)
             self.settings.last_run = stopped_run(folder, run.resumable, self._opened_best)
             self._append_log("This run was stopped before its last epoch: Resume continues it")
+        self.progress.opened(folder.name, info.arch, len(info.history), info.epochs, run.resumable is not None)
         self.status_message.emit(f"Showing run {folder}")
         self._update_buttons()
 
