@@ -85,6 +85,12 @@ class CheckpointPicker(QWidget):
             self.combo.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
         self.combo.setCurrentIndex(index)
 
+    def _select_quietly(self, path: str) -> None:
+        """Select ``path`` without the combo's ``activated`` loading it."""
+        self.combo.blockSignals(True)
+        self._select(path)
+        self.combo.blockSignals(False)
+
     def current_path(self) -> str | None:
         return self.combo.currentData() if self.combo.currentIndex() >= 0 else None
 
@@ -92,9 +98,7 @@ class CheckpointPicker(QWidget):
     def set_checkpoint(self, path: str) -> None:
         """Select ``path`` (adding it if needed) and load it in a worker thread."""
         path = str(path)
-        self.combo.blockSignals(True)
-        self._select(path)
-        self.combo.blockSignals(False)
+        self._select_quietly(path)
         self._load(path)
 
     def show_loaded(self, path: str, info: engine_calls.CheckpointInfo) -> None:
@@ -102,9 +106,7 @@ class CheckpointPicker(QWidget):
         the file a second time (the Evaluate tab following the Predict tab)."""
         self._loading.cancel()
         path = str(path)
-        self.combo.blockSignals(True)
-        self._select(path)
-        self.combo.blockSignals(False)
+        self._select_quietly(path)
         self._on_loaded(path, info)
 
     def browse(self) -> None:
