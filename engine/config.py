@@ -77,6 +77,9 @@ class TrainConfig:
     # A local torchvision weights file (state dict) for a tv: model, e.g. resnet18-f37072fd.pth:
     # transfer learning offline. "" = the torch hub cache's file, when there is one.
     pretrained_path: str = ""
+    # Fine-tuning a pretrained backbone (efficientnet_lite0 with model_args transfer "finetune"):
+    # its parameters learn at this fraction of the rate, the new classifier at the full rate.
+    backbone_lr_scale: float = 0.1
     # --- optimisation ---
     epochs: int = 30
     batch_size: int = 128
@@ -154,6 +157,11 @@ class TrainConfig:
             not self.pretrained_path or str(self.model).startswith("tv:"),
             "pretrained_path",
             "a weights file is for torchvision models (tv:NAME) only",
+        )
+        need(
+            _finite(self.backbone_lr_scale) and 0 < self.backbone_lr_scale <= 1,
+            "backbone_lr_scale",
+            f"must be in (0, 1], got {self.backbone_lr_scale}",
         )
         need(
             isinstance(self.epochs, int) and self.epochs >= 1,

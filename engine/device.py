@@ -70,8 +70,12 @@ def cpu_has_fast_bf16() -> bool:
     return " amx_bf16" in flags or " avx512_bf16" in flags
 
 
-def autocast_dtype(device: torch.device, setting: str) -> torch.dtype | None:
-    """The autocast dtype for ``mixed_precision`` on ``device``; None means full fp32."""
+def autocast_dtype(device: torch.device, setting: str, model=None) -> torch.dtype | None:
+    """The autocast dtype for ``mixed_precision`` on ``device``; None means full fp32.
+
+    "auto" keeps fp32 on a CPU for a model whose ``cpu_bf16_slow`` is true (depthwise
+    convolutions: EfficientNet-Lite0 ran 0.3 images/s in bf16 against 5 in fp32 on this
+    project's CPU, /tmp/lite_check.py in the issue-19 note)."""
     if setting == "off":
         return None
     if setting == "fp16":
@@ -81,7 +85,7 @@ def autocast_dtype(device: torch.device, setting: str) -> torch.dtype | None:
     # auto
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and cpu_has_fast_bf16():
+    if device.type == "cpu" and cpu_has_fast_bf16() and not getattr(model, "cpu_bf16_slow", False):
         return torch.bfloat16
     return None
 

@@ -31,6 +31,37 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
         Preset(
+            "photos",
+            "My own photos (ImageNet features; seconds to a minute on a CPU)",
+            "For a folder of your own photos, one sub-folder per class, from about 10 per class: a "
+            "network pretrained on ImageNet (EfficientNet-Lite0) looks at each photo once at 224x224 "
+            "(the whole photo, as Predict frames it) and only a new last layer learns your classes. "
+            "Details: the backbone is frozen and its features cached on disk (photo and mirror image), "
+            "40 epochs of AdamW 3e-3 with cosine decay, weight decay 1e-4, batch 32, label smoothing 0.1, "
+            "dropout 0.2, mirror-image augmentation, 20% of the photos held out to measure accuracy "
+            "(with mirror TTA).",
+            dict(
+                model="efficientnet_lite0",
+                model_args={"transfer": "head", "input_size": 224},
+                image_size=224,
+                val_fraction=0.2,
+                epochs=40,
+                batch_size=32,
+                optimizer="adamw",
+                lr=3e-3,
+                momentum=0.9,
+                weight_decay=1e-4,
+                schedule="cosine",
+                warmup_epochs=0.0,
+                final_lr_factor=0.0,
+                label_smoothing=0.1,
+                augment=_aug(crop_padding=0, flip=True, cutout=0),
+                tta=1,
+                mixed_precision="off",
+                channels_last=False,
+            ),
+        ),
+        Preset(
             "fast",
             "Fast (fastnet with Muon, minutes on a GPU)",
             "Wide shallow net with a whitening stem, 8 epochs, batch 2400 (automatic micro-batches: "

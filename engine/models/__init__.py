@@ -5,7 +5,7 @@ filled the registry (a leaf, :mod:`.registry`) before anyone asks it; the menu o
 ``registry.FAMILIES``, not the order of these imports.
 """
 
-from . import cifar_resnet, classic, densenet, fast, googlenet, resnet, small  # noqa: F401  (they register)
+from . import cifar_resnet, classic, densenet, efficientnet_lite, fast, googlenet, resnet, small  # noqa: F401  (they register)
 from .factory import count_parameters, create_model, data_init, get_model_info, list_models, parameter_count
 from .registry import FAMILIES, ModelInfo, register
 

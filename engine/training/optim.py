@@ -55,7 +55,24 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
         groups.append(
             {"params": norm, "lr": cfg.lr * scale, "weight_decay": cfg.weight_decay / scale, "lr_scale": scale}
         )
-    return groups
+    return _scale_backbone(model, groups, cfg.backbone_lr_scale)
+
+
+def _scale_backbone(model: nn.Module, groups: list[dict], factor: float) -> list[dict]:
+    """Fine-tuning a pretrained backbone (a model with ``backbone_parameters()``): its
+    parameters move at ``factor`` times their group's rate, so the new classifier can learn
+    before the ImageNet features are disturbed."""
+    if factor == 1.0 or not hasattr(model, "backbone_parameters"):
+        return groups
+    backbone = {id(p) for p in model.backbone_parameters()}
+    out = []
+    for g in groups:
+        mine = [p for p in g["params"] if id(p) not in backbone]
+        theirs = [p for p in g["params"] if id(p) in backbone]
+        out.append({**g, "params": mine})
+        if theirs:
+            out.append({**g, "params": theirs, "lr": g["lr"] * factor, "lr_scale": g["lr_scale"] * factor})
+    return out
 
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:

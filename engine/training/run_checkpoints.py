@@ -24,7 +24,8 @@ class RunCheckpoints:
 
     def _check_finite(self, where: str) -> None:
         models = [self.model] + ([self.ema.module] if self.ema is not None else [])
-        params = [p.detach() for m in models for p in m.parameters()]
+        # Frozen parameters (a pretrained backbone) cannot have changed: 4.7 M sums per epoch saved.
+        params = [p.detach() for m in models for p in m.parameters() if p.requires_grad]
         # One sync: the sums are finite exactly when no weight is NaN/inf (or a sum overflowed).
         if not bool(torch.stack([p.float().sum() for p in params]).isfinite().all()) and not all(
             tensor_finite(p) for p in params

@@ -29,6 +29,7 @@ from . import distributed as dist
 from .compile import CompiledStep
 from .early_stop import early_stop_message, should_stop_early
 from .ema import ModelEma
+from .head_mode import HeadOnly, head_batches
 from .events import BatchEnd, EpochEnd, LogMessage, RunFinished, RunStarted
 from .optim import LRSchedule, build_optimizer
 from .recipe_options import Lookahead, per_chunk_norm_momentum, whiten_bias
@@ -148,13 +149,41 @@ class _Run(RunCheckpoints):
             self.log(f"{cfg.model}: inputs normalised as its pretrained weights expect (mean {self.mean})")
         if self.resume_ckpt is None:
             data_init(self.model, ds.train.images, self.mean, self.std, cfg.seed)
+        # A frozen pretrained backbone: train the classifier on cached features (engine.training.head_mode).
+        self.head_only = getattr(self.model, "transfer", None) == "head"
         self.chunk = micro_batch_size(cfg.micro_batch, cfg.batch_size, self.device.type)
         if self.chunk < cfg.batch_size:
             per_chunk_norm_momentum(self.model, math.ceil(min(cfg.batch_size, len(ds.train)) / self.chunk))
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = self.model.to(self.device, memory_format=memory_format)
-        self.amp_dtype = autocast_dtype(self.device, cfg.mixed_precision)
+        self.amp_dtype = autocast_dtype(self.device, cfg.mixed_precision, self.model)
         self.scaler = grad_scaler(self.device, self.amp_dtype)
+        if self.head_only:
+            self.batches, self.val_batches = head_batches(self, ds)
+        else:
+            self._image_batches(ds)
+        self.optimizer = build_optimizer(self.model, cfg)
+        self.schedule = LRSchedule(cfg, len(self.batches))
+        self.ema = ModelEma(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.lookahead = None
+        if cfg.lookahead_every:
+            steps = cfg.epochs * len(self.batches)
+            self.lookahead = Lookahead(self.model, cfg.lookahead_every, cfg.lookahead_decay, steps)
+        self.whiten_bias = whiten_bias(self.model, cfg.model) if cfg.whiten_bias_epochs else None
+        if self.whiten_bias is not None and self.ctx.world_size > 1:
+            # DDP fixes the set of parameters with gradients when it wraps the model.
+            raise EngineError("whiten_bias_epochs does not work with several processes (torchrun); set it to 0")
+        self.train_model = dist.wrap(HeadOnly(self.model) if self.head_only else self.model, self.ctx)
+        self.step_model = CompiledStep(self.train_model, self.device.type, self.log) if cfg.compile else None
+        self.history: list[dict] = []
+        self.start_epoch, self.skip_steps, self.best_acc, self.partial = 0, 0, None, None
+        self.elapsed_before = 0.0  # training time of the run before this resume
+        self.early_stop_epoch: int | None = None
+        if self.resume_ckpt is not None:
+            self._restore(self.resume_ckpt)
+
+    def _image_batches(self, ds) -> None:
+        cfg = self.cfg
         self.batches = DeviceBatches(
             ds.train.images,
             ds.train.labels,
@@ -182,25 +211,6 @@ class _Run(RunCheckpoints):
                 self.std,
                 channels_last=cfg.channels_last,
             )
-        self.optimizer = build_optimizer(self.model, cfg)
-        self.schedule = LRSchedule(cfg, len(self.batches))
-        self.ema = ModelEma(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
-        self.lookahead = None
-        if cfg.lookahead_every:
-            steps = cfg.epochs * len(self.batches)
-            self.lookahead = Lookahead(self.model, cfg.lookahead_every, cfg.lookahead_decay, steps)
-        self.whiten_bias = whiten_bias(self.model, cfg.model) if cfg.whiten_bias_epochs else None
-        if self.whiten_bias is not None and self.ctx.world_size > 1:
-            # DDP fixes the set of parameters with gradients when it wraps the model.
-            raise EngineError("whiten_bias_epochs does not work with several processes (torchrun); set it to 0")
-        self.train_model = dist.wrap(self.model, self.ctx)
-        self.step_model = CompiledStep(self.train_model, self.device.type, self.log) if cfg.compile else None
-        self.history: list[dict] = []
-        self.start_epoch, self.skip_steps, self.best_acc, self.partial = 0, 0, None, None
-        self.elapsed_before = 0.0  # training time of the run before this resume
-        self.early_stop_epoch: int | None = None
-        if self.resume_ckpt is not None:
-            self._restore(self.resume_ckpt)
 
     def _restore(self, ckpt: Checkpoint) -> None:
         state = ckpt.train_state
@@ -442,10 +452,10 @@ class _Run(RunCheckpoints):
         if self.val_batches is not None:
             eval_model = self.ema.module if self.ema is not None else self.model
             result = evaluate_arrays(
-                eval_model,
+                HeadOnly(eval_model) if self.head_only else eval_model,
                 self.val_batches,
                 self.ds.num_classes,
-                cfg.tta,
+                0 if self.head_only else cfg.tta,  # features: the batches pair each view with its mirror
                 self.amp_dtype,
                 self.device,
                 self.should_stop,
