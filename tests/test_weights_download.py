@@ -1,0 +1,211 @@
+"""Issue 19 item 3: a tv: model's ImageNet weights are downloaded on request into the torch hub
+cache (atomic, hash-checked, cancellable), from a local HTTP server here: tests never go online."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.server
+import io
+import socket
+import threading
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import torch
+
+import engine
+from engine.models.weights_download import DownloadError, download_file, expected_sha256_prefix
+
+ARCH = "resnet18"
+FILE = "resnet18-f37072fd.pth"  # torchvision's name: the SHA-256 of the real file starts f37072fd
+
+
+def _state_dict_bytes() -> bytes:
+    buf = io.BytesIO()
+    torch.save({"w": torch.arange(50_000, dtype=torch.float32)}, buf)  # ~200 kB: several chunks
+    return buf.getvalue()
+
+
+PAYLOAD = _state_dict_bytes()
+PREFIX = hashlib.sha256(PAYLOAD).hexdigest()[:8]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    files: ClassVar[dict[str, bytes]] = {}
+    requests: ClassVar[list[str]] = []
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        body = self.files.get(self.path.rsplit("/", 1)[-1])
+        if body is None:
+            self.send_error(404, "Not Found")
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(body)
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
+@pytest.fixture
+def server():
+    """A local HTTP server: ``server.files[name] = bytes``; ``server.url`` is its base URL."""
+    handler = type("Handler", (_Handler,), {"files": {}, "requests": []})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    httpd.files, httpd.requests = handler.files, handler.requests
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/models"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """An empty torch hub cache in tmp_path; returns its checkpoints folder."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
+    return tmp_path / "torch-home" / "hub" / "checkpoints"
+
+
+@pytest.fixture
+def mirror(server, monkeypatch):
+    monkeypatch.setenv(engine.WEIGHTS_URL_ENV, server.url)
+    return server
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again on exit: nothing listens there
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+# ---------------------------------------------------------------------------- download_file
+def test_a_download_lands_atomically_with_progress_and_its_hash_checked(server, tmp_path):
+    server.files["w-abc.pth"] = PAYLOAD
+    dest = tmp_path / "cache" / "w-abc.pth"
+    calls = []
+    assert download_file(f"{server.url}/w-abc.pth", dest, PREFIX, progress=lambda d, t: calls.append((d, t))) == dest
+    assert dest.read_bytes() == PAYLOAD
+    assert _leftovers(dest.parent) == ["w-abc.pth"]  # no temporary file left
+    assert calls[0] == (0, len(PAYLOAD)) and calls[-1] == (len(PAYLOAD), len(PAYLOAD))
+    assert len(calls) > 2 and [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert torch.equal(torch.load(dest, weights_only=True)["w"], torch.arange(50_000, dtype=torch.float32))
+
+
+def test_a_hash_mismatch_is_refused_and_leaves_nothing(server, tmp_path):
+    server.files["w.pth"] = PAYLOAD
+    dest = tmp_path / "w.pth"
+    with pytest.raises(DownloadError, match=r"SHA-256 mismatch: expected 00000000\.\.\., got " + PREFIX) as info:
+        download_file(f"{server.url}/w.pth", dest, "00000000")
+    assert "\n" not in str(info.value)
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_existing_file_survives_a_failed_download(server, tmp_path):
+    dest = tmp_path / "w.pth"
+    dest.write_bytes(b"old")
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        download_file(f"{server.url}/w.pth", dest)
+    assert dest.read_bytes() == b"old" and _leftovers(tmp_path) == ["w.pth"]
+
+
+def test_cancelling_leaves_no_partial_file(server, tmp_path):
+    server.files["w.pth"] = PAYLOAD
+    stop = threading.Event()
+
+    def progress(done, total):
+        if done > 0:
+            stop.set()  # after the first chunk
+
+    with pytest.raises(engine.Cancelled, match="cancelled"):
+        download_file(f"{server.url}/w.pth", tmp_path / "w.pth", progress=progress, stop=stop)
+    assert _leftovers(tmp_path) == []
+
+
+def test_the_hash_prefix_is_read_from_torchvision_file_names():
+    assert expected_sha256_prefix("resnet18-f37072fd.pth") == "f37072fd"
+    assert expected_sha256_prefix("efficientnet_b0_rwightman-7f5810bc.pth") == "7f5810bc"
+    assert expected_sha256_prefix("weights.pth") is None
+
+
+# ---------------------------------------------------------------------------- tv: weights
+def test_weights_status_names_the_cache_path_url_and_size(hub, monkeypatch):
+    monkeypatch.delenv(engine.WEIGHTS_URL_ENV, raising=False)
+    status = engine.weights_status(f"tv:{ARCH}")
+    assert status.model == "tv:resnet18" and status.file_name == FILE
+    assert Path(status.path) == hub / FILE and not status.cached
+    assert status.url == status.source_url == f"https://download.pytorch.org/models/{FILE}"
+    assert 44e6 < status.size_bytes < 45e6
+    monkeypatch.setenv(engine.WEIGHTS_URL_ENV, "http://mirror.lan/m/")
+    assert engine.weights_status(ARCH).url == f"http://mirror.lan/m/{FILE}"
+    hub.mkdir(parents=True)
+    (hub / FILE).write_bytes(b"x")
+    assert engine.weights_status(ARCH).cached
+    listed = {s.model: s for s in engine.list_weights()}
+    assert listed["tv:resnet18"].cached and not listed["tv:resnet34"].cached
+    with pytest.raises(engine.EngineError, match="unknown torchvision model"):
+        engine.weights_status("tv:nope")
+
+
+def test_tv_weights_whose_hash_does_not_match_their_name_are_refused(hub, mirror):
+    mirror.files[FILE] = PAYLOAD  # not the real file: its SHA-256 does not start f37072fd
+    with pytest.raises(engine.EngineError) as info:
+        engine.download_weights(f"tv:{ARCH}")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"cannot download resnet18 weights from {mirror.url}/{FILE} (SHA-256 mismatch")
+    assert f"download https://download.pytorch.org/models/{FILE} elsewhere and choose it as Weights file" in message
+    assert message.endswith(f"or put it in {hub}")
+    assert _leftovers(hub) == []
+    assert mirror.requests == [f"/models/{FILE}"]
+
+
+def test_tv_weights_download_into_the_cache_the_model_reads(hub, mirror, monkeypatch):
+    from engine.models import weights_download
+
+    mirror.files[FILE] = PAYLOAD
+    monkeypatch.setattr(weights_download, "expected_sha256_prefix", lambda name: PREFIX)  # our file's hash
+    seen = []
+    path = engine.download_weights(f"tv:{ARCH}", progress=lambda d, t: seen.append(d))
+    assert path == hub / FILE and path.read_bytes() == PAYLOAD and seen[-1] == len(PAYLOAD)
+    assert engine.weights_status(ARCH).cached
+    assert engine.download_weights(ARCH) == path and len(mirror.requests) == 1  # cached: not fetched again
+
+
+def test_a_missing_file_on_the_server_is_one_line_naming_the_alternative(hub, mirror):
+    with pytest.raises(engine.EngineError) as info:
+        engine.download_weights(ARCH)
+    message = str(info.value)
+    assert "\n" not in message and "(HTTP 404 Not Found)" in message
+    assert "choose it as Weights file" in message
+    assert _leftovers(hub) == []
+
+
+def test_no_network_is_one_line_naming_the_alternative(hub, monkeypatch):
+    monkeypatch.setenv(engine.WEIGHTS_URL_ENV, f"http://127.0.0.1:{_closed_port()}/models")
+    with pytest.raises(engine.EngineError) as info:
+        engine.download_weights(ARCH, timeout=5)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "(no network: URLError Connection refused)" in message
+    assert f"download https://download.pytorch.org/models/{FILE} elsewhere and choose it as Weights file" in message
+    assert not hub.exists() or _leftovers(hub) == []
+
+
+def test_a_missing_cache_warning_says_how_to_download(hub, caplog):
+    from engine.models import create_model
+
+    with caplog.at_level("WARNING"):
+        create_model("tv:mobilenet_v3_small", num_classes=3, in_channels=3)
+    assert "random initialisation" in caplog.text and "python -m engine weights tv:mobilenet_v3_small" in caplog.text
