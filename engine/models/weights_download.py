@@ -69,7 +69,7 @@ class WeightsStatus:
     url: str  # where download_weights fetches them (the mirror's, when one is set)
     source_url: str  # torchvision's own URL (the same unless a mirror is set)
     path: str  # where training looks for them (the torch hub cache)
-    size_bytes: int | None  # torchvision's recorded size (approximate: it keeps MB with 3 decimals)
+    size_bytes: int | None  # torchvision's recorded size (MiB with 3 decimals: approximate)
     cached: bool
 
     @property
@@ -108,7 +108,7 @@ def weights_status(name: str) -> WeightsStatus:
         url=_mirrored(weights.url),
         source_url=weights.url,
         path=str(path),
-        size_bytes=int(mb * 1e6) if isinstance(mb, (int, float)) else None,
+        size_bytes=int(mb * 2**20) if isinstance(mb, (int, float)) else None,
         cached=path.is_file(),
     )
 
@@ -230,5 +230,5 @@ def download_weights(
         mirror = f" from {status.url}" if status.url != status.source_url else ""
         raise EngineError(
             f"cannot download {status.arch} weights{mirror} ({exc.reason}); download {status.source_url} "
-            f"elsewhere and choose it as Weights file, or put it in {dest.parent}"
+            f"elsewhere and choose it as Weights file (--pretrained-path), or put it in {dest.parent}"
         ) from None
