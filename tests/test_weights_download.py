@@ -10,6 +10,7 @@ import io
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -36,6 +37,7 @@ PREFIX = hashlib.sha256(PAYLOAD).hexdigest()[:8]
 class _Handler(http.server.BaseHTTPRequestHandler):
     files: ClassVar[dict[str, bytes]] = {}
     requests: ClassVar[list[str]] = []
+    slow: ClassVar[list[bool]] = []  # [True]: 8 KB every 50 ms, so a download can be cancelled midway
 
     def do_GET(self):
         self.requests.append(self.path)
@@ -47,7 +49,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(body)
+            step = 8192 if self.slow else len(body)
+            for start in range(0, len(body), step):
+                self.wfile.write(body[start : start + step])
+                if self.slow:
+                    self.wfile.flush()
+                    time.sleep(0.05)
 
     def log_message(self, *args):  # quiet
         pass
@@ -56,11 +63,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     """A local HTTP server: ``server.files[name] = bytes``; ``server.url`` is its base URL."""
-    handler = type("Handler", (_Handler,), {"files": {}, "requests": []})
+    handler = type("Handler", (_Handler,), {"files": {}, "requests": [], "slow": []})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    httpd.files, httpd.requests = handler.files, handler.requests
+    httpd.files, httpd.requests, httpd.slow = handler.files, handler.requests, handler.slow
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/models"
     yield httpd
     httpd.shutdown()
@@ -270,3 +277,62 @@ def test_train_download_weights_fetches_them_before_training(hub, mirror, our_ha
     code, _out, err = _cli(capsys, "train", "--model", "resnet20", "--download-weights", "--out", tmp_path / "r")
     assert "--download-weights ignored: resnet20 is not a torchvision" in err
     assert len(mirror.requests) == 1
+
+
+# ---------------------------------------------------------------------------- the Train tab
+def _picker(qtbot, engine_info, gui_settings, model):
+    from gui.train.tab import TrainTab
+
+    tab = TrainTab(gui_settings)
+    qtbot.addWidget(tab)
+    tab.show()
+    tab.engine_ready(engine_info)
+    tab.form.model.set_model_name(model)
+    panel = tab.form.model.weights_panel
+    qtbot.waitUntil(lambda: panel.state not in ("", "checking"), timeout=60_000)
+    return tab.form.model, panel
+
+
+def test_the_train_tab_downloads_missing_weights(qtbot, engine_info, gui_settings, hub, mirror, our_hash):
+    mirror.files[FILE] = PAYLOAD
+    picker, panel = _picker(qtbot, engine_info, gui_settings, f"tv:{ARCH}")
+    assert panel.state == "missing" and panel.isVisible()
+    text = panel.label.text()
+    assert "No ImageNet weights for resnet18 on this computer: download them (44.7 MB), choose a file" in text
+    assert "train from random initialisation" in text
+    assert panel.download_button.isVisible() and panel.download_button.text() == "Download (44.7 MB)"
+    assert not panel.progress.isVisible()
+    with qtbot.waitSignal(panel.downloaded, timeout=60_000) as got:
+        panel.download_button.click()
+        assert panel.state == "downloading" and panel.progress.isVisible() and panel.cancel_button.isVisible()
+    assert got.args == [str(hub / FILE)] and (hub / FILE).read_bytes() == PAYLOAD
+    qtbot.waitUntil(lambda: panel.state == "cached", timeout=60_000)
+    assert FILE in panel.label.text() and not panel.download_button.isVisible()
+    picker.weights.setText(str(hub / FILE))  # a file chosen: nothing to say
+    assert not panel.wanted and not panel.isVisible()
+    picker.set_model_name("resnet20")
+    assert not panel.wanted
+
+
+def test_a_download_cancelled_in_the_train_tab_leaves_nothing(qtbot, engine_info, gui_settings, hub, mirror):
+    mirror.files[FILE] = PAYLOAD
+    mirror.slow.append(True)
+    _, panel = _picker(qtbot, engine_info, gui_settings, f"tv:{ARCH}")
+    assert panel.download()
+    qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=30_000)
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: panel.state == "failed", timeout=30_000)
+    assert panel.label.text().startswith("Download cancelled; nothing was saved.")
+    assert panel.download_button.isVisible() and panel.download_button.isEnabled()
+    assert _leftovers(hub) == []
+
+
+def test_a_failed_download_in_the_train_tab_is_one_line_with_the_alternatives(
+    qtbot, engine_info, gui_settings, hub, mirror
+):
+    _, panel = _picker(qtbot, engine_info, gui_settings, f"tv:{ARCH}")  # the mirror has no file: 404
+    panel.download()
+    qtbot.waitUntil(lambda: panel.state == "failed", timeout=30_000)
+    first, second = panel.label.text().split("\n")
+    assert first.startswith("cannot download resnet18 weights") and "HTTP 404" in first
+    assert "choose a file, or train from random initialisation" in second
