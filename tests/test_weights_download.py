@@ -290,12 +290,13 @@ def _picker(qtbot, engine_info, gui_settings, model):
     tab.form.model.set_model_name(model)
     panel = tab.form.model.weights_panel
     qtbot.waitUntil(lambda: panel.state not in ("", "checking"), timeout=60_000)
-    return tab.form.model, panel
+    return tab, panel
 
 
 def test_the_train_tab_downloads_missing_weights(qtbot, engine_info, gui_settings, hub, mirror, our_hash):
     mirror.files[FILE] = PAYLOAD
-    picker, panel = _picker(qtbot, engine_info, gui_settings, f"tv:{ARCH}")
+    tab, panel = _picker(qtbot, engine_info, gui_settings, f"tv:{ARCH}")
+    picker = tab.form.model
     assert panel.state == "missing" and panel.isVisible()
     text = panel.label.text()
     assert "No ImageNet weights for resnet18 on this computer: download them (44.7 MB), choose a file" in text
@@ -317,9 +318,12 @@ def test_the_train_tab_downloads_missing_weights(qtbot, engine_info, gui_setting
 def test_a_download_cancelled_in_the_train_tab_leaves_nothing(qtbot, engine_info, gui_settings, hub, mirror):
     mirror.files[FILE] = PAYLOAD
     mirror.slow.append(True)
-    _, panel = _picker(qtbot, engine_info, gui_settings, f"tv:{ARCH}")
+    tab, panel = _picker(qtbot, engine_info, gui_settings, f"tv:{ARCH}")
     assert panel.download()
     qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=30_000)
+    tab.output.setText(str(hub.parent / "run"))
+    assert not tab.start()  # not while the weights are on their way
+    assert "still downloading" in tab.message.text() and not tab.running
     panel.cancel_button.click()
     qtbot.waitUntil(lambda: panel.state == "failed", timeout=30_000)
     assert panel.label.text().startswith("Download cancelled; nothing was saved.")

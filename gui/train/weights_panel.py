@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from ..background import weights_calls
@@ -53,6 +53,7 @@ class WeightsPanel(QWidget):
         self._timer.timeout.connect(self._start_check)
         self.label = QLabel()
         self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # copy the URL
         self.download_button = QPushButton("Download")
         self.download_button.setToolTip(
             "Fetch torchvision's ImageNet weights for this model into the torch cache, where training "
@@ -131,6 +132,11 @@ class WeightsPanel(QWidget):
     def busy(self) -> bool:
         return bool(self._downloading)
 
+    @property
+    def downloading(self) -> str:
+        """The model ("tv:resnet18") whose weights are being downloaded; "" when none."""
+        return self._downloading
+
     def download(self) -> bool:
         if self.busy or self.state not in ("missing", "failed"):
             return False
@@ -205,7 +211,7 @@ class WeightsPanel(QWidget):
             text = f"Downloading {self._downloading.removeprefix('tv:')}'s ImageNet weights…"
         elif s == "failed":
             text = (
-                f"{self._error}\nNo ImageNet weights for {arch} on this computer: download them{size}, "
+                f"{self._error}\nNo ImageNet weights for {arch} on this computer: try the download again, "
                 "choose a file, or train from random initialisation."
             )
         else:
