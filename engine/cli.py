@@ -62,7 +62,7 @@ def cmd_models(args) -> int:
             print(f"{r['name']:<20} {r['parameters'] / 1e6:8.2f}M  {r['family']:<16} {r['description']}")
         print(
             "\nAlso: any torchvision classification model as tv:NAME (e.g. tv:resnet18), "
-            "for transfer learning with cached ImageNet weights."
+            "for transfer learning with cached ImageNet weights (`weights tv:NAME` downloads them)."
         )
     return 0
 

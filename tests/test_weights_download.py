@@ -38,6 +38,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     files: ClassVar[dict[str, bytes]] = {}
     requests: ClassVar[list[str]] = []
     slow: ClassVar[list[bool]] = []  # [True]: 8 KB every 50 ms, so a download can be cancelled midway
+    truncate: ClassVar[list[bool]] = []  # [True]: the connection closes halfway through the file
 
     def do_GET(self):
         self.requests.append(self.path)
@@ -50,6 +51,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             step = 8192 if self.slow else len(body)
+            if self.truncate:
+                body = body[: len(body) // 2]
             for start in range(0, len(body), step):
                 self.wfile.write(body[start : start + step])
                 if self.slow:
@@ -63,11 +66,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     """A local HTTP server: ``server.files[name] = bytes``; ``server.url`` is its base URL."""
-    handler = type("Handler", (_Handler,), {"files": {}, "requests": [], "slow": []})
+    handler = type("Handler", (_Handler,), {"files": {}, "requests": [], "slow": [], "truncate": []})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    httpd.files, httpd.requests, httpd.slow = handler.files, handler.requests, handler.slow
+    httpd.files, httpd.requests, httpd.slow, httpd.truncate = (
+        handler.files,
+        handler.requests,
+        handler.slow,
+        handler.truncate,
+    )
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/models"
     yield httpd
     httpd.shutdown()
@@ -139,6 +147,22 @@ def test_cancelling_leaves_no_partial_file(server, tmp_path):
     with pytest.raises(engine.Cancelled, match="cancelled"):
         download_file(f"{server.url}/w.pth", tmp_path / "w.pth", progress=progress, stop=stop)
     assert _leftovers(tmp_path) == []
+
+
+def test_a_connection_closed_midway_leaves_no_partial_file(server, tmp_path):
+    server.files["w.pth"] = PAYLOAD
+    server.truncate.append(True)
+    with pytest.raises(DownloadError, match=r"\(connection closed") as info:
+        download_file(f"{server.url}/w.pth", tmp_path / "w.pth", timeout=10)
+    assert "\n" not in str(info.value) and _leftovers(tmp_path) == []
+
+
+def test_a_file_url_mirror_works_offline(tmp_path):
+    source = tmp_path / "share" / "w-x.pth"
+    source.parent.mkdir()
+    source.write_bytes(PAYLOAD)
+    dest = download_file(source.as_uri(), tmp_path / "cache" / "w-x.pth", PREFIX)
+    assert dest.read_bytes() == PAYLOAD
 
 
 def test_the_hash_prefix_is_read_from_torchvision_file_names():

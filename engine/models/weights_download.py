@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import http.client
 import os
 import re
 import secrets
@@ -135,6 +136,8 @@ def _reason(exc: BaseException) -> str:
         return "no network: timed out"
     if isinstance(exc, OSError):
         return f"{type(exc).__name__}: {exc.strerror or exc}"
+    if isinstance(exc, http.client.IncompleteRead):
+        return "connection closed before the end of the file"
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
 
 
@@ -162,7 +165,9 @@ def download_file(
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
             response = urllib.request.urlopen(request, timeout=timeout)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, HTTPError are OSErrors
+            if isinstance(exc, urllib.error.HTTPError):
+                exc.close()
             raise DownloadError(url, _reason(exc)) from None
         with response, open(tmp, "xb") as f:
             length = response.headers.get("Content-Length")
@@ -175,7 +180,7 @@ def download_file(
                     raise Cancelled(f"download of {dest.name} cancelled")
                 try:
                     chunk = response.read(_CHUNK)
-                except (OSError, urllib.error.URLError) as exc:  # connection dropped, timed out
+                except (OSError, http.client.HTTPException) as exc:  # connection dropped, timed out
                     raise DownloadError(url, _reason(exc)) from None
                 if not chunk:
                     break
