@@ -8,6 +8,7 @@ import hashlib
 import http.server
 import io
 import json
+import os
 import socket
 import threading
 import time
@@ -117,6 +118,16 @@ def test_a_download_lands_atomically_with_progress_and_its_hash_checked(server, 
     assert calls[0] == (0, len(PAYLOAD)) and calls[-1] == (len(PAYLOAD), len(PAYLOAD))
     assert len(calls) > 2 and [d for d, _ in calls] == sorted(d for d, _ in calls)
     assert torch.equal(torch.load(dest, weights_only=True)["w"], torch.arange(50_000, dtype=torch.float32))
+
+
+def test_temporary_files_left_by_a_killed_download_are_removed(server, tmp_path):
+    server.files["w.pth"] = PAYLOAD
+    stale, fresh = tmp_path / ".w.pth.123.abcd.part", tmp_path / ".w.pth.456.ef01.part"
+    stale.write_bytes(b"partial")
+    fresh.write_bytes(b"another process downloading now")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    download_file(f"{server.url}/w.pth", tmp_path / "w.pth", PREFIX)
+    assert _leftovers(tmp_path) == [fresh.name, "w.pth"]
 
 
 def test_a_hash_mismatch_is_refused_and_leaves_nothing(server, tmp_path):

@@ -16,13 +16,16 @@ elsewhere and choose it as the weights file, or put it in the cache folder).
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import glob
 import hashlib
 import http.client
 import os
 import re
 import secrets
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -49,6 +52,7 @@ _CHUNK = 64 * 1024
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _OFFLINE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.ECONNREFUSED, errno.ECONNRESET}
 _TEMP_SUFFIX = ".part"
+_STALE_S = 3600  # a temporary file untouched this long was left by a process that ended mid-download
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -141,6 +145,16 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
 
 
+def _remove_stale(dest: Path) -> None:
+    """Temporary files of ``dest`` left by a process killed mid-download (one writing now
+    touches its file every chunk, so it is never this old)."""
+    now = time.time()
+    for old in dest.parent.glob(f".{glob.escape(dest.name)}.*{_TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if now - old.stat().st_mtime > _STALE_S:
+                old.unlink()
+
+
 def download_file(
     url: str,
     dest: str | Path,
@@ -163,6 +177,7 @@ def download_file(
     digest = hashlib.sha256()
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(dest)
         try:
             response = urllib.request.urlopen(request, timeout=timeout)
         except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, HTTPError are OSErrors
