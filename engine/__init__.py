@@ -44,6 +44,11 @@ _EXPORTS = {
     "count_parameters": "models",
     "parameter_count": "models",
     "ModelInfo": "models",
+    "download_weights": "models.weights_download",
+    "weights_status": "models.weights_download",
+    "list_weights": "models.weights_download",
+    "WeightsStatus": "models.weights_download",
+    "WEIGHTS_URL_ENV": "models.weights_download",
     # training
     "train": "training",
     "StopFlag": "training",

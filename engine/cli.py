@@ -1,5 +1,5 @@
 """``python -m engine``: models, presets, train, evaluate, predict, bench, info (and, from
-engine/cli_tools.py: runs, lr-find, export, explain).
+engine/cli_tools.py: runs, lr-find, export, explain, weights).
 
 Progress goes to stderr; ``--json`` puts machine-readable results on stdout. Exit status:
 0 success (per-file prediction errors included), 1 a training run that failed, 2 bad usage
@@ -62,7 +62,7 @@ def cmd_models(args) -> int:
             print(f"{r['name']:<20} {r['parameters'] / 1e6:8.2f}M  {r['family']:<16} {r['description']}")
         print(
             "\nAlso: any torchvision classification model as tv:NAME (e.g. tv:resnet18), "
-            "for transfer learning with cached ImageNet weights."
+            "for transfer learning with cached ImageNet weights (`weights tv:NAME` downloads them)."
         )
     return 0
 
@@ -170,11 +170,29 @@ def _train_config(args):
     return cfg.replace(**changes) if changes else cfg.validate()
 
 
+def _download_weights_first(cfg, resuming: bool, quiet: bool) -> None:
+    """--download-weights: fetch a tv: model's ImageNet weights into the cache unless they are
+    there, a weights file is named, or the run is resumed (its checkpoint holds the weights)."""
+    from .cli_tools import download_with_progress
+
+    model = cfg.model if cfg is not None else ""
+    if resuming:
+        _err("note: --download-weights ignored: a resumed run continues from its checkpoint")
+    elif not str(model).startswith("tv:"):
+        _err(f"note: --download-weights ignored: {model} is not a torchvision (tv:) model")
+    elif cfg.pretrained_path:
+        _err("note: --download-weights ignored: --pretrained-path names the weights")
+    elif cfg.model_args.get("pretrained", True) is not False:
+        download_with_progress(model, quiet=quiet)
+
+
 def cmd_train(args) -> int:
     from .cli_progress import TrainProgress
     from .training import StopFlag, train
 
     cfg = _train_config(args)
+    if args.download_weights:
+        _download_weights_first(cfg, resuming=bool(args.resume), quiet=args.quiet)
     out = args.out
     if out is None:  # resuming: into the resumed run's own folder
         out = Path(args.resume) if Path(args.resume).is_dir() else Path(args.resume).parent
@@ -346,6 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--pretrained-path",
         metavar="FILE",
         help="tv: models: a local torchvision weights file (state dict) to fine-tune from, offline",
+    )
+    s.add_argument(
+        "--download-weights",
+        action="store_true",
+        help="tv: models: download the ImageNet weights first when they are not cached (see `weights`)",
     )
     s.add_argument("--resume", help="continue any stopped run from its folder or last.pt (--epochs: new length)")
     s.add_argument("--overwrite", action="store_true", help="replace the run already in --out (deletes its files)")

@@ -1,5 +1,5 @@
-"""``python -m engine`` commands for iterating on models: runs, lr-find, export, explain, and
-``models --summary``. Same conventions as engine/cli.py: progress on stderr, ``--json`` on
+"""``python -m engine`` commands for iterating on models: runs, lr-find, export, explain, weights
+and ``models --summary``. Same conventions as engine/cli.py: progress on stderr, ``--json`` on
 stdout (never NaN), exit 2 with one line on stderr for bad usage or input.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .text import format_size
 
-__all__ = ["add_parsers", "add_summary_arguments", "cmd_model_summary"]
+__all__ = ["add_parsers", "add_summary_arguments", "cmd_model_summary", "cmd_weights", "download_with_progress"]
 
 
 def _out(obj) -> None:
@@ -190,9 +190,69 @@ def cmd_explain(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- weights
+def download_with_progress(name: str, quiet: bool = False) -> Path:
+    """engine.download_weights with a byte-count bar on stderr (only on a terminal) and one
+    line saying where the file went; already cached: says so and returns its path."""
+    from .models.weights_download import download_weights, weights_status
+
+    status = weights_status(name)
+    if status.cached:
+        _err(f"{status.model}: ImageNet weights already cached in {status.path}")
+        return Path(status.path)
+    show = not quiet and sys.stderr is not None and sys.stderr.isatty()
+    bars: list = []
+
+    def progress(done: int, total: int | None) -> None:
+        if not show:
+            return
+        if not bars:
+            from tqdm import tqdm
+
+            bars.append(
+                tqdm(total=total, desc=status.file_name, unit="B", unit_scale=True, file=sys.stderr, leave=False)
+            )
+        bars[0].update(done - bars[0].n)
+
+    size = f" ({format_size(status.size_bytes)})" if status.size_bytes else ""
+    _err(f"{status.model}: downloading ImageNet weights{size} from {status.url}")
+    try:
+        path = download_weights(name, progress=progress)
+    finally:
+        for bar in bars:
+            bar.close()
+    _err(f"{status.model}: ImageNet weights saved to {path}")
+    return path
+
+
+def cmd_weights(args) -> int:
+    from .models.weights_download import list_weights, weights_status
+
+    if args.list:
+        rows = list_weights() if not args.names else [weights_status(n) for n in args.names]
+        if args.json:
+            _out([r.to_dict() for r in rows])
+            return 0
+        print(f"{'model':<28} {'cached':<7} {'size':>9}  file")
+        for r in rows:
+            size = format_size(r.size_bytes) if r.size_bytes else "?"
+            print(f"{r.model:<28} {'yes' if r.cached else 'no':<7} {size:>9}  {r.path if r.cached else r.file_name}")
+        cached = sum(r.cached for r in rows)
+        folder = Path(rows[0].path).parent if rows else "?"
+        print(f"\n{cached} of {len(rows)} cached in {folder}")
+        return 0
+    if not args.names:
+        _err("error: weights: name a model (e.g. tv:resnet18) or use --list")
+        return 2
+    paths = [str(download_with_progress(name, quiet=args.quiet)) for name in args.names]
+    if args.json:
+        _out([{"model": weights_status(n).model, "path": p} for n, p in zip(args.names, paths)])
+    return 0
+
+
 # ---------------------------------------------------------------------------- parsers
 def add_parsers(sub) -> None:
-    """Register runs, lr-find, export and explain on the main parser's subparsers."""
+    """Register runs, lr-find, export, explain and weights on the main parser's subparsers."""
     s = sub.add_parser("runs", help="list training runs (status, accuracy, size) or show one")
     s.add_argument("folders", nargs="*", metavar="FOLDER", help="more folders to look in (besides the runs folder)")
     s.add_argument("--only", action="store_true", help="only the folders given, not the default runs folder")
@@ -241,3 +301,16 @@ def add_parsers(sub) -> None:
     s.add_argument("--device", default="cpu")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_explain)
+
+    s = sub.add_parser(
+        "weights",
+        help="download a tv: model's ImageNet weights into the torch cache (--list: which are cached)",
+        description="Fetches torchvision's default ImageNet weights (SHA-256 checked) into the torch hub cache, "
+        "where training looks for them. CIFAR_STUDIO_WEIGHTS_URL names a mirror (replaces "
+        "https://download.pytorch.org/models).",
+    )
+    s.add_argument("names", nargs="*", metavar="MODEL", help="torchvision models, e.g. tv:resnet18")
+    s.add_argument("--list", action="store_true", help="list the models (or those named) and whether cached")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_weights)

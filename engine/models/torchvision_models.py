@@ -3,8 +3,9 @@
 The models are built for ImageNet (~224 px), so the input is upsampled (bilinear) to
 ``input_size`` inside the model. With ``pretrained`` the ImageNet weights are loaded, but only
 from the torch hub cache (``<torch hub dir>/checkpoints/<file>``) or from a local file the user
-names (``weights_path``, ``TrainConfig.pretrained_path``): the engine never downloads. A missing
-cache file is a logged warning and the model trains from random initialisation; a missing named
+names (``weights_path``, ``TrainConfig.pretrained_path``): building a model never downloads (the
+user downloads them on request: :mod:`.weights_download`, the Train tab, ``python -m engine
+weights``). A missing cache file is a logged warning and the model trains from random initialisation; a missing named
 file is an error. With weights, the model takes their own preprocessing: the input size is the
 weights' crop size (unless ``input_size`` is given) and ``input_normalization`` holds their
 mean and std, which the trainer uses instead of the dataset's.
@@ -206,8 +207,9 @@ def _build(
         if not path.is_file():
             _logger.warning(
                 "No cached ImageNet weights for %s: training starts from random initialisation. "
-                "To fine-tune from them, choose a weights file (%s from torchvision) or put it in %s "
-                "(this app never downloads).",
+                "To fine-tune from them, download them (Download in the Train tab, or "
+                "`python -m engine weights tv:%s`), choose a weights file (%s from torchvision) or put it in %s.",
+                arch,
                 arch,
                 path.name,
                 path.parent,

@@ -12,6 +12,7 @@ from ..background import engine_calls
 from ..background.task import Task
 from ..widgets.fields import PathField
 from .summary_dialog import SummaryDialog
+from .weights_panel import WeightsPanel
 
 __all__ = ["BLOCK_MODELS", "WEIGHTS_FILTER", "ModelPicker"]
 
@@ -72,8 +73,12 @@ class ModelPicker(QWidget):
         self.weights = PathField("file", WEIGHTS_FILTER, placeholder="ImageNet weights from the torch cache, if any")
         self.weights.setToolTip(
             "A torchvision weights file (state dict, e.g. resnet18-f37072fd.pth) to fine-tune from, offline.\n"
-            "Empty: the file in the torch hub cache when present, else random initialisation (said in the window)."
+            "Empty: the file in the torch hub cache when present (Download puts it there), else random "
+            "initialisation (said in the window)."
         )
+        self.weights_panel = WeightsPanel()
+        self.weights_panel.choose_file.connect(self.weights.browse)
+        self.weights_panel.changed.connect(self._update_visibility)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         self.summary_button = QPushButton("Summary…")
@@ -87,6 +92,7 @@ class ModelPicker(QWidget):
         form.addRow("torchvision name", self.other)
         form.addRow("Block variant", self.block_combo)
         form.addRow("Weights file", self.weights)
+        form.addRow("", self.weights_panel)
         self._form = form
         self._items: dict[str, QStandardItem] = {}
         self._deferred: set[str] = set()  # counted only when chosen (see set_models)
@@ -94,8 +100,10 @@ class ModelPicker(QWidget):
         self.combo.currentIndexChanged.connect(self._count_chosen)
         self.combo.currentIndexChanged.connect(self.changed)
         self.other.textChanged.connect(self.changed)
+        self.other.textChanged.connect(self._update_visibility)
         self.block_combo.currentIndexChanged.connect(self.changed)
         self.weights.changed.connect(self.changed)
+        self.weights.changed.connect(self._update_visibility)
         self._update_visibility()
 
     # ----------------------------------------------------------------- registry
@@ -126,6 +134,7 @@ class ModelPicker(QWidget):
         other.setToolTip(self.other.toolTip())
         self._model.appendRow(other)
         self.set_model_name(current or (models[0][0] if models else "resnet20"))
+        self.weights_panel.set_ready()
         # Counting builds every model: later, so it never competes with the first prediction of
         # a photo given on the command line (issue 13: first result <= 3 s after launch). Models
         # that wrap an ImageNet network ("upsample") need torchvision, whose import holds the GIL
@@ -177,6 +186,7 @@ class ModelPicker(QWidget):
     def stop(self) -> None:
         if _COUNTER["task"] is not None:
             _COUNTER["task"].cancel()
+        self.weights_panel.stop()
 
     # ----------------------------------------------------------------- values
     def model_name(self) -> str:
@@ -215,6 +225,8 @@ class ModelPicker(QWidget):
         other = self.combo.currentData(_NAME) == _OTHER
         self._form.setRowVisible(self.other, other)
         self._form.setRowVisible(self.weights, self.model_name().startswith("tv:"))
+        self.weights_panel.set_model(self.model_name(), self.weights_path())
+        self._form.setRowVisible(self.weights_panel, self.weights_panel.wanted)
         self._form.setRowVisible(self.block_combo, self.model_name() in BLOCK_MODELS)
         item = self._items.get(self.model_name())
         self.combo.setToolTip(item.toolTip() if item is not None else self.other.toolTip())

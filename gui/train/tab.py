@@ -203,6 +203,14 @@ class TrainTab(QWidget):
                 self.message.show_message("Nothing to resume: no stopped run with a last.pt.", "warning")
                 return False
             out_dir, resume_from = Path(last["out_dir"]), last["last"]
+        elif self.form.model.weights_panel.downloading == cfg.model and not cfg.pretrained_path:
+            # Starting now would train from random initialisation while the weights arrive.
+            self.message.show_message(
+                f"The ImageNet weights for {cfg.model} are still downloading: Start once they are here, "
+                "or Cancel the download to train from random initialisation.",
+                "warning",
+            )
+            return False
         else:
             out_dir = Path(self.output.text()).expanduser() if self.output.text() else default_run_dir(cfg.model)
             if holds_run(out_dir):
