@@ -78,6 +78,16 @@ _EXPORTS = {
     "PHOTO_VIEW_NAMES": "photo",
     "UnknownDetector": "ood",
     "calibrate_unknown": "ood_calibration",
+    # teach: your own classes from a few photos each
+    "TeachProject": "teach",
+    "ProjectClass": "teach",
+    "ProjectPhoto": "teach",
+    "AddReport": "teach",
+    "project_features": "teach",
+    "teach_config": "teach",
+    "guidance": "teach",
+    "MIN_PHOTOS": "teach",
+    "PROJECT_FILE": "teach",
     # machine and files
     "detect_device": "device",
     "DeviceInfo": "device",

@@ -167,6 +167,20 @@ def _reason(exc: Exception) -> str:
     return f"unreadable ({type(exc).__name__}: {lines[0][:160] if lines else 'no details'})"
 
 
+def decode_for_training(path: str | Path, image_size: int) -> np.ndarray:
+    """One photo as an image-folder dataset at ``image_size`` holds it: uint8 (H, W, 3).
+
+    The same call as the loader's per-file decode (framing, reduced decode, limits), so the
+    Teach tab's background feature extraction and a later training run see identical pixels.
+    Raises :class:`ImageError` with one line for an unreadable file.
+    """
+    name = Path(path).name
+    arr, _shape, channels = decode_array(
+        Path(path), (image_size, image_size), name, 2 * image_size, NATIVE_PIXELS, DEFAULT_VIEW
+    )
+    return np.repeat(arr, 3, axis=2) if channels == 1 else arr
+
+
 def _decoder(src: Listing, size: tuple[int, int] | None):
     """Per-chunk decoding; each file's failure is that file's skip reason, never the batch's."""
     min_side = 2 * max(size) if size else None
