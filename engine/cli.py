@@ -271,6 +271,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from .cli_stage_progress import StageProgress
+    from .looks_like import with_article
     from .predict import Predictor
     from .text import TTA_NAMES
 
@@ -296,7 +297,8 @@ def cmd_predict(args) -> int:
             print(f"{r.path}: error: {r.error}")
         else:
             ranked = ", ".join(f"{c} {p:.1%}" for c, p in r.ranked[:3])
-            hint = f"  (unknown: likely none of these classes, score {r.unknown_score:.3g})" if r.unknown else ""
+            looks = f"; looks like {with_article(r.looks_like)}" if r.looks_like else ""
+            hint = f"  (unknown: likely none of these classes{looks}, score {r.unknown_score:.3g})" if r.unknown else ""
             hint = hint or ("  (low confidence)" if r.uncertain else "")
             print(f"{r.path}: {r.top} ({ranked}){hint}")
     return 0

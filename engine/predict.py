@@ -23,6 +23,7 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .errors import CheckpointError, ConfigError, ImageError
 from .evaluate import batch_layout, tta_logits
 from .images import IMAGE_EXTENSIONS
+from .looks_like import LooksLike
 from .ood import UnknownDetector, forward_with_features
 from .paths import default_checkpoint_path
 from .photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEWS, load_photo
@@ -48,6 +49,10 @@ class Prediction:
     checkpoint: str | None = None
     view: str | None = None
     tta: int | None = None
+    # For a photo flagged as none of the classes: what the ImageNet backbone says it shows
+    # ("espresso") and its probability among ImageNet's 1,000 categories (engine.looks_like).
+    looks_like: str | None = None
+    looks_like_probability: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,6 +87,8 @@ class Prediction:
             "checkpoint": self.checkpoint,
             "view": self.view,
             "tta": self.tta,
+            "looks_like": self.looks_like,
+            "looks_like_probability": self.looks_like_probability,
         }
 
 
@@ -120,6 +127,7 @@ class Predictor:
         device: str | torch.device = "cpu",
         view: str = DEFAULT_VIEW,
         fast_decode: bool = True,
+        looks_like: bool = True,
     ):
         if checkpoint is None:
             path = default_checkpoint_path()
@@ -136,6 +144,7 @@ class Predictor:
         self.view = view
         self.fast_decode = fast_decode
         self.detector = UnknownDetector.for_checkpoint(ck.path)
+        self.looks_like = LooksLike(self.model) if looks_like else None
         self.last_rate: float | None = None  # images/s of the last predict_paths call
         self._mean = torch.tensor(ck.mean, device=self.device).view(1, -1, 1, 1) * 255
         self._std = torch.tensor(ck.std, device=self.device).view(1, -1, 1, 1) * 255
@@ -271,3 +280,17 @@ class Predictor:
             r.unknown, r.unknown_score = bool(flag), float(s)
             if keep:
                 r.input_image = a
+        self._name_flagged(results, [i for i, flag, ok in zip(good, flags, finite) if flag and ok], good, arrays)
+
+    def _name_flagged(self, results: list[Prediction], flagged: list[int], good: list[int], arrays: np.ndarray) -> None:
+        """What each photo flagged as none of the classes looks like (only those pay for it)."""
+        if not flagged or self.looks_like is None:
+            return
+        if self.looks_like.own_head:
+            rows = [good.index(i) for i in flagged]
+            labels = self.looks_like.from_inputs(self._tensor(arrays[rows]))
+        else:
+            labels = self.looks_like.from_files([results[i].path for i in flagged])
+        for i, label in zip(flagged, labels):
+            if label is not None:
+                results[i].looks_like, results[i].looks_like_probability = label

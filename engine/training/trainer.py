@@ -30,7 +30,7 @@ from .compile import CompiledStep
 from .early_stop import early_stop_message, should_stop_early
 from .ema import ModelEma
 from .events import BatchEnd, EpochEnd, LogMessage, RunFinished, RunStarted
-from .head_mode import HeadOnly, head_batches
+from .head_mode import HeadOnly, calibrate_head_unknown, head_batches
 from .optim import LRSchedule, build_optimizer
 from .recipe_options import Lookahead, per_chunk_norm_momentum, whiten_bias
 from .resume import elapsed_before, resume_config
@@ -340,6 +340,15 @@ class _Run(RunCheckpoints):
             dist.teardown(self.ctx)
         best = self.out / "best.pt"
         last = self.out / "last.pt"
+        if self.head_only and status == "completed" and self.ctx.is_main:
+            try:
+                line = calibrate_head_unknown(self, self.head_features)
+                if line:
+                    self.log(line)
+            except (OSError, EngineError, ValueError) as exc:  # the model is fine; the flag stays uncalibrated
+                self.log(
+                    f"could not calibrate 'none of these' ({exc}); predictions use the uncalibrated hint", "warning"
+                )
         finished = RunFinished(
             status,
             message,
