@@ -99,6 +99,7 @@ _EXPORTS = {
     "cache_dir": "paths",
     "IMAGE_EXTENSIONS": "images",
     "format_size": "text",
+    "with_article": "text",
     "plural": "text",
     "TTA_NAMES": "text",
     # runs, LR finder, export, explain, model summary

@@ -271,9 +271,8 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from .cli_stage_progress import StageProgress
-    from .looks_like import with_article
     from .predict import Predictor
-    from .text import TTA_NAMES
+    from .text import TTA_NAMES, with_article
 
     predictor = Predictor(args.checkpoint, device=args.device if args.device != "auto" else "cpu", view=args.view)
     bar = StageProgress(unit="img", quiet=args.quiet)

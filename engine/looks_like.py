@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .text import with_article
+
 __all__ = ["LooksLike", "imagenet_categories", "with_article"]
 
 # Below this probability the top ImageNet category is not worth naming ("looks like" nothing sure).
@@ -31,13 +33,6 @@ def imagenet_categories() -> tuple[str, ...]:
     from torchvision.models import ResNet18_Weights
 
     return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
-
-
-def with_article(label: str) -> str:
-    """'an espresso', 'a tabby'; plural-looking names ('French fries') are left bare."""
-    if label.endswith("s") and not label.endswith("ss"):
-        return label
-    return ("an " if label[:1].lower() in "aeiou" else "a ") + label
 
 
 class LooksLike:

@@ -5,7 +5,7 @@ Light (no torch): the GUI formats with it on its own thread.
 
 from __future__ import annotations
 
-__all__ = ["TTA_NAMES", "format_size", "plural"]
+__all__ = ["TTA_NAMES", "format_size", "plural", "with_article"]
 
 # Each test-time augmentation level (engine.evaluate.tta_logits) as results name it; index = level.
 TTA_NAMES = ("no TTA", "TTA: flips", "TTA: flips and shifts")
@@ -29,3 +29,10 @@ def format_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
+
+
+def with_article(label: str) -> str:
+    """'an espresso', 'a tabby'; plural-looking names ('French fries') are left bare."""
+    if label.endswith("s") and not label.endswith("ss"):
+        return label
+    return ("an " if label[:1].lower() in "aeiou" else "a ") + label

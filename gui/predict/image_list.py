@@ -38,7 +38,12 @@ class ImageList(QListWidget):
         else:
             if getattr(prediction, "unknown", False):
                 # Not a confident "cat 34%": the model says it does not know this kind of image.
-                item.setText(f"{name}\nnone of these? (closest: {prediction.top})")
+                looks = getattr(prediction, "looks_like", None)
+                item.setText(
+                    f"{name}\nnone of these: looks like {looks}"
+                    if looks
+                    else f"{name}\nnone of these? (closest: {prediction.top})"
+                )
             else:
                 flag = "  (low confidence)" if prediction.uncertain else ""
                 item.setText(f"{name}\n{prediction.top} {prediction.confidence:.0%}{flag}")

@@ -11,6 +11,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+import engine
+
 from ..background.qimages import array_to_qimage, heatmap_overlay, load_photo, to_pixmap
 from ..widgets.message_bar import MessageBar
 from .class_bars import ClassBars
@@ -146,7 +148,13 @@ class PredictionView(QWidget):
         self.bars.set_muted(unknown)
         if unknown:
             # Said plainly, instead of a confident-looking bar for the closest class.
-            self.headline.setText("Probably none of these classes")
+            looks = getattr(prediction, "looks_like", None)
+            # What the ImageNet backbone says the photo shows, when it is sure enough to name it.
+            self.headline.setText(
+                f"Probably none of these classes: looks like {engine.with_article(looks)}"
+                if looks
+                else "Probably none of these classes"
+            )
             score = getattr(prediction, "unknown_score", None)
             self.hint.show_message(
                 "This image does not look like anything this model was trained on. "
