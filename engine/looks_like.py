@@ -26,6 +26,9 @@ __all__ = ["LooksLike", "imagenet_categories", "with_article"]
 # Below this probability the top ImageNet category is not worth naming ("looks like" nothing sure).
 MIN_PROBABILITY = 0.15
 _JUDGE_SIZE = 224
+# Below this input size a model's own ImageNet head sees too little (a 64 px coffee cup was an
+# "anemone fish"); the photo is then decoded again at _JUDGE_SIZE.
+OWN_HEAD_MIN_SIZE = 160
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,8 +42,10 @@ class LooksLike:
     """ImageNet labels for flagged photos (see the module docstring). Thread-safe, lazy."""
 
     def __init__(self, model: torch.nn.Module | None = None):
-        # A model with its own ImageNet head (efficientnet_lite0); None borrows the backbone.
-        self._own = model if hasattr(model, "imagenet_logits") else None
+        # A model with its own ImageNet head (efficientnet_lite0) at a resolution where ImageNet
+        # categories are recognisable answers from its features; any other borrows the backbone.
+        own = hasattr(model, "imagenet_logits") and getattr(model, "input_size", 0) >= OWN_HEAD_MIN_SIZE
+        self._own = model if own else None
         self._judge = None
         self._lock = threading.Lock()
 

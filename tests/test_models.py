@@ -57,6 +57,8 @@ EXPECTED_PARAMS = {
     "tutorial_net_bn": 38_746,
     "tutorial_net_res": 159_594,
     "mnist_resnet": 131_242,
+    # EfficientNet-Lite0: 3.37 M backbone + the kept 1000-class ImageNet head + the new classifier.
+    "efficientnet_lite0": 4_664_818,
 }
 # Every registered model also takes 28x28 grayscale input (none is excluded so far).
 NO_28X28: set[str] = set()

@@ -128,9 +128,9 @@ class EfficientNetLite(nn.Module):
     feature_dim = _HEAD
     cpu_bf16_slow = True  # depthwise convolutions: see engine.device.autocast_dtype
 
-    def __init__(self, num_classes: int, input_size: int, transfer: str, dropout: float = 0.2):
+    def __init__(self, num_classes: int, input_size: int, transfer: str, dropout: float = 0.2, in_channels: int = 3):
         super().__init__()
-        self.input_size, self.transfer = int(input_size), transfer
+        self.input_size, self.transfer, self.in_channels = int(input_size), transfer, in_channels
         self.backbone = _Backbone()
         self.dropout = nn.Dropout(dropout)
         self.imagenet_fc = nn.Linear(_HEAD, 1000)
@@ -138,7 +138,10 @@ class EfficientNetLite(nn.Module):
         # (engine.ood.forward_with_features), which must be the classifier that forward() runs.
         self.classifier = nn.Linear(_HEAD, num_classes)
         self.imagenet_fc.requires_grad_(False)  # never trained: it names what a photo looks like
-        self.input_normalization = (list(LITE_NORMALIZATION[0]), list(LITE_NORMALIZATION[1]))
+        # Grayscale input is the gray image in all three channels: exact for these weights, whose
+        # normalisation is the same for every channel.
+        mean, std = LITE_NORMALIZATION
+        self.input_normalization = (list(mean[:in_channels]), list(std[:in_channels]))
         if transfer == "head":
             self.backbone.requires_grad_(False)
         # Only what training changes is saved: the pinned file holds the rest.
@@ -152,6 +155,8 @@ class EfficientNetLite(nn.Module):
         return self
 
     def resize(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
         if x.shape[-2:] != (self.input_size, self.input_size):
             # Antialiased when shrinking, bilinear when enlarging (CIFAR's 32 px to the input size).
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", antialias=True)
@@ -231,8 +236,6 @@ def _build(
     pretrained: bool = True,
     dropout: float = 0.2,
 ) -> EfficientNetLite:
-    if in_channels != 3:
-        raise EngineError("efficientnet_lite0 takes colour images; grayscale data needs another model")
     if transfer not in TRANSFER_MODES:
         raise EngineError(f"transfer must be one of {', '.join(TRANSFER_MODES)}, got {transfer!r}")
     if isinstance(input_size, bool) or not isinstance(input_size, int):
@@ -244,7 +247,9 @@ def _build(
         raise EngineError(f"dropout must be in [0, 1), got {dropout!r}")
     if transfer == "head" and not pretrained:
         raise EngineError("a frozen backbone needs its ImageNet weights (pretrained); fine-tune to train from scratch")
-    model = EfficientNetLite(num_classes, input_size, transfer, float(dropout))
+    if in_channels not in (1, 3):
+        raise EngineError(f"efficientnet_lite0 takes 1 or 3 channels, got {in_channels}")
+    model = EfficientNetLite(num_classes, input_size, transfer, float(dropout), in_channels)
     model.weights_id = WEIGHTS_ID if pretrained else "random-init"  # what cached features depend on
     if pretrained and not _on_meta(model):
         state = load_lite_weights()

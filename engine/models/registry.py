@@ -21,7 +21,7 @@ __all__ = ["FAMILIES", "ModelInfo", "lookup", "register", "registered"]
 
 # The order of the model menus (GUI) and of `python -m engine models`: by family in this order,
 # then in each family the order its module declares them.
-FAMILIES = ("Pretrained", "Fast", "CIFAR ResNet", "ImageNet ResNet", "DenseNet", "GoogLeNet", "Classic", "Tutorial")
+FAMILIES = ("Fast", "Pretrained", "CIFAR ResNet", "ImageNet ResNet", "DenseNet", "GoogLeNet", "Classic", "Tutorial")
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
