@@ -397,7 +397,11 @@ def test_progress_bar_first_step_shows_no_absurd_rate():
 
     from engine.cli_progress import TrainProgress
 
-    buf = io.StringIO()
+    class Terminal(io.StringIO):  # bars are drawn on a terminal only
+        def isatty(self):
+            return True
+
+    buf = Terminal()
     progress = TrainProgress(file=buf)
     progress(BatchEnd(1, 200, 400, 200, 800, 1.0, 0.1, 500.0))
     time.sleep(0.1)
