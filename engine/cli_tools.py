@@ -58,7 +58,7 @@ def cmd_runs(args) -> int:
         run = Path(args.show)
         try:
             command = format_command(
-                train_command(details.config, run.with_name(run.name + "-again"), run / "config.json")
+                train_command(details.config, run, run / "config.json")  # into a new <run>-again folder
             )
         except EngineError as exc:  # no readable config: no command to offer
             command = None

@@ -361,9 +361,14 @@ class _Run(RunCheckpoints):
         if steps >= FEW_STEPS:
             return
         suggested = 1 << max(0, (n // (2 * FEW_STEPS)).bit_length() - 1)  # a power of two giving 8+ steps
+        advice = (
+            f"a batch size of {suggested} gives {n // suggested} steps per epoch"
+            if suggested >= 8
+            else "more images would help more than any batch size"
+        )
         self.log(
             f"only {n} training images for batch size {batch}: {steps} optimizer step{'s' if steps != 1 else ''} "
-            f"per epoch, too few to learn much; a batch size of {suggested} gives {n // suggested} steps per epoch",
+            f"per epoch, too few to learn much; {advice}",
             "warning",
         )
 
