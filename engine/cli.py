@@ -568,10 +568,23 @@ def add_tta_arguments(s: argparse.ArgumentParser, default: int) -> None:
     )
 
 
+def _complete(parser: argparse.ArgumentParser) -> None:
+    """Shell completion through the optional argcomplete package (``pip install argcomplete``, then
+    ``eval "$(register-python-argcomplete cifar-studio-engine)"``): it prints the completions and
+    exits. Cheap: the parser imports no torch."""
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .errors import EngineError
 
     parser = build_parser(prog_name())
+    if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions (nothing is imported otherwise)
+        _complete(parser)
     args = parser.parse_args(argv)
     if args.command == "train" and args.out is None and not args.resume:
         parser.error("train: --out is required (the run folder; when resuming it defaults to the run's own)")

@@ -603,3 +603,26 @@ def test_evaluate_reports_its_time_with_decoding_and_a_measured_rate(trained, ca
 
     rate = re.search(r"\(([\d.]+) images/s\)", line)
     assert rate is None or float(rate.group(1)) < 1e5, line  # a rate only over a measured time
+
+
+def test_shell_completion_through_the_optional_argcomplete(tmp_path):
+    pytest.importorskip("argcomplete")
+    out = tmp_path / "completions"
+
+    def complete(line: str) -> list[str]:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO_ROOT),
+            "_ARGCOMPLETE": "1",
+            "COMP_LINE": line,
+            "COMP_POINT": str(len(line)),
+            "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
+            "_ARGCOMPLETE_IFS": "\n",
+        }
+        code = "import sys; sys.argv[0] = 'cifar-studio-engine'; from engine.cli import main; main()"
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return [c.strip() for c in out.read_text().split("\n") if c.strip()]
+
+    assert complete("cifar-studio-engine tr") == ["train"]
+    assert complete("cifar-studio-engine train --optimizer ") == ["sgd", "nesterov", "adam", "adamw", "muon"]
