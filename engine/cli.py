@@ -206,7 +206,7 @@ def cmd_train(args) -> int:
         progress.close()
     if os.environ.get("RANK", "0") != "0":  # under torchrun only the main process reports
         return {"completed": 0, "stopped": 130, "failed": 1}[result.status]
-    _err(f"{result.status}: {result.message}; best checkpoint: {result.best_checkpoint}")
+    _err(f"{result.status}: {result.message}; best checkpoint: {result.best_checkpoint or 'none saved'}")
     if args.json:
         final = result.history[-1] if result.history else {}
         _out(
@@ -568,6 +568,10 @@ def add_tta_arguments(s: argparse.ArgumentParser, default: int) -> None:
     )
 
 
+def _not_an_event(record: logging.LogRecord) -> bool:
+    return not getattr(record, "reported_as_event", False)
+
+
 def _complete(parser: argparse.ArgumentParser) -> None:
     """Shell completion through the optional argcomplete package (``pip install argcomplete``, then
     ``eval "$(register-python-argcomplete cifar-studio-engine)"``): it prints the completions and
@@ -593,6 +597,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:  # training's warnings arrive as events too: printed once, by the progress
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_not_an_event)
     try:
         return args.fn(args)
     except EngineError as exc:

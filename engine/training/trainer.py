@@ -122,7 +122,8 @@ class _Run(RunCheckpoints):
             self.callback(event)
 
     def log(self, message: str, level: str = "info") -> None:
-        getattr(_logger, level)(message)
+        # Marked: a listener that shows the LogMessage events (the CLI) can leave the record out.
+        getattr(_logger, level)(message, extra={"reported_as_event": True})
         self.emit(LogMessage(level, message))
 
     # ----------------------------------------------------------------- setup
