@@ -39,8 +39,9 @@ INPUT_SIZE = 150
 
 
 def image_filter() -> str:
-    """The file dialogs' filter: every format the engine reads (HEIC and AVIF where installed)."""
-    patterns = " ".join(f"*{e}" for e in sorted(engine.IMAGE_EXTENSIONS))
+    """The file dialogs' filter: every format the engine reads (HEIC and AVIF where installed), in
+    both cases (cameras and iPhones write IMG_0001.JPG / .HEIC; filters are case-sensitive on Linux)."""
+    patterns = " ".join(f"*{e} *{e.upper()}" for e in sorted(engine.IMAGE_EXTENSIONS))
     return f"Images ({patterns});;All files (*)"
 
 
