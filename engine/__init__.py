@@ -116,7 +116,7 @@ _EXPORTS = {
     "format_command": "run_command",
     "lr_find": "lr_range",
     "LRFindResult": "lr_range",
-    "EXPORT_FORMATS": "export",
+    "EXPORT_FORMATS": "text",
     "export_checkpoint": "export",
     "ExportResult": "export",
     "load_safetensors_checkpoint": "export",

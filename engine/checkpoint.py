@@ -326,6 +326,12 @@ def checkpoint_from_payload(payload: Any, path: Path | None = None) -> Checkpoin
         get_model_info(arch["name"])
     except EngineError:
         raise CheckpointError(f"{name}: names unknown architecture {short(arch['name'])}") from None
+    from .models import check_model_args
+
+    try:  # each argument known to the architecture, of its type, within range
+        check_model_args(arch["name"], dict(arch.get("args") or {}), from_file=True)
+    except EngineError as exc:
+        raise CheckpointError(f"{name}: malformed checkpoint metadata (arch.args: {str(exc)[:200]})") from None
     inp, norm = payload["input"], payload["normalization"]
     return Checkpoint(
         path=path,

@@ -7,7 +7,10 @@ engine acts on it, in the order the loader meets it:
    uncompressed (``torch.save`` never compresses, so a small file cannot declare a huge
    record), sizes within limits and within the file, every record's CRC intact. Anything
    else is "not a checkpoint", and a plain pickle carrying code is named as such, found by
-   parsing its opcodes (never by running them).
+   parsing its opcodes (never by running them). The metadata record's opcodes are parsed too:
+   it may name only the few Python objects ``torch.save`` writes (tensor rebuilding, storages,
+   dtypes, OrderedDict). PyTorch's weights-only loader also allows e.g. ``bytearray``, whose
+   20-byte call ``bytearray(3000000000)`` would take 3 GB before any check could run.
 2. the plain data (:func:`check_metadata`): nesting depth, architecture and arguments,
    input size and channels, normalisation, class names.
 3. the weights (:func:`check_weights`): tensors only, finite, and shaped exactly as the
@@ -106,8 +109,59 @@ def _check_records(zf: zipfile.ZipFile, name: str, size: int) -> None:
         )
     for info in infos:  # reading to the end makes zipfile compare the CRC (torch.load does not)
         with zf.open(info) as member:
+            if info is pickles[0]:
+                _check_metadata_globals(member, name)
             while member.read(_CHUNK):
                 pass
+
+
+# What torch.save writes into a checkpoint's data.pkl (protocol 2 GLOBAL opcodes): nothing else
+# may be named. Building any of these allocates no more than the record's own bytes (a tensor's
+# storage is a record of the file, checked above; a declared size beyond it is refused by torch).
+_WRITTEN_GLOBALS = {
+    ("collections", "OrderedDict"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch._utils", "_rebuild_parameter"),
+    ("torch._utils", "_rebuild_parameter_with_state"),
+    ("torch", "Size"),
+    ("torch", "device"),
+    ("torch.serialization", "_get_layout"),
+}
+
+
+def _written_global(module: str, attr: str) -> bool:
+    if (module, attr) in _WRITTEN_GLOBALS:
+        return True
+    if module != "torch":
+        return False
+    import torch
+
+    # A storage class (FloatStorage...) or a dtype (torch.float32...): names, never called with data.
+    return attr.endswith("Storage") or isinstance(getattr(torch, attr, None), torch.dtype)
+
+
+def _check_metadata_globals(member, name: str) -> None:
+    """Parse the metadata pickle's opcodes (nothing is run): refuse any Python object that
+    ``torch.save`` does not write, before the loader could build it."""
+    try:
+        for op, arg, _pos in pickletools.genops(member):
+            if op.name == "GLOBAL":
+                module, _, attr = str(arg).partition(" ")
+                if not _written_global(module, attr):
+                    raise CheckpointError(
+                        f"{name}: contains Python objects other than weights and plain data "
+                        f"({short(module + '.' + attr, 60)}); refused before loading (it could run code "
+                        "or ask for unbounded memory)"
+                    )
+            elif op.name in _CODE_OPCODES - {"REDUCE", "BUILD", "NEWOBJ"}:  # never in what torch.save writes
+                raise CheckpointError(f"{name}: its metadata uses the pickle opcode {op.name}; refused before loading")
+            elif op.name == "STOP":
+                return
+    except CheckpointError:
+        raise
+    except Exception:  # the opcodes do not parse: torch's loader would not read them either
+        raise CheckpointError(f"{name}: not a checkpoint (unreadable pickle data)") from None
+    raise CheckpointError(f"{name}: not a checkpoint (unreadable pickle data)")
 
 
 def _refuse_non_zip(path: Path, head: bytes) -> None:

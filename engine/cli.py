@@ -2,8 +2,10 @@
 engine/cli_tools.py: runs, lr-find, export, explain, weights).
 
 Progress goes to stderr; ``--json`` puts machine-readable results on stdout. Exit status:
-0 success (per-file prediction errors included), 1 a training run that failed, 2 bad usage
-or unusable input (one line on stderr), 130 interrupted.
+see :data:`EXIT_CODES` (also the epilog of ``--help``).
+
+Building the parser imports no torch, so ``--help`` and ``--version`` answer at once
+(tests/test_cli.py checks it in a subprocess).
 """
 
 from __future__ import annotations
@@ -14,11 +16,20 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
-from .config import OPTIMIZERS, SCHEDULES
+from .config import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_CODES", "build_parser", "main", "prog_name"]
+
+EXIT_CODES = (
+    (0, "success (some files of predict or explain may have failed: each says why)"),
+    (1, "a training run failed (divergence, disk full), or every input of predict or explain failed"),
+    (2, "bad usage or an unusable input (one line on stderr)"),
+    (130, "interrupted (Ctrl-C; training saves a resumable last.pt)"),
+)
+ENTRY_POINT = "cifar-studio-engine"  # the console script of pyproject.toml
 
 _logger = logging.getLogger("engine.cli")
 
@@ -213,7 +224,7 @@ def cmd_train(args) -> int:
         progress.close()
     if os.environ.get("RANK", "0") != "0":  # under torchrun only the main process reports
         return {"completed": 0, "stopped": 130, "failed": 1}[result.status]
-    _err(f"{result.status}: {result.message}; best checkpoint: {result.best_checkpoint}")
+    _err(f"{result.status}: {result.message}; best checkpoint: {result.best_checkpoint or 'none saved'}")
     if args.json:
         final = result.history[-1] if result.history else {}
         _out(
@@ -238,6 +249,7 @@ def cmd_evaluate(args) -> int:
     from .evaluation_run import evaluate_checkpoint
 
     bar = StageProgress(quiet=args.quiet)
+    started = time.perf_counter()
     try:
         report = evaluate_checkpoint(
             args.checkpoint,
@@ -250,8 +262,13 @@ def cmd_evaluate(args) -> int:
         )
     finally:
         bar.close()
-    n, model_s = len(report.result.labels), bar.elapsed()  # the last stage: the forward passes
-    _err(f"evaluated {n} images: {model_s:.1f} s on the model ({n / max(model_s, 1e-9):.0f} images/s)")
+    total_s = time.perf_counter() - started
+    n = len(report.result.labels)
+    # The last stage is the forward passes, timed from before the first batch; a rate over a time
+    # too short to measure would be noise, so it is given only with a measurable time.
+    model_s = bar.elapsed() if bar.stage == "evaluating" else None
+    on_model = f"; {model_s:.2f} s on the model ({n / model_s:.0f} images/s)" if model_s and model_s >= 0.01 else ""
+    _err(f"evaluated {n} images in {total_s:.1f} s, checking and decoding included{on_model}")
     if args.json:
         _out(report.to_dict())
         return 0
@@ -290,16 +307,28 @@ def cmd_predict(args) -> int:
     _err(f"model {predictor.source}; photo view {predictor.view}; {TTA_NAMES[args.tta]}")
     if args.json:
         _out([r.to_dict() for r in results])
-        return 0
-    for r in results:
-        if r.error:
-            print(f"{r.path}: error: {r.error}")
-        else:
-            ranked = ", ".join(f"{c} {p:.1%}" for c, p in r.ranked[:3])
-            looks = f"; looks like {with_article(r.looks_like)}" if r.looks_like else ""
-            hint = f"  (unknown: likely none of these classes{looks}, score {r.unknown_score:.3g})" if r.unknown else ""
-            hint = hint or ("  (low confidence)" if r.uncertain else "")
-            print(f"{r.path}: {r.top} ({ranked}){hint}")
+    else:
+        for r in results:
+            if r.error:
+                print(f"{r.path}: error: {r.error}")
+            else:
+                ranked = ", ".join(f"{c} {p:.1%}" for c, p in r.ranked[:3])
+                looks = f"; looks like {with_article(r.looks_like)}" if r.looks_like else ""
+                hint = (
+                    f"  (unknown: likely none of these classes{looks}, score {r.unknown_score:.3g})"
+                    if r.unknown
+                    else ""
+                )
+                hint = hint or ("  (low confidence)" if r.uncertain else "")
+                print(f"{r.path}: {r.top} ({ranked}){hint}")
+    return all_failed(results)
+
+
+def all_failed(results) -> int:
+    """Exit status of a command that handles files one by one: 1 when not one of them worked."""
+    if results and all(r.error for r in results):
+        _err(f"error: all {len(results)} input{'s' if len(results) != 1 else ''} failed")
+        return 1
     return 0
 
 
@@ -310,133 +339,232 @@ def cmd_bench(args) -> int:
 
 
 # ---------------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
+def prog_name(argv0: str | None = None) -> str:
+    """The program name in usage lines: the console script's own name when run through it,
+    ``python -m engine`` otherwise (argv[0] is then ``.../engine/__main__.py``)."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    name = Path(argv0 or "").name
+    for suffix in (".exe", "-script.py", ".py"):  # Windows wraps console scripts
+        name = name.removesuffix(suffix)
+    return ENTRY_POINT if name == ENTRY_POINT else "python -m engine"
+
+
+def _choice(name: str, choices: tuple[str, ...], extra=None):
+    """An argparse type accepting ``choices`` (and what ``extra`` accepts), with a one-line error."""
+
+    def check(value: str) -> str:
+        if value in choices or (extra is not None and extra(value)):
+            return value
+        shown = ", ".join(choices) + (" or cuda:N" if name == "device" else "")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a {name}: choose {shown}")
+
+    check.__name__ = name
+    return check
+
+
+def _cuda_index(value: str) -> bool:
+    return value.startswith("cuda:") and value[5:].isdigit()
+
+
+_DEVICE = _choice("device", DEVICES, _cuda_index)
+_DEVICE_METAVAR = "{" + ",".join(DEVICES) + ",cuda:N}"
+
+
+def _default(name: str) -> str:
+    """``(default X)`` for a TrainConfig setting, as the flag would write it."""
+    value = getattr(TrainConfig(), name)
+    if value in (None, "", []):
+        value = {"limit": "all", "classes": "all", "pretrained_path": "none"}.get(name, value)
+    elif name == "compile":
+        value = "off"
+    return f"(default {value})"
+
+
+def _epilog() -> str:
+    codes = "\n".join(f"  {code:<4} {what}" for code, what in EXIT_CODES)
+    return f"exit status:\n{codes}"
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions, but keeps a text of several lines (the exit-status table) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    from ._version import __version__
+
+    prog = prog or prog_name()
     p = argparse.ArgumentParser(
-        prog="python -m engine",
+        prog=prog,
         description="CIFAR Studio engine: train, evaluate and predict image classifiers without the GUI.",
+        epilog=_epilog(),
+        formatter_class=_HelpFormatter,
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s (CIFAR Studio) {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("models", help="list architectures with parameter counts (--summary NAME: layer by layer)")
-    s.add_argument("--json", action="store_true")
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, epilog=_epilog(), formatter_class=_HelpFormatter, **kwargs)
+
+    s = command("models", help="list architectures with parameter counts (--summary NAME: layer by layer)")
+    s.add_argument("--json", action="store_true", help="print the list as JSON on stdout")
     from .cli_tools import add_summary_arguments
 
     add_summary_arguments(s)
     s.set_defaults(fn=cmd_models)
 
-    s = sub.add_parser("presets", help="list training recipes")
-    s.add_argument("--json", action="store_true")
+    s = command("presets", help="list training recipes")
+    s.add_argument("--json", action="store_true", help="print the recipes and their settings as JSON on stdout")
     s.set_defaults(fn=cmd_presets)
 
-    s = sub.add_parser("info", help="versions, detected device and folders")
-    s.add_argument("--json", action="store_true")
+    s = command("info", help="versions, detected device and folders")
+    s.add_argument("--json", action="store_true", help="print the information as JSON on stdout")
     s.set_defaults(fn=cmd_info)
 
-    s = sub.add_parser(
+    s = command(
         "train",
         help="train a model",
-        description="Settings: defaults, then --preset, then --config FILE, then the flags given here.",
+        description="Settings: defaults, then --preset, then --config FILE, then the flags given here. "
+        "The defaults shown are those without a preset or config file.",
     )
-    s.add_argument("--data", help="cifar10, mnist, fashion-mnist, an image folder or a .zip of one")
-    s.add_argument("--model", help="architecture name (see `models`)")
-    s.add_argument("--epochs", type=int)
-    s.add_argument("--out", help="run folder for checkpoints and metrics (resuming: default the resumed run's folder)")
-    s.add_argument("--batch-size", type=int)
+    s.add_argument("--data", help=f"cifar10, mnist, fashion-mnist, an image folder or a .zip of one {_default('data')}")
+    s.add_argument("--model", help=f"architecture name (see `models`; tv:NAME for torchvision's) {_default('model')}")
     s.add_argument(
-        "--micro-batch", type=int, help="run each batch in chunks of at most N images, adding up gradients (0 = whole)"
+        "--epochs", type=int, metavar="N", help=f"epochs to train (resuming: the new length) {_default('epochs')}"
     )
-    s.add_argument("--lr", type=float)
-    s.add_argument("--optimizer", help=", ".join(OPTIMIZERS))
-    s.add_argument("--schedule", help=", ".join(SCHEDULES))
-    s.add_argument("--device", help="auto, cpu, cuda or mps")
-    s.add_argument("--precision", help="mixed precision: auto, off, bf16 or fp16")
-    s.add_argument("--limit", type=int, help="use at most N training images (quick tries)")
-    s.add_argument("--val-fraction", type=float, help="fraction held out for validation (default 0.1)")
-    s.add_argument("--classes", help="comma-separated subset of classes, e.g. airplane,bird")
-    s.add_argument("--seed", type=int)
-    s.add_argument("--tta", type=int, choices=(0, 1, 2), help="validation test-time augmentation level")
-    s.add_argument("--ema", type=float, help="weight EMA decay (0 = off)")
-    s.add_argument("--preset", help="start from a named recipe (see `presets`)")
-    s.add_argument("--config", help="JSON file with TrainConfig fields")
-    s.add_argument("--early-stop-patience", type=int, help="stop after N epochs without better validation accuracy")
-    s.add_argument("--compile", action="store_const", const=True, help="torch.compile the model (falls back to eager)")
+    s.add_argument("--out", help="run folder for checkpoints and metrics (resuming: default the resumed run's folder)")
+    s.add_argument("--batch-size", type=int, metavar="N", help=f"images per optimizer step {_default('batch_size')}")
+    s.add_argument(
+        "--micro-batch",
+        type=int,
+        metavar="N",
+        help="run each batch in chunks of at most N images, adding up gradients (0 = whole batch, "
+        f"-1 = automatic: small chunks on a CPU) {_default('micro_batch')}",
+    )
+    s.add_argument("--lr", type=float, help=f"learning rate {_default('lr')}")
+    s.add_argument("--optimizer", choices=OPTIMIZERS, help=_default("optimizer"))
+    s.add_argument("--schedule", choices=SCHEDULES, help=f"learning-rate schedule {_default('schedule')}")
+    s.add_argument(
+        "--device",
+        type=_DEVICE,
+        metavar=_DEVICE_METAVAR,
+        help=f"where to train; auto picks a GPU when there is one {_default('device')}",
+    )
+    s.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help=f"mixed precision; auto: bf16/fp16 on a GPU, bf16 on CPUs that have it {_default('mixed_precision')}",
+    )
+    s.add_argument(
+        "--limit", type=int, metavar="N", help=f"use at most N training images (quick tries) {_default('limit')}"
+    )
+    s.add_argument(
+        "--val-fraction",
+        type=float,
+        metavar="F",
+        help=f"fraction held out for validation when the data has no val/ split {_default('val_fraction')}",
+    )
+    s.add_argument("--classes", help=f"comma-separated subset of classes, e.g. airplane,bird {_default('classes')}")
+    s.add_argument("--seed", type=int, help=f"random seed (data split, initialisation, batches) {_default('seed')}")
+    s.add_argument(
+        "--tta",
+        type=int,
+        choices=(0, 1, 2),
+        help=f"validation test-time augmentation: 0 off, 1 flips, 2 flips and shifts {_default('tta')}",
+    )
+    s.add_argument("--ema", type=float, metavar="DECAY", help=f"weight EMA decay (0 = off) {_default('ema_decay')}")
+    s.add_argument("--preset", help="start from a named recipe (see `presets`) (default none)")
+    s.add_argument(
+        "--config", metavar="FILE", help="JSON file with TrainConfig fields, see engine/config.py (default none)"
+    )
+    s.add_argument(
+        "--early-stop-patience",
+        type=int,
+        metavar="N",
+        help=f"stop after N epochs without better validation accuracy (0 = off) {_default('early_stop_patience')}",
+    )
+    s.add_argument(
+        "--compile",
+        action="store_const",
+        const=True,
+        help=f"torch.compile the model (falls back to eager, and says so) {_default('compile')}",
+    )
     s.add_argument(
         "--pretrained-path",
         metavar="FILE",
-        help="tv: models: a local torchvision weights file (state dict) to fine-tune from, offline",
+        help="tv: models: a local torchvision weights file (state dict) to fine-tune from, offline "
+        f"{_default('pretrained_path')}",
+    )
+    s.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue any stopped run from its folder or last.pt (--epochs: new length) (default: a new run)",
     )
     s.add_argument(
         "--download-weights",
         action="store_true",
         help="tv: models: download the ImageNet weights first when they are not cached (see `weights`)",
     )
-    s.add_argument("--resume", help="continue any stopped run from its folder or last.pt (--epochs: new length)")
     s.add_argument("--overwrite", action="store_true", help="replace the run already in --out (deletes its files)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--quiet", action="store_true", help="no progress bar (bars are drawn on a terminal only)")
     s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     s.set_defaults(fn=cmd_train)
 
     from .splits import SPLITS
 
-    s = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix")
-    s.add_argument("--checkpoint", required=True)
-    s.add_argument("--data", required=True)
+    s = command("evaluate", help="accuracy, per-class metrics and confusion matrix")
+    s.add_argument("--checkpoint", required=True, help="the checkpoint to evaluate (a run's best.pt)")
+    s.add_argument("--data", required=True, help="cifar10, mnist, fashion-mnist, an image folder or a .zip of one")
     s.add_argument(
         "--split",
         default="auto",
         choices=tuple(SPLITS),
         help="auto: the test split if the data has one, else all images; val: the checkpoint's "
-        "own held-out validation split",
+        "own held-out validation split (default auto)",
     )
-    s.add_argument("--tta", type=int, default=0, choices=(0, 1, 2))
-    s.add_argument("--device", default="auto")
+    s.add_argument(
+        "--tta",
+        type=int,
+        default=0,
+        choices=(0, 1, 2),
+        help="test-time augmentation: 0 off, 1 flips, 2 flips and shifts (default 0)",
+    )
+    s.add_argument("--device", type=_DEVICE, metavar=_DEVICE_METAVAR, default="auto", help="(default auto)")
     s.add_argument(
         "--precision",
         default="auto",
         choices=("auto", "off", "bf16"),
         help="auto: the precision the checkpoint was validated in during training (bf16 autocast for the "
-        "bundled model where the CPU runs bf16 natively: about 2x faster); off: fp32",
+        "bundled model where the CPU runs bf16 natively: about 2x faster); off: fp32 (default auto)",
     )
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="no progress bar (bars are drawn on a terminal only)")
+    s.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
     s.set_defaults(fn=cmd_evaluate)
 
-    s = sub.add_parser("predict", help="classify images and folders")
-    s.add_argument("paths", nargs="+", metavar="PATH")
-    s.add_argument("--checkpoint", help="default: the bundled CIFAR-10 model")
     from .photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEWS
 
-    s.add_argument(
-        "--tta",
-        dest="tta",
-        action="store_const",
-        const=2,
-        default=DEFAULT_PHOTO_TTA,
-        help="test-time augmentation level 2: average over mirror images and 1-pixel shifts",
-    )
-    s.add_argument(
-        "--tta-level",
-        dest="tta",
-        type=int,
-        choices=(0, 1, 2),
-        help=f"0 off, 1 the image and its mirror averaged, 2 mirrors and shifts (default {DEFAULT_PHOTO_TTA}, "
-        "measured best on photos)",
-    )
-    s.add_argument("--device", default="cpu")
-
+    s = command("predict", help="classify images and folders")
+    s.add_argument("paths", nargs="+", metavar="PATH", help="image files and folders of them")
+    s.add_argument("--checkpoint", help="the model to use (default: the bundled CIFAR-10 model)")
+    add_tta_arguments(s, DEFAULT_PHOTO_TTA)
+    s.add_argument("--device", type=_DEVICE, metavar=_DEVICE_METAVAR, default="cpu", help="(default cpu)")
     s.add_argument(
         "--view",
         default=DEFAULT_VIEW,
         choices=VIEWS,
-        help="what part of a photo the model sees: the whole frame (default, measured best), the centre "
-        "square, or the whole frame padded to a square",
+        help="what part of a photo the model sees: the whole frame (measured best), the centre "
+        f"square, or the whole frame padded to a square (default {DEFAULT_VIEW})",
     )
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="no progress bar (bars are drawn on a terminal only)")
+    s.add_argument("--json", action="store_true", help="print one result per input as JSON on stdout")
     s.set_defaults(fn=cmd_predict)
 
-    s = sub.add_parser("bench", help="measure training and prediction speed on this machine")
+    s = command("bench", help="measure training and prediction speed on this machine")
     from .bench import add_bench_arguments
 
     add_bench_arguments(s)
@@ -444,14 +572,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .cli_tools import add_parsers  # runs, lr-find, export, explain
 
-    add_parsers(sub)
+    add_parsers(command)
     return p
+
+
+def add_tta_arguments(s: argparse.ArgumentParser, default: int) -> None:
+    """``--tta`` / ``--tta-level`` of the commands that classify photos (predict, explain)."""
+    s.add_argument(
+        "--tta",
+        dest="tta",
+        action="store_const",
+        const=2,
+        default=default,
+        help="test-time augmentation level 2: average over mirror images and 1-pixel shifts",
+    )
+    s.add_argument(
+        "--tta-level",
+        dest="tta",
+        type=int,
+        choices=(0, 1, 2),
+        help=f"0 off, 1 the image and its mirror averaged, 2 mirrors and shifts (default {default}, "
+        "measured best on photos)",
+    )
+
+
+def _not_an_event(record: logging.LogRecord) -> bool:
+    return not getattr(record, "reported_as_event", False)
+
+
+def _complete(parser: argparse.ArgumentParser) -> None:
+    """Shell completion through the optional argcomplete package (``pip install argcomplete``, then
+    ``eval "$(register-python-argcomplete cifar-studio-engine)"``): it prints the completions and
+    exits. Cheap: the parser imports no torch."""
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
     from .errors import EngineError
 
-    parser = build_parser()
+    parser = build_parser(prog_name())
+    if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions (nothing is imported otherwise)
+        _complete(parser)
     args = parser.parse_args(argv)
     if args.command == "train" and args.out is None and not args.resume:
         parser.error("train: --out is required (the run folder; when resuming it defaults to the run's own)")
@@ -460,6 +625,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:  # training's warnings arrive as events too: printed once, by the progress
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_not_an_event)
     try:
         return args.fn(args)
     except EngineError as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from .cli_stage_progress import is_terminal
+
 __all__ = ["TrainProgress"]
 
 
@@ -67,7 +69,8 @@ class TrainProgress:
                 leave=False,
                 dynamic_ncols=True,
                 smoothing=0.1,
-                disable=self.file is None or self.quiet,
+                # A bar is for a person watching: in a pipe or a log it leaves only carriage returns.
+                disable=self.file is None or self.quiet or not is_terminal(self.file),
             )
         elif ev.step > self.bar.n:
             self.bar.update(ev.step - self.bar.n)

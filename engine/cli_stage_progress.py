@@ -10,10 +10,10 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["StageProgress"]
+__all__ = ["StageProgress", "is_terminal"]
 
 
-def _is_terminal(file) -> bool:
+def is_terminal(file) -> bool:
     # A bar is for a person watching: in a pipe or a log it would only leave carriage returns.
     try:
         return file.isatty()
@@ -46,7 +46,7 @@ class StageProgress:
                 file=self.file,
                 leave=False,
                 dynamic_ncols=True,
-                disable=self.file is None or self.quiet or not _is_terminal(self.file),
+                disable=self.file is None or self.quiet or not is_terminal(self.file),
             )
         if done > self.bar.n:
             self.bar.update(done - self.bar.n)

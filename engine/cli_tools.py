@@ -28,10 +28,12 @@ def _err(msg: str) -> None:
 
 # ---------------------------------------------------------------------------- models --summary
 def add_summary_arguments(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--summary", metavar="NAME", help="layer-by-layer table of one architecture")
+    s.add_argument(
+        "--summary", metavar="NAME", help="layer-by-layer table of one architecture (default: list them all)"
+    )
     s.add_argument("--size", type=int, default=32, help="input height and width for --summary (default 32)")
-    s.add_argument("--channels", type=int, default=3, choices=(1, 3), help="input channels for --summary")
-    s.add_argument("--num-classes", type=int, default=10, help="output classes for --summary")
+    s.add_argument("--channels", type=int, default=3, choices=(1, 3), help="input channels for --summary (default 3)")
+    s.add_argument("--num-classes", type=int, default=10, help="output classes for --summary (default 10)")
 
 
 def cmd_model_summary(args) -> int:
@@ -56,7 +58,7 @@ def cmd_runs(args) -> int:
         run = Path(args.show)
         try:
             command = format_command(
-                train_command(details.config, run.with_name(run.name + "-again"), run / "config.json")
+                train_command(details.config, run, run / "config.json")  # into a new <run>-again folder
             )
         except EngineError as exc:  # no readable config: no command to offer
             command = None
@@ -113,6 +115,7 @@ def _lr_config(args):
 def cmd_lr_find(args) -> int:
     from tqdm import tqdm
 
+    from .cli_stage_progress import is_terminal
     from .lr_range import lr_find
     from .training import StopFlag
 
@@ -122,7 +125,8 @@ def cmd_lr_find(args) -> int:
 
     def progress(step, steps, lr, loss):
         if not bars:
-            bars.append(tqdm(total=steps, desc="lr-find", file=sys.stderr, leave=False, disable=args.quiet))
+            quiet = args.quiet or not is_terminal(sys.stderr)  # a bar is for a person watching
+            bars.append(tqdm(total=steps, desc="lr-find", file=sys.stderr, leave=False, disable=quiet))
         bars[0].n = step
         bars[0].set_postfix(lr=f"{lr:.2e}", loss=f"{loss:.3f}", refresh=True)
 
@@ -172,22 +176,29 @@ def cmd_export(args) -> int:
 
 # ---------------------------------------------------------------------------- explain
 def cmd_explain(args) -> int:
+    from .cli import all_failed
     from .explain import explain_files
     from .predict import expand_inputs
+    from .text import TTA_NAMES
 
     if not expand_inputs(args.paths):
         _err(f"error: no image files found in {', '.join(args.paths)}")
         return 2
-    results = explain_files(args.checkpoint, args.paths, args.out, class_name=args.class_name, device=args.device)
+    results = explain_files(
+        args.checkpoint, args.paths, args.out, class_name=args.class_name, device=args.device, tta=args.tta
+    )
+    done = next((r for r in results if not r.error), None)
+    if done is not None:  # where the probabilities came from, as predict says it
+        _err(f"model {done.checkpoint}; photo view {done.view}; {TTA_NAMES[done.tta]}")
     if args.json:
         _out([r.to_dict() for r in results])
-        return 0
-    for r in results:
-        if r.error:
-            print(f"{r.path}: error: {r.error}")
-        else:
-            print(f"{r.path}: {r.class_name} ({r.probability:.1%}) -> {r.out}")
-    return 0
+    else:
+        for r in results:
+            if r.error:
+                print(f"{r.path}: error: {r.error}")
+            else:
+                print(f"{r.path}: {r.class_name} ({r.probability:.1%}) -> {r.out}")
+    return all_failed(results)
 
 
 # ---------------------------------------------------------------------------- weights
@@ -251,58 +262,65 @@ def cmd_weights(args) -> int:
 
 
 # ---------------------------------------------------------------------------- parsers
-def add_parsers(sub) -> None:
-    """Register runs, lr-find, export, explain and weights on the main parser's subparsers."""
-    s = sub.add_parser("runs", help="list training runs (status, accuracy, size) or show one")
+def add_parsers(command) -> None:
+    """Register runs, lr-find, export, explain and weights; ``command(name, **kwargs)`` adds a subparser."""
+    from .cli import _DEVICE, _DEVICE_METAVAR, _default, add_tta_arguments
+    from .config import OPTIMIZERS, PRECISIONS
+    from .photo import DEFAULT_PHOTO_TTA
+
+    s = command("runs", help="list training runs (status, accuracy, size) or show one")
     s.add_argument("folders", nargs="*", metavar="FOLDER", help="more folders to look in (besides the runs folder)")
     s.add_argument("--only", action="store_true", help="only the folders given, not the default runs folder")
-    s.add_argument("--show", metavar="RUN", help="one run's status, metrics, checkpoints and commands")
-    s.add_argument("--json", action="store_true")
+    s.add_argument(
+        "--show", metavar="RUN", help="one run's status, metrics, checkpoints and commands (default: list the runs)"
+    )
+    s.add_argument("--json", action="store_true", help="print the runs as JSON on stdout")
     s.set_defaults(fn=cmd_runs)
 
-    s = sub.add_parser(
+    s = command(
         "lr-find",
         help="learning-rate range test: a short sweep that suggests a learning rate",
         description="Settings as for train (defaults, --preset, --config, flags); the model is not saved.",
     )
-    s.add_argument("--config", help="JSON file with TrainConfig fields")
-    s.add_argument("--preset", help="start from a named recipe")
-    s.add_argument("--data")
-    s.add_argument("--model")
-    s.add_argument("--batch-size", type=int)
-    s.add_argument("--optimizer")
-    s.add_argument("--device")
-    s.add_argument("--precision")
-    s.add_argument("--limit", type=int)
-    s.add_argument("--classes")
-    s.add_argument("--seed", type=int)
+    s.add_argument("--config", metavar="FILE", help="JSON file with TrainConfig fields (default none)")
+    s.add_argument("--preset", help="start from a named recipe (see `presets`) (default none)")
+    s.add_argument("--data", help=f"cifar10, mnist, fashion-mnist, an image folder or a .zip of one {_default('data')}")
+    s.add_argument("--model", help=f"architecture name (see `models`) {_default('model')}")
+    s.add_argument("--batch-size", type=int, metavar="N", help=f"images per step {_default('batch_size')}")
+    s.add_argument("--optimizer", choices=OPTIMIZERS, help=_default("optimizer"))
+    s.add_argument("--device", type=_DEVICE, metavar=_DEVICE_METAVAR, help=_default("device"))
+    s.add_argument("--precision", choices=PRECISIONS, help=f"mixed precision {_default('mixed_precision')}")
+    s.add_argument("--limit", type=int, metavar="N", help=f"use at most N training images {_default('limit')}")
+    s.add_argument("--classes", help=f"comma-separated subset of classes {_default('classes')}")
+    s.add_argument("--seed", type=int, help=f"random seed {_default('seed')}")
     s.add_argument("--start", type=float, default=1e-7, help="first learning rate (default 1e-7)")
     s.add_argument("--end", type=float, default=10.0, help="last learning rate (default 10)")
     s.add_argument("--steps", type=int, default=100, help="training steps in the sweep (default 100)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="no progress bar (bars are drawn on a terminal only)")
+    s.add_argument("--json", action="store_true", help="print the sweep and the suggestion as JSON on stdout")
     s.set_defaults(fn=cmd_lr_find)
 
-    from .export import EXPORT_FORMATS
+    from .text import EXPORT_FORMATS  # light: --help imports no torch
 
-    s = sub.add_parser("export", help="write a checkpoint as ONNX, TorchScript or safetensors (+ a JSON sidecar)")
-    s.add_argument("--checkpoint", required=True)
-    s.add_argument("--format", required=True, choices=tuple(EXPORT_FORMATS))
+    s = command("export", help="write a checkpoint as ONNX, TorchScript or safetensors (+ a JSON sidecar)")
+    s.add_argument("--checkpoint", required=True, help="the checkpoint to export (a run's best.pt)")
+    s.add_argument("--format", required=True, choices=tuple(EXPORT_FORMATS), help="the file format to write")
     s.add_argument("--out", required=True, help="the file to write; FILE.json is written beside it")
     s.add_argument("--no-verify", action="store_true", help="skip running the exported file against PyTorch")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print what was written as JSON on stdout")
     s.set_defaults(fn=cmd_export)
 
-    s = sub.add_parser("explain", help="Grad-CAM overlays as PNG: what the model looked at")
+    s = command("explain", help="Grad-CAM overlays as PNG: what the model looked at")
     s.add_argument("paths", nargs="+", metavar="IMAGE", help="images or folders")
-    s.add_argument("--checkpoint", help="default: the bundled CIFAR-10 model")
+    s.add_argument("--checkpoint", help="the model to explain (default: the bundled CIFAR-10 model)")
     s.add_argument("--out", required=True, help="folder for the PNG overlays")
     s.add_argument("--class", dest="class_name", metavar="NAME", help="explain this class (default: the top class)")
-    s.add_argument("--device", default="cpu")
-    s.add_argument("--json", action="store_true")
+    add_tta_arguments(s, DEFAULT_PHOTO_TTA)  # the probabilities shown: the same as predict's
+    s.add_argument("--device", type=_DEVICE, metavar=_DEVICE_METAVAR, default="cpu", help="(default cpu)")
+    s.add_argument("--json", action="store_true", help="print one result per image as JSON on stdout")
     s.set_defaults(fn=cmd_explain)
 
-    s = sub.add_parser(
+    s = command(
         "weights",
         help="download a tv: model's ImageNet weights into the torch cache (--list: which are cached)",
         description="Fetches torchvision's default ImageNet weights (SHA-256 checked) into the torch hub cache, "

@@ -97,13 +97,16 @@ def evaluate_arrays(
 ) -> EvalResult | None:
     """Run ``model`` over ``batches`` (an iterable of normalised (x, y)); None if stopped.
 
-    ``progress(done, total, "evaluating")`` is called after each batch when ``batches`` has a length.
+    ``progress(done, total, "evaluating")`` is called once before the first batch (``done`` 0: the
+    stage's clock starts with the forward passes, not after the first of them) and after each batch.
     """
     was_training = model.training
     model.eval()
     device = device or next(model.parameters()).device
     probs, labels, loss_sum = [], [], torch.zeros((), device=device)
     total = len(batches) if hasattr(batches, "__len__") else 0
+    if progress is not None:
+        progress(0, total, "evaluating")
     for i, (x, y) in enumerate(batches):
         if should_stop is not None and should_stop():
             model.train(was_training)

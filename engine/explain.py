@@ -113,6 +113,10 @@ class ExplainResult:
     probability: float | None = None  # the model's probability for that class
     top: str | None = None  # the model's top class
     error: str | None = None
+    # Where the probability came from, as a prediction says it: checkpoint, photo view, TTA level.
+    checkpoint: str | None = None
+    view: str | None = None
+    tta: int | None = None
 
     def to_dict(self) -> dict:
         if self.error is not None:
@@ -123,6 +127,9 @@ class ExplainResult:
             "class": self.class_name,
             "probability": self.probability,
             "top": self.top,
+            "checkpoint": self.checkpoint,
+            "view": self.view,
+            "tta": self.tta,
         }
 
 
@@ -160,17 +167,22 @@ def explain_files(
     device: str = "cpu",
     alpha: float = 0.45,
     progress: Callable[[int, int], None] | None = None,
+    tta: int | None = None,
 ) -> list[ExplainResult]:
     """Write a Grad-CAM overlay PNG per image into ``out_dir``: ``<stem>_gradcam_<class>.png``.
 
     ``class_name`` explains that class for every image (default: each image's top class).
+    The probabilities (and so the top class) are ``predict``'s: the same photo view and ``tta``
+    level, by default predict's (``engine.photo.DEFAULT_PHOTO_TTA``); each result names them.
     A bad image gets its own error and the rest go on; an unknown class or a model without
     convolutions raises :class:`EngineError` before anything is written.
     """
     from PIL import Image
 
+    from .photo import DEFAULT_PHOTO_TTA
     from .predict import Predictor, expand_inputs
 
+    tta = DEFAULT_PHOTO_TTA if tta is None else tta
     predictor = Predictor(checkpoint, device=device)
     classes = list(predictor.classes)
     fixed = resolve_class(classes, class_name) if class_name is not None else None
@@ -182,9 +194,10 @@ def explain_files(
     for i, f in enumerate(files):
         try:
             arr = predictor.prepare(f)
-            probs = predictor.predict_arrays(arr[None])[0]
+            probs = predictor.predict_arrays(arr[None], tta)[0]
             try:
-                heat, cls = predictor.explain(arr, fixed)
+                # The top class of the probabilities shown (with TTA it can differ from one forward pass's).
+                heat, cls = predictor.explain(arr, fixed if fixed is not None else int(probs.argmax()))
             except ValueError as exc:  # no convolution layer: the same for every image
                 raise EngineError(f"Grad-CAM: {exc}") from None
             picture = overlay_heatmap(_display_image(f, predictor.input_size, predictor.view), heat, alpha)
@@ -201,9 +214,9 @@ def explain_files(
             tmp = target.with_name(f".{name}.tmp")
             Image.fromarray(picture).save(tmp, format="PNG")
             os.replace(tmp, target)
-            results.append(
-                ExplainResult(str(f), str(target), classes[cls], float(probs[cls]), classes[int(probs.argmax())])
-            )
+            top = classes[int(probs.argmax())]
+            where = {"checkpoint": predictor.source, "view": predictor.view, "tta": tta}
+            results.append(ExplainResult(str(f), str(target), classes[cls], float(probs[cls]), top, **where))
         if progress is not None:
             progress(i + 1, len(files))
     return results

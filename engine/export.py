@@ -31,6 +31,7 @@ import torch
 from .checkpoint import Checkpoint, clean_state_dict, library_versions, load_checkpoint
 from .errors import CheckpointError, EngineError
 from .photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEW_DESCRIPTIONS
+from .text import EXPORT_FORMATS
 
 # What the app does at each TTA level, for runtimes that want the app's answers exactly.
 TTA_DESCRIPTIONS = (
@@ -53,7 +54,6 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-EXPORT_FORMATS = {"onnx": ".onnx", "torchscript": ".pt", "safetensors": ".safetensors"}
 # Opset 17 runs on every onnxruntime since 1.11 (2022) and has every operator the built-in
 # models need; newer opsets would only narrow the set of runtimes that can load the file.
 ONNX_OPSET = 17

@@ -17,11 +17,15 @@ Inside it:
   same pixels (``tests/test_fast_decode.py``).
 
 Camera and web quirks are handled: EXIF rotation, 16-bit and palette images, transparency
-(composited over white), CMYK.
+(composited over white), CMYK. Phone formats too: HEIC/HEIF (iPhone photos) through the
+``pillow-heif`` plugin and AVIF through Pillow's own, each listed in :data:`IMAGE_EXTENSIONS`
+only where its decoder is installed, and read through the same boundary (header checks first,
+first image only).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import stat
@@ -35,7 +39,9 @@ from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 from .errors import ImageError
 
 __all__ = [
+    "AVIF_EXTENSIONS",
     "GRAY_MODES",
+    "HEIF_EXTENSIONS",
     "IMAGE_EXTENSIONS",
     "check_regular",
     "decode_array",
@@ -51,7 +57,25 @@ __all__ = [
     "to_mode",
 ]
 
+
+def _heif_available() -> bool:
+    return importlib.util.find_spec("pillow_heif") is not None  # found without importing it
+
+
+def _avif_available() -> bool:
+    from PIL import features
+
+    try:  # Pillow 11.2+ built with libavif: its own plugin (pillow-heif 1.x no longer reads AVIF)
+        return importlib.util.find_spec("PIL.AvifImagePlugin") is not None and bool(features.check_module("avif"))
+    except (ValueError, ImportError):  # "avif" unknown to an older Pillow
+        return False
+
+
+HEIF_EXTENSIONS = {".heic", ".heif"}
+AVIF_EXTENSIONS = {".avif"}
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"}
+IMAGE_EXTENSIONS |= HEIF_EXTENSIONS if _heif_available() else set()
+IMAGE_EXTENSIONS |= AVIF_EXTENSIONS if _avif_available() else set()
 
 # Grayscale modes keep one channel when a dataset is entirely grayscale.
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "La"}
@@ -81,6 +105,15 @@ def pillow_formats() -> tuple[str, ...]:
         TiffImagePlugin,
         WebPImagePlugin,
     )
+
+    if AVIF_EXTENSIONS <= IMAGE_EXTENSIONS:
+        from PIL import AvifImagePlugin  # noqa: F401
+    if HEIF_EXTENSIONS <= IMAGE_EXTENSIONS:
+        import pillow_heif
+
+        # Registers the "HEIF" format for .heic/.heif. Its thumbnails are not offered as frames,
+        # so only the primary image is ever decoded, as for every other format.
+        pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
     return tuple(sorted({Image.EXTENSION[e] for e in IMAGE_EXTENSIONS if e in Image.EXTENSION}))
 

@@ -219,10 +219,10 @@ def _status(s: RunSummary, path: Path, has_config: bool, problems: list[str]) ->
         row = last_batch_row(path)
         if info["status"] == "stopped" and trained_past(info["position"], row):
             done, step = info["position"]
-            saved = f"epoch {done}, batch {step}" if step else f"epoch {done}"
+            # ``done`` epochs completed, ``step`` batches into the next one (1-based: epoch done + 1).
+            saved = f"after batch {step} of epoch {done + 1}" if step else f"from the end of epoch {done}"
             s.message = (
-                f"ended in epoch {row['epoch']} without saving (it failed or was killed); "
-                f"resume continues from the end of {saved}"
+                f"ended in epoch {row['epoch']} without saving (it failed or was killed); resume continues {saved}"
             )
             return "failed"
         return info["status"]

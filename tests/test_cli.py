@@ -490,3 +490,139 @@ def test_every_evaluation_number_names_its_checkpoint_split_and_tta(trained, cap
     code, stdout, _ = run(capsys, *args)
     headline = stdout.splitlines()[0]
     assert "validation split" in headline and "best.pt" in headline and "TTA: flips" in headline
+
+
+# ---------------------------------------------------------------------------- issue 21: the command line itself
+def test_help_and_version_import_no_torch():
+    """``--help`` took 2.5 s, 1.8 s of it importing torch (through engine.bench): none now."""
+    code = (
+        "import sys, contextlib, io\n"
+        "from engine.cli import main\n"
+        "for argv in (['--help'], ['train', '--help'], ['bench', '--help'], ['explain', '--help'], ['--version']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        main(argv)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "False", proc.stdout + proc.stderr
+
+
+def test_version_help_defaults_choices_and_exit_codes(capsys):
+    from engine import __version__
+    from engine.cli import EXIT_CODES, build_parser
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and __version__ in capsys.readouterr().out
+    parser = build_parser("python -m engine")
+    epilog = parser.format_help()
+    assert all(f"{code:<4} " in epilog for code, _ in EXIT_CODES)
+    commands = parser._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        assert "exit status:" in sub.format_help(), name
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+            value_flag = action.option_strings and action.nargs != 0 and action.dest != "help"
+            if value_flag and action.required is False and action.dest != "out":  # train: required unless resuming
+                assert "default" in action.help, f"{name} {action.option_strings}: no default in its help"
+    train = commands["train"]
+    by_flag = {o: a for a in train._actions for o in a.option_strings}
+    from engine.config import OPTIMIZERS, PRECISIONS, SCHEDULES
+
+    assert tuple(by_flag["--optimizer"].choices) == OPTIMIZERS
+    assert tuple(by_flag["--schedule"].choices) == SCHEDULES
+    assert tuple(by_flag["--precision"].choices) == PRECISIONS
+    assert "(default 30)" in by_flag["--epochs"].help and "(default sgd)" in by_flag["--optimizer"].help
+    for argv in (["train", "--out", "o", "--device", "gpu"], ["train", "--out", "o", "--optimizer", "lamb"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2 and "choose" in capsys.readouterr().err
+    assert parser.parse_args(["train", "--out", "o", "--device", "cuda:1"]).device == "cuda:1"
+
+
+@pytest.mark.parametrize(
+    ("argv0", "prog"),
+    [
+        ("/usr/local/bin/cifar-studio-engine", "cifar-studio-engine"),
+        ("C:\\env\\Scripts\\cifar-studio-engine.exe".replace("\\", "/"), "cifar-studio-engine"),
+        ("/work/engine/__main__.py", "python -m engine"),
+        ("-c", "python -m engine"),
+    ],
+)
+def test_usage_names_the_program_as_it_was_run(argv0, prog):
+    from engine.cli import build_parser, prog_name
+
+    assert prog_name(argv0) == prog
+    assert build_parser(prog_name(argv0)).format_usage().startswith(f"usage: {prog} ")
+
+
+def test_predict_exits_1_when_every_input_failed(trained, tmp_path, capsys):
+    _, _, out = trained
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not a photo")
+    code, stdout, err = run(capsys, "predict", "--checkpoint", out / "best.pt", "--json", bad, tmp_path / "gone.png")
+    assert code == 1 and all("error" in r for r in json.loads(stdout))
+    assert err.strip().splitlines()[-1] == "error: all 2 inputs failed"
+    good = tmp_path / "good.png"
+    Image.new("RGB", (16, 16), (210, 40, 40)).save(good)
+    assert run(capsys, "predict", "--checkpoint", out / "best.pt", bad, good)[0] == 0  # one worked
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_training_progress_bars_only_on_a_terminal():
+    from engine.cli_progress import TrainProgress
+    from engine.training import BatchEnd, EpochEnd, LogMessage
+
+    def feed(file):
+        progress = TrainProgress(file=file)
+        for step in (1, 2):
+            progress(BatchEnd(1, step, 2, step, 2, 1.0, 0.1, 500.0))
+        progress(LogMessage("warning", "something to see"))
+        progress(EpochEnd(1, 1, 1.0, 0.5, None, None, 0.1, 1.0, 0.0, 500.0, False, {}))
+        progress.close()
+        return file.getvalue()
+
+    piped, terminal = feed(io.StringIO()), feed(_Terminal())
+    assert "\r" not in piped and "batch" not in piped  # a log gets lines, never a bar
+    assert "warning: something to see" in piped and "epoch 1/1: train loss" in piped
+    assert "batch" in terminal and "\r" in terminal
+
+
+def test_evaluate_reports_its_time_with_decoding_and_a_measured_rate(trained, capsys):
+    _, data, out = trained
+    code, _, err = run(capsys, "evaluate", "--checkpoint", out / "best.pt", "--data", data, "--quiet")
+    assert code == 0
+    (line,) = [x for x in err.splitlines() if x.startswith("evaluated")]
+    assert "checking and decoding included" in line
+    import re
+
+    rate = re.search(r"\(([\d.]+) images/s\)", line)
+    assert rate is None or float(rate.group(1)) < 1e5, line  # a rate only over a measured time
+
+
+def test_shell_completion_through_the_optional_argcomplete(tmp_path):
+    pytest.importorskip("argcomplete")
+    out = tmp_path / "completions"
+
+    def complete(line: str) -> list[str]:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO_ROOT),
+            "_ARGCOMPLETE": "1",
+            "COMP_LINE": line,
+            "COMP_POINT": str(len(line)),
+            "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
+            "_ARGCOMPLETE_IFS": "\n",
+        }
+        code = "import sys; sys.argv[0] = 'cifar-studio-engine'; from engine.cli import main; main()"
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return [c.strip() for c in out.read_text().split("\n") if c.strip()]
+
+    assert complete("cifar-studio-engine tr") == ["train"]
+    assert complete("cifar-studio-engine train --optimizer ") == ["sgd", "nesterov", "adam", "adamw", "muon"]

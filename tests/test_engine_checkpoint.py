@@ -334,7 +334,8 @@ def test_slow_architecture_build_is_refused(tmp_path, monkeypatch):
 
 
 def test_bad_architecture_arguments(tmp_path):
-    assert "cannot build" in _refused(_save_payload(tmp_path, arch={"name": "tutorial_net", "args": {"nope": 1}}))
+    msg = _refused(_save_payload(tmp_path, arch={"name": "tutorial_net", "args": {"nope": 1}}))
+    assert "arch.args" in msg and "tutorial_net takes no argument 'nope'" in msg, msg
     msg = _refused(_save_payload(tmp_path, "a.pt", arch={"name": "tutorial_net", "args": {"width": [1, 2]}}))
     assert "arch.args.width" in msg
 
@@ -469,3 +470,68 @@ def test_the_summary_says_how_its_validation_accuracy_was_measured():
     ck = engine.load_checkpoint(engine.default_checkpoint_path())
     assert ck.config["tta"] == 2
     assert ck.summary().endswith(f"validation accuracy {ck.val_acc:.2%} (TTA: flips and shifts)")
+
+
+# ---------------------------------------------------------------------------- issue 21: what metadata may ask for
+def _with_metadata_call(tmp_path: Path, call: bytes) -> Path:
+    """A real checkpoint whose data.pkl builds ``call`` (pickle opcodes pushing one object) where
+    its history held a marker string: the rest of the file is as torch.save wrote it."""
+    import zipfile
+
+    marker = "MARKER-" + "x" * 9
+    source = _save_payload(tmp_path, "source.pt", history=[marker])
+    path = tmp_path / "crafted.pt"
+    text = marker.encode()
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith("/data.pkl"):
+                old = b"X" + len(text).to_bytes(4, "little") + text
+                assert data.count(old) == 1
+                data = data.replace(old, call)
+            zout.writestr(info, data)
+    return path
+
+
+def test_metadata_cannot_allocate_before_it_is_checked(tmp_path, monkeypatch):
+    """``bytearray(3000000000)`` is 20 bytes of pickle that torch's weights-only loader allows:
+    it took 3.6 GB before the file was refused. Now it is refused before unpickling."""
+    import struct
+
+    size = 300_000_000  # smaller than the report's 3 GB, still far over anything a checkpoint holds
+    call = b"cbuiltins\nbytearray\nJ" + struct.pack("<i", size) + b"\x85R"
+    path = _with_metadata_call(tmp_path, call)
+    loads = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    msg = _refused(path)
+    assert "bytearray" in msg and "refused before loading" in msg, msg
+    assert loads == []  # never unpickled: nothing was allocated
+    others = (("builtins", "set"), ("collections", "Counter"), ("_codecs", "encode"), ("__builtin__", "bytearray"))
+    for module, attr in others:
+        path = _with_metadata_call(tmp_path, f"c{module}\n{attr}\n)R".encode())
+        assert f"{module}.{attr}" in _refused(path)
+    assert loads == []
+    path = _with_metadata_call(tmp_path, b"X\x10\x00\x00\x00" + b"y" * 16)  # plain data: loads as before
+    assert load_checkpoint(path).history == ["y" * 16]
+
+
+@pytest.mark.parametrize(
+    ("arch", "args", "expected"),
+    [
+        ("tv:resnet18", {"input_size": 100_000, "pretrained": False}, "input_size must be between 16 and 1024"),
+        ("tv:resnet18", {"input_size": "224", "pretrained": False}, "input_size must be a whole number"),
+        ("tv:resnet18", {"weights_path": "/etc/passwd", "pretrained": False}, "takes no argument 'weights_path'"),
+        ("tutorial_net_wide", {"widht": 32}, "takes no argument 'widht'"),
+        ("tutorial_net_wide", {"width": 32.5}, "width must be a whole number"),
+        ("lenet5", {"activation": True}, "activation must be text"),
+    ],
+)
+def test_every_declared_model_argument_is_checked(tmp_path, arch, args, expected):
+    """A tv:resnet18 checkpoint with matching weights and input_size=100000 made predict allocate
+    120 GB: each argument must be one the architecture takes, of its type, in a sane range."""
+    model = create_model(arch, num_classes=3, in_channels=3, **{k: v for k, v in args.items() if k == "pretrained"})
+    ck = replace(_checkpoint(), arch=arch, arch_args=args, state_dict=model.state_dict())
+    path = save_checkpoint(ck, tmp_path / "model.pt")
+    msg = _refused(path)
+    assert "arch.args" in msg and expected in msg, msg

@@ -92,3 +92,21 @@ def test_cli_explain(tiny_checkpoint, tmp_path, capsys):
     empty.mkdir()
     assert cli.main([*argv, str(empty)]) == 2
     assert "no image files found" in capsys.readouterr().err
+
+
+def test_explain_gives_predicts_probability_with_the_same_tta_and_says_so(bundled, tmp_path, capsys):
+    """The same photo was 62.7% in predict and 75.3% in explain: explain ran without TTA and
+    did not say so. Now both default to the photo TTA and both name it."""
+    from engine.photo import DEFAULT_PHOTO_TTA
+    from engine.predict import Predictor
+
+    photo = SAMPLES / "cat-chelsea.jpg"
+    (predicted,) = Predictor(bundled).predict_paths([photo])
+    (explained,) = explain_files(bundled, [photo], tmp_path)
+    assert explained.tta == predicted.tta == DEFAULT_PHOTO_TTA and explained.view == predicted.view
+    assert explained.probability == pytest.approx(predicted.probabilities[explained.class_name], abs=1e-5)
+    (plain,) = explain_files(bundled, [photo], tmp_path, tta=0)
+    assert plain.tta == 0 and plain.to_dict()["tta"] == 0
+    assert cli.main(["explain", "--checkpoint", str(bundled), str(photo), "--out", str(tmp_path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)[0]["tta"] == DEFAULT_PHOTO_TTA and "TTA: flips" in err

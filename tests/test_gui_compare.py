@@ -4,6 +4,7 @@ shows Grad-CAM for that class in every column."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,14 @@ def test_predict_tab_grad_cam_for_a_clicked_class(qtbot, engine_info, gui_settin
     assert np.allclose(entry.heat, expected, atol=1e-5)
     assert tab.view.heatmap.isChecked()
     assert tab.view.input_caption.text() == f"Where the model looks for {other}"
+
+
+def test_the_file_dialogs_offer_every_format_the_engine_reads():
+    """HEIC (iPhone) and AVIF photos, in either case: the dialogs used a list of their own."""
+    import engine
+    from gui.predict.compare import image_filter
+
+    text = image_filter()
+    assert all(f"*{e}" in text and f"*{e.upper()}" in text for e in engine.IMAGE_EXTENSIONS)
+    if importlib.util.find_spec("pillow_heif") is not None:
+        assert "*.heic" in text and "*.HEIC" in text

@@ -190,7 +190,7 @@ def test_open_config_command_rename_and_trash(qtbot, engine_info, gui_settings, 
     argv = shlex.split(line)
     assert argv[:4] == ["python", "-m", "engine", "train"]
     args = cli.build_parser().parse_args(argv[3:])  # the CLI reads it back
-    assert Path(args.out) == alpha
+    assert Path(args.out) == alpha.with_name("alpha-again") and not Path(args.out).exists()  # a new run folder
 
     tab.ask_text = lambda *_a: "alpha-renamed"
     with qtbot.waitSignal(tab.refreshed, timeout=RUN_TIMEOUT_MS):

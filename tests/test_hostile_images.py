@@ -291,3 +291,63 @@ def test_exif_rotation_cmyk_16_bit_and_palette_still_handled():
     p = io.BytesIO()
     pal.save(p, "PNG")
     np.testing.assert_array_equal(load_image_array(p.getvalue(), (2, 2), 3)[0, 0], [10, 200, 30])
+
+
+# ---------------------------------------------------------------------------- issue 21: phone formats
+def _phone_photo(tmp_path, fmt: str, suffix: str, size=(64, 48), colour=(200, 30, 30)):
+    """A tiny HEIC (written by pillow-heif) or AVIF (Pillow's own plugin), made here."""
+    if fmt == "HEIF":
+        pillow_heif = pytest.importorskip("pillow_heif")
+        pillow_heif.register_heif_opener()
+    else:
+        from PIL import features
+
+        if not features.check_module("avif"):
+            pytest.skip("this Pillow has no AVIF support")
+    path = tmp_path / f"photo{suffix}"
+    Image.new("RGB", size, colour).save(path, format=fmt)
+    return path
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("HEIF", ".heic"), ("HEIF", ".HEIF"), ("AVIF", ".avif")])
+def test_iphone_heic_and_avif_photos_are_read(tmp_path, fmt, suffix):
+    """HEIC/HEIF (iPhone) and AVIF photos were "not an image in a supported format"."""
+    from engine.images import IMAGE_EXTENSIONS
+
+    path = _phone_photo(tmp_path, fmt, suffix)
+    assert suffix.lower() in IMAGE_EXTENSIONS  # so folders and file dialogs include them
+    assert probe_image(path)[0] == (64, 48)
+    arr = load_image_array(path, (32, 32), 3)
+    assert arr.shape == (32, 32, 3)
+    assert abs(int(arr[..., 0].mean()) - 200) < 25 and int(arr[..., 1].mean()) < 70  # red, lossy codecs
+    assert decode_array(path.read_bytes(), (16, 16), name=path.name)[0].shape == (16, 16, 3)
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("HEIF", ".heic"), ("AVIF", ".avif")])
+def test_hostile_heic_and_avif_are_that_files_one_line_error(tmp_path, monkeypatch, fmt, suffix):
+    good = _phone_photo(tmp_path, fmt, suffix).read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(good[: len(good) // 2])
+    assert "cut" in _one_line_error(load_image_array, cut, (32, 32), 3)
+    noise = tmp_path / f"noise{suffix}"
+    noise.write_bytes(np.random.default_rng(0).bytes(2048))
+    assert "not an image in a supported format" in _one_line_error(open_image, noise)
+    fake = tmp_path / f"text{suffix}"
+    fake.write_bytes(good[:32] + b"\x00" * 64)  # a real header, no image data
+    _one_line_error(open_image, fake)
+    # the bomb check reads the header, before any pixel is decoded
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    assert "too large" in _one_line_error(probe_image, good, name=f"big{suffix}")
+    assert "too large" in _one_line_error(load_image_array, good, (32, 32), 3, name=f"big{suffix}")
+
+
+def test_a_folder_of_phone_photos_is_listed_and_predicted(tmp_path):
+    """Folders (and so datasets and predict) include the new formats."""
+    from engine.predict import expand_inputs
+
+    pytest.importorskip("pillow_heif")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    heic = _phone_photo(folder, "HEIF", ".heic")
+    files = expand_inputs([folder])
+    assert heic in [type(heic)(f) for f in files]

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
-from conftest import tiny_config, tiny_dataset
+from conftest import tiny_config, tiny_dataset, write_image_folder
 
 from engine import cli
 from engine.errors import EngineError
@@ -265,3 +266,25 @@ def test_cli_runs_json_and_show(runs_root, capsys, monkeypatch):
 
 def _by_name_dicts(rows):
     return {r["name"]: r for r in rows}
+
+
+def test_the_copied_train_command_runs_into_a_new_folder(tmp_path, capsys):
+    """Copy command gave `--config <run>/config.json --out <run>`, which the CLI refuses (the
+    folder holds a run). The command must train again, beside the run, as given."""
+    data = write_image_folder(tmp_path / "photos", per_class=4, size=16)
+    cfg = tiny_config(data=str(data), epochs=1, batch_size=4)  # augmentation off: needs the config file
+    run = tmp_path / "runs" / "first"
+    assert train(cfg, run).status == "completed"
+    details = read_run(run)
+    argv = train_command(details.config, run, run / "config.json")  # as the Runs tab asks for it
+    out = Path(argv[argv.index("--out") + 1])
+    assert out == run.with_name("first-again") and not out.exists()
+    rebuilt, _ = _parsed_config(argv)
+    assert rebuilt.to_dict() == details.config
+    assert cli.main([*argv[3:], "--quiet"]) == 0, capsys.readouterr().err  # accepted, and it trains
+    assert (out / "best.pt").is_file() and read_run(out).config == details.config
+    again = train_command(details.config, run, run / "config.json")  # -again is taken now
+    assert again[again.index("--out") + 1] == str(run.with_name("first-again-2"))
+    empty = tmp_path / "runs" / "empty"
+    empty.mkdir()
+    assert train_command(cfg, empty, run / "config.json")[-1] == str(empty)  # an empty folder may take a run

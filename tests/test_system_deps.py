@@ -149,3 +149,54 @@ def test_check_command_passes_when_no_window_is_needed():
             check=False,
         )
         assert done.returncode == 0 and done.stderr == ""
+
+
+def _launch(repo: Path, venv: Path, log: Path, **env) -> list[str]:
+    done = subprocess.run(
+        ["bash", str(repo / "scripts" / "run.sh"), "photo.jpg"],
+        env={**os.environ, "CIFAR_STUDIO_VENV": str(venv), "STUB_LOG": str(log), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    log.write_text("")
+    return calls
+
+
+def test_run_command_installs_only_when_something_changed(tmp_path):
+    """scripts/run.sh ran `pip install` on every launch (7-8 s to the window, failing offline):
+    now only when pyproject.toml or setup.py changed since the last install into the venv. The
+    venv's python is a stub that logs its arguments (pip, the system check, the app)."""
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "scripts" / "run.sh", repo / "scripts" / "run.sh")
+    for name in ("pyproject.toml", "setup.py"):
+        shutil.copy(REPO_ROOT / name, repo / name)
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    log = tmp_path / "calls.log"
+    log.write_text("")
+    stub = venv / "bin" / "python"
+    stub.write_text('#!/bin/sh\necho "$*" >> "$STUB_LOG"\n[ -z "$PIP_FAILS" ] || [ "$1 $2" != "-m pip" ] || exit 1\n')
+    stub.chmod(0o755)
+
+    def pip(calls):
+        return [c for c in calls if c.startswith("-m pip")]
+
+    first = _launch(repo, venv, log)
+    assert pip(first) == ["-m pip install --quiet --upgrade pip", "-m pip install --quiet -e ."]
+    assert first[-2:] == ["packaging/system_deps.py --check photo.jpg", "-m gui photo.jpg"]
+    again = _launch(repo, venv, log, PIP_FAILS="1")  # offline: pip is not even asked
+    assert pip(again) == [] and again[-1] == "-m gui photo.jpg"
+    with open(repo / "pyproject.toml", "a") as f:
+        f.write("\n# a new dependency\n")
+    changed = _launch(repo, venv, log)
+    assert len(pip(changed)) == 2
+    assert pip(_launch(repo, venv, log)) == []
+    assert len(pip(_launch(repo, venv, log, CIFAR_STUDIO_REINSTALL="1"))) == 2
+    (repo / "setup.py").write_text("# changed\n")
+    offline = _launch(repo, venv, log, PIP_FAILS="1")  # changed but offline: the installed version starts
+    assert len(pip(offline)) == 1 and offline[-1] == "-m gui photo.jpg"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import io
 import json
+import math
 import os
 import signal
 import subprocess
@@ -396,7 +397,11 @@ def test_progress_bar_first_step_shows_no_absurd_rate():
 
     from engine.cli_progress import TrainProgress
 
-    buf = io.StringIO()
+    class Terminal(io.StringIO):  # bars are drawn on a terminal only
+        def isatty(self):
+            return True
+
+    buf = Terminal()
     progress = TrainProgress(file=buf)
     progress(BatchEnd(1, 200, 400, 200, 800, 1.0, 0.1, 500.0))
     time.sleep(0.1)
@@ -418,3 +423,94 @@ def test_resume_into_another_folder_carries_the_per_batch_history(tmp_path):
     assert [r["global_step"] for r in rec2.of(RunStarted)[0].batch_history] == [1, 2, 3]
     rows = [json.loads(line) for line in (tmp_path / "b" / "batches.jsonl").read_text().splitlines()]
     assert [r["global_step"] for r in rows] == list(range(1, 9))
+
+
+# ---------------------------------------------------------------------------- issue 21: honest numbers
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_diverged_run_fails_even_when_only_the_validation_loss_overflows(tmp_path, capsys, optimizer):
+    """--lr 1e6 on a tiny 2-class folder: the weights stay finite but the validation loss is NaN.
+    The run fails (exit 1) instead of completing with a NaN "best" checkpoint."""
+    data = write_image_folder(tmp_path / "two", classes=["blue", "red"], per_class=10)
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--model", "resnet20", "--lr", "1e6", "--epochs", "2"]
+    code = main([*argv, "--optimizer", optimizer, "--device", "cpu", "--out", str(out), "--quiet", "--json"])
+    captured = capsys.readouterr()
+    result = _strict_json(captured.out)
+    assert code == 1 and result["status"] == "failed", captured.err
+    assert "loss became nan" in result["message"] and "learning rate" in result["message"]
+    assert "*best*" not in captured.err
+    assert not (out / "best.pt").exists() or _finite(out / "best.pt")
+    if (out / "best.pt").exists():  # never a best checkpoint whose validation loss was not finite
+        assert all(math.isfinite(r["val_loss"]) for r in load_checkpoint(out / "best.pt").history)
+    # 18 training images at the default batch size: one step per epoch, and the user is told
+    assert "warning: only 18 training images for batch size" in captured.err
+
+
+def test_too_few_images_for_the_batch_size_is_a_warning_event(tmp_path):
+    rec = Recorder()
+    result = train(tiny_config(epochs=1, batch_size=64), tmp_path, callback=rec, dataset=tiny_dataset())
+    assert result.status == "completed"
+    warnings = [e.message for e in rec.of(LogMessage) if e.level == "warning"]
+    assert any(m.startswith("only 36 training images for batch size 64: 1 optimizer step per epoch") for m in warnings)
+    rec = Recorder()
+    train(tiny_config(epochs=1), tmp_path / "enough", callback=rec, dataset=tiny_dataset())  # 4 steps
+    assert not any("training images for batch size" in e.message for e in rec.of(LogMessage))
+
+
+@pytest.mark.parametrize("stop_after", [3, 4], ids=["mid-epoch", "during-validation"])
+def test_after_a_resume_the_rates_count_only_work_done_since(tmp_path, stop_after):
+    """Stopped after batch 3 of 4 (or after all 4, in the validation): the resumed epoch's
+    images per second must not divide the whole epoch's images by the few batches timed after
+    the resume (it read 28,954 images/s), and the log names the real resume point."""
+    from engine.training import EpochEnd
+
+    pause = 0.2  # each batch takes at least this long: at most 8 images / 0.2 s = 40 images/s
+    rec = Recorder(stop_after=stop_after, pause=pause)
+    assert train(tiny_config(epochs=1), tmp_path, callback=rec, stop=rec.stop, dataset=tiny_dataset()).status == (
+        "stopped"
+    )
+    rec2 = Recorder(pause=pause)
+    resumed = train(None, tmp_path, callback=rec2, resume=tmp_path, dataset=tiny_dataset())
+    assert resumed.status == "completed", resumed.message
+    (epoch,) = rec2.of(EpochEnd)
+    assert 0 < epoch.images_per_s <= 8 / pause * 1.25, epoch.images_per_s
+    assert resumed.history[0]["images_per_s"] == round(epoch.images_per_s, 1)
+    for batch in rec2.of(BatchEnd):
+        assert batch.images_per_s <= 8 / pause * 1.25 or batch is rec2.of(BatchEnd)[-1]
+    said = next(e.message for e in rec2.of(LogMessage) if e.message.startswith("resuming from"))
+    if stop_after == 4:
+        assert said.endswith("at the validation of epoch 1 (its 4 batches are done)"), said
+    else:
+        assert said.endswith("at epoch 1, batch 4 of 4"), said
+
+
+def test_the_tensorboard_writer_is_closed_when_the_run_ends(tmp_path, monkeypatch):
+    import threading
+    import types
+
+    writers = []
+
+    class FakeWriter:  # tensorboard is optional: this stands in for torch's SummaryWriter
+        def __init__(self, logdir):
+            self.closed = False
+            self.thread = threading.Thread(target=lambda: None)  # what a real writer holds
+            writers.append(self)
+
+        def add_scalar(self, *args):
+            pass
+
+        def flush(self):
+            pass
+
+        def close(self):
+            self.closed = True
+
+    module = types.ModuleType("torch.utils.tensorboard")
+    module.SummaryWriter = FakeWriter
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", module)
+    assert train(tiny_config(epochs=1), tmp_path / "ok", dataset=tiny_dataset()).status == "completed"
+    rec = Recorder(stop_after=2)
+    train(tiny_config(epochs=1), tmp_path / "stopped", callback=rec, stop=rec.stop, dataset=tiny_dataset())
+    failing = tiny_config(model="resnet20", lr=1e6, epochs=2)
+    assert train(failing, tmp_path / "failed", dataset=tiny_dataset()).status == "failed"
+    assert len(writers) == 3 and all(w.closed for w in writers)

@@ -58,7 +58,7 @@ def test_altered_or_missing_weights_are_one_clear_error(tmp_path, monkeypatch):
     lite.load_lite_weights.cache_clear()
     monkeypatch.setattr(lite, "lite_weights_path", lambda: copy)
     try:
-        with pytest.raises(engine.EngineError, match="altered.*reinstall"):
+        with pytest.raises(engine.EngineError, match=r"altered.*reinstall"):
             create_model("efficientnet_lite0", num_classes=2)
         copy.unlink()
         with pytest.raises(engine.EngineError, match="cannot read"):
@@ -126,7 +126,7 @@ def test_feature_cache_reuses_rows_and_survives_a_damaged_file(tmp_path):
     mean, std = model.input_normalization
     cache = FeatureCache(tmp_path / "f.sqlite")
     calls = []
-    first, mirror = extract_features(model, images, mean, std, cache=cache, progress=lambda d, t, s: calls.append(d))
+    first, _mirror = extract_features(model, images, mean, std, cache=cache, progress=lambda d, t, s: calls.append(d))
     assert calls[0] == 0 and calls[-1] == 3 and first.shape == (3, 1280)
     calls.clear()
     again, _ = extract_features(model, images, mean, std, cache=cache, progress=lambda d, t, s: calls.append(d))

@@ -12,9 +12,17 @@ approach measured in the same run. One module per benchmark:
   the forward pass.
 * :mod:`.evaluation`: evaluating a checkpoint on its held-out images.
 
-:mod:`.driver` holds the command's options, runs the parts and prints the report.
+
+:mod:`.options` holds the command's options (no torch: ``python -m engine --help`` builds them),
+:mod:`.driver` runs the parts and prints the report.
 """
 
-from .driver import PARTS, add_bench_arguments, run_bench
+from .options import PARTS, add_bench_arguments
 
 __all__ = ["PARTS", "add_bench_arguments", "run_bench"]
+
+
+def run_bench(args) -> int:
+    from .driver import run_bench as run  # imports torch and every benchmark
+
+    return run(args)

@@ -7,59 +7,12 @@ import sys
 
 from . import accuracy, decode, evaluation, peer, predict, throughput
 from .common import default_data, say
+from .options import PARTS
 
-__all__ = ["PARTS", "add_bench_arguments", "run_bench"]
+__all__ = ["run_bench"]
 
-# Every benchmark, in the order it runs and reports; `--skip NAME` leaves one out.
 _MODULES = {m.__name__.rsplit(".", 1)[1]: m for m in (throughput, accuracy, peer, decode, predict, evaluation)}
-PARTS = tuple(_MODULES)
-
-
-def add_bench_arguments(p) -> None:
-    p.add_argument(
-        "--data",
-        default=None,
-        help="dataset for the training benchmarks (default: the shared CIFAR-10 archive when found, else cifar10)",
-    )
-    p.add_argument("--model", default="fastnet", help="model for the throughput comparison")
-    p.add_argument("--batch-size", type=int, default=256, help="batch size for the throughput comparison")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds")
-    p.add_argument("--steps", type=int, default=6, help="training steps per pipeline per round")
-    p.add_argument(
-        "--budget",
-        type=float,
-        default=300.0,
-        help="seconds of training per recipe in the accuracy comparison (0 skips it)",
-    )
-    p.add_argument(
-        "--peer-scale",
-        type=float,
-        default=peer.DEFAULT_SCALE,
-        help="fraction of each recipe's epochs in the comparison with airbench94 (0 skips it)",
-    )
-    p.add_argument(
-        "--classic-workers",
-        type=int,
-        default=2,
-        help="DataLoader workers of the classic pipeline (the tutorials use 2)",
-    )
-    p.add_argument("--limit", type=int, default=None, help="use at most N training images")
-    p.add_argument(
-        "--checkpoint", default=None, help="model for the prediction and evaluation benchmarks (default: bundled)"
-    )
-    p.add_argument(
-        "--megapixels",
-        type=float,
-        nargs="+",
-        default=list(predict.MEGAPIXELS),
-        help="photo sizes for the one-photo latency (default: 0.3 3 12)",
-    )
-    p.add_argument("--repeats", type=int, default=10, help="timed repeats of each one-photo measurement")
-    p.add_argument("--folder-photos", type=int, default=100, help="photos in the folder-throughput benchmark")
-    p.add_argument("--folder-megapixels", type=float, default=3.0, help="size of each of those photos")
-    p.add_argument("--skip", action="append", default=[], choices=PARTS, help="leave out one benchmark (repeatable)")
-    p.add_argument("--json", action="store_true")
+assert tuple(_MODULES) == PARTS  # the options name every benchmark, in the order they run
 
 
 def run_bench(args) -> int:

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from .common import say, sync
+from .options import DEFAULT_PEER_SCALE
 
 __all__ = [
     "PEER_VERSION",
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 PEER_VERSION = "0.1.8"
-DEFAULT_SCALE = 0.1  # `engine bench`: a tenth of each recipe's epochs (minutes on a CPU)
+DEFAULT_SCALE = DEFAULT_PEER_SCALE  # `engine bench`: a tenth of each recipe's epochs (minutes on a CPU)
 
 
 def peer_unavailable() -> str | None:

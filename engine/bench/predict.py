@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from .common import ms, time_calls, time_interleaved
+from .options import MEGAPIXELS
 
 __all__ = ["MEGAPIXELS", "bench_predict", "make_photo", "report_lines"]
 
 # 4:3 photos: 640x480 (a web image), 2000x1500 (3 MP), 4000x3000 (a 12 MP phone camera).
-MEGAPIXELS = (0.3, 3.0, 12.0)
 
 
 def make_photo(path: Path, megapixels: float, seed: int = 0) -> Path:

@@ -6,12 +6,21 @@ filled the registry (a leaf, :mod:`.registry`) before anyone asks it; the menu o
 """
 
 from . import cifar_resnet, classic, densenet, efficientnet_lite, fast, googlenet, resnet, small  # noqa: F401  (they register)
-from .factory import count_parameters, create_model, data_init, get_model_info, list_models, parameter_count
+from .factory import (
+    check_model_args,
+    count_parameters,
+    create_model,
+    data_init,
+    get_model_info,
+    list_models,
+    parameter_count,
+)
 from .registry import FAMILIES, ModelInfo, register
 
 __all__ = [
     "FAMILIES",
     "ModelInfo",
+    "check_model_args",
     "count_parameters",
     "create_model",
     "data_init",

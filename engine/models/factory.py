@@ -14,7 +14,9 @@ from .registry import ModelInfo, lookup, registered
 from .torchvision_models import torchvision_model_info
 
 __all__ = [
+    "ARG_RANGES",
     "META_LOCK",
+    "check_model_args",
     "count_parameters",
     "create_model",
     "data_init",
@@ -53,9 +55,68 @@ def get_model_info(name: str) -> ModelInfo:
     return info
 
 
+# Sane bounds of arguments that no weight shows: input_size sets no weight (tv: models resize
+# their input to it), so only this keeps a checkpoint's input_size=100000 from asking for 120 GB
+# of activations. Arguments that size the weights (width, n_blocks) are bounded by the checkpoint
+# checks' parameter cap and build-time limit (engine/checkpoint_checks.py).
+ARG_RANGES = {"input_size": (16, 1024)}
+_ARG_TYPES = {"input_size": int}  # arguments whose default (None) does not tell their type
+# Arguments a checkpoint may not declare: a stranger's file must not name files to read.
+_NOT_FROM_FILES = ("weights_path",)
+
+
+def _kind(value) -> str:
+    return "true/false" if isinstance(value, bool) else type(value).__name__
+
+
+def check_model_args(name: str, args: dict, from_file: bool = False) -> None:
+    """Every argument in ``args`` must be one that ``name``'s builder takes, of its type and
+    within :data:`ARG_RANGES`; :class:`EngineError` names the first that is not. ``from_file``:
+    the arguments come from a checkpoint (see ``_NOT_FROM_FILES``)."""
+    import inspect
+
+    info = get_model_info(name)
+    takes = {
+        key: param.default
+        for key, param in inspect.signature(info.factory).parameters.items()
+        if key not in ("num_classes", "in_channels")
+        and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+        and not (from_file and key in _NOT_FROM_FILES)
+    }
+    for key, value in args.items():
+        if key not in takes:
+            raise EngineError(f"{name} takes no argument {key!r} (it takes: {', '.join(sorted(takes)) or 'none'})")
+        default = info.defaults.get(key, takes[key])
+        want = _ARG_TYPES.get(key) or (type(default) if default is not None else None)
+        if value is None and default is None:
+            continue
+        if want is bool:
+            ok = isinstance(value, bool)
+        elif want is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif want is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+        elif want in (tuple, list):
+            ok = isinstance(value, (list, tuple)) and all(
+                isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096 for v in value
+            )
+        else:
+            ok = want is None or isinstance(value, want)
+        if not ok:
+            expected = {bool: "true/false", int: "a whole number", float: "a number", str: "text"}.get(
+                want, "a list of whole numbers" if want in (tuple, list) else str(want)
+            )
+            raise EngineError(f"{name}'s {key} must be {expected}, got {_kind(value)}")
+        if key in ARG_RANGES and isinstance(value, int):
+            low, high = ARG_RANGES[key]
+            if not low <= value <= high:
+                raise EngineError(f"{name}'s {key} must be between {low} and {high}, got {value}")
+
+
 def create_model(name: str, num_classes: int = 10, in_channels: int = 3, **kwargs) -> nn.Module:
     """Build architecture ``name``. Unknown names and bad arguments raise :class:`EngineError`."""
     info = get_model_info(name)
+    check_model_args(name, kwargs)
     args = {**info.defaults, **kwargs}
     if num_classes < 1:
         raise EngineError(f"num_classes must be at least 1, got {num_classes}")

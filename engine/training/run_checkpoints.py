@@ -24,8 +24,15 @@ class RunCheckpoints:
 
     def _check_finite(self, where: str) -> None:
         models = [self.model] + ([self.ema.module] if self.ema is not None else [])
+        # Buffers too: a batch norm's running statistics can overflow while the weights do not.
         # Frozen parameters (a pretrained backbone) cannot have changed: 4.7 M sums per epoch saved.
-        params = [p.detach() for m in models for p in m.parameters() if p.requires_grad]
+        tensors = [
+            t
+            for m in models
+            for t in (*(p for p in m.parameters() if p.requires_grad), *m.buffers())
+            if t.is_floating_point()
+        ]
+        params = [t.detach() for t in tensors]
         # One sync: the sums are finite exactly when no weight is NaN/inf (or a sum overflowed).
         if not bool(torch.stack([p.float().sum() for p in params]).isfinite().all()) and not all(
             tensor_finite(p) for p in params

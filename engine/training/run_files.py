@@ -105,12 +105,20 @@ class RunFiles:
             self._tb.flush()
 
     def close(self) -> None:
+        """Close batches.jsonl and the TensorBoard writer (its thread would outlive the run in
+        the long-running app); safe to call twice."""
         if self._batches is not None:
             try:
                 self._batches.close()
             except OSError:
                 pass
             self._batches = None
+        if self._tb is not None:
+            tb, self._tb = self._tb, None
+            try:
+                tb.close()
+            except Exception:  # a full disk while flushing: the run's own files matter, not this
+                _logger.warning("could not close the TensorBoard log in %s", self.out, exc_info=True)
 
     def _write_metrics(self) -> None:
         # Rewritten whole each epoch from the run's history (earlier epochs included when

@@ -41,6 +41,7 @@ from .run_folder import claim_run_folder
 __all__ = ["StopFlag", "TrainingFailed", "train"]
 
 _logger = logging.getLogger(__name__)
+FEW_STEPS = 4  # fewer optimizer steps per epoch than this is warned about
 
 
 class StopFlag:
@@ -122,7 +123,8 @@ class _Run(RunCheckpoints):
             self.callback(event)
 
     def log(self, message: str, level: str = "info") -> None:
-        getattr(_logger, level)(message)
+        # Marked: a listener that shows the LogMessage events (the CLI) can leave the record out.
+        getattr(_logger, level)(message, extra={"reported_as_event": True})
         self.emit(LogMessage(level, message))
 
     # ----------------------------------------------------------------- setup
@@ -236,8 +238,16 @@ class _Run(RunCheckpoints):
         self.elapsed_before = elapsed_before(ckpt)
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"])
-        where = f"epoch {self.start_epoch + 1}" + (f", batch {self.skip_steps + 1}" if self.skip_steps else "")
-        self.log(f"resuming from {ckpt.path} at {where}")
+        self.log(f"resuming from {ckpt.path} at {self._resume_point()}")
+
+    def _resume_point(self) -> str:
+        """Where a resumed run goes on, in the words of its progress (batches 1-based)."""
+        epoch, steps = self.start_epoch + 1, len(self.batches)
+        if not self.skip_steps:
+            return f"epoch {epoch}"
+        if self.skip_steps >= steps:  # stopped during validation: every batch of the epoch was done
+            return f"the validation of epoch {epoch} (its {steps} batches are done)"
+        return f"epoch {epoch}, batch {self.skip_steps + 1} of {steps}"
 
     # ----------------------------------------------------------------- loop
     def execute(self) -> RunFinished:
@@ -302,6 +312,7 @@ class _Run(RunCheckpoints):
         self.log(
             f"{self.ds.describe()}; {cfg.model} ({count_parameters(self.model):,} parameters) on {where}, {precision}"
         )
+        self._warn_few_steps()
         if cfg.early_stop_patience and self.val_batches is None:
             self.log("early stopping needs validation data (val_fraction > 0); it is off for this run", "warning")
         status, message = "completed", ""
@@ -364,6 +375,23 @@ class _Run(RunCheckpoints):
         self.emit(finished)
         return finished
 
+    def _warn_few_steps(self) -> None:
+        """Too few images for the batch size: a handful of optimizer steps per epoch barely trains."""
+        steps, n, batch = len(self.batches), len(self.ds.train), self.cfg.batch_size
+        if steps >= FEW_STEPS:
+            return
+        suggested = 1 << max(0, (n // (2 * FEW_STEPS)).bit_length() - 1)  # a power of two giving 8+ steps
+        advice = (
+            f"a batch size of {suggested} gives {n // suggested} steps per epoch"
+            if suggested >= 8
+            else "more images would help more than any batch size"
+        )
+        self.log(
+            f"only {n} training images for batch size {batch}: {steps} optimizer step{'s' if steps != 1 else ''} "
+            f"per epoch, too few to learn much; {advice}",
+            "warning",
+        )
+
     def _train_epoch(self, epoch: int) -> bool:
         """One epoch; False when stopped (the partial epoch is saved for resume)."""
         cfg, model = self.cfg, self.train_model
@@ -375,22 +403,30 @@ class _Run(RunCheckpoints):
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen = 0
+        # Images and training seconds of this epoch from before a resume: rates count only time
+        # spent training, never the skipped batches or the gap between the sessions.
+        seen_before, seconds_before = 0, 0.0
         if self.partial and self.skip_steps:
             loss_sum += self.partial["loss_sum"]
             correct += int(self.partial["correct"])
-            seen = int(self.partial["seen"])
+            seen = seen_before = int(self.partial["seen"])
+            seconds_before = self.partial.get("train_s")  # None: saved by a version that did not record it
         report_every = 0.0 if self.device.type == "cpu" else 0.25  # GPU: avoid a sync per batch
         chunk = self.chunk
-        last_report, last_seen, t_epoch = time.perf_counter(), seen, time.perf_counter()
+        last_report, last_seen, t_first = time.perf_counter(), seen, None
+
+        def partial_now() -> dict:
+            trained = time.perf_counter() - t_first if t_first is not None else 0.0
+            seconds = None if seconds_before is None else seconds_before + trained
+            return {"loss_sum": float(loss_sum), "correct": int(correct), "seen": seen, "train_s": seconds}
+
         for step, (x, y) in enumerate(self.batches):
             if step < self.skip_steps:
                 continue  # resuming mid-epoch: same batches, same augmentation, skipped
+            if t_first is None:  # the first batch trained in this session starts its clocks
+                t_first = last_report = time.perf_counter()
             if self.should_stop():
-                self._save(
-                    epoch,
-                    step_in_epoch=step,
-                    partial={"loss_sum": float(loss_sum), "correct": int(correct), "seen": seen},
-                )
+                self._save(epoch, step_in_epoch=step, partial=partial_now())
                 return False
             global_step = epoch * steps + step
             lr = self.schedule.apply(self.optimizer, global_step)
@@ -447,8 +483,21 @@ class _Run(RunCheckpoints):
                     )
                 last_report, last_seen = now, seen
         self.skip_steps, self.partial = 0, None
-        partial = {"loss_sum": float(loss_sum), "correct": int(correct), "seen": seen}
-        return self._end_epoch(epoch, partial, seen * self.ctx.world_size / max(time.perf_counter() - t_epoch, 1e-9))
+        partial = partial_now()
+        return self._end_epoch(epoch, partial, self._epoch_rate(epoch, partial, seen_before, t_first))
+
+    def _epoch_rate(self, epoch: int, partial: dict, seen_before: int, t_first: float | None) -> float:
+        """Images per second of the epoch's training, counting only work actually timed: the
+        epoch's images over its training seconds (both sessions when it was resumed)."""
+        seen, seconds = partial["seen"], partial["train_s"]
+        if seconds is None and seen > seen_before:  # an older checkpoint: this session's batches only
+            seen, seconds = seen - seen_before, time.perf_counter() - t_first
+        if seconds:
+            return seen * self.ctx.world_size / max(seconds, 1e-9)
+        # Nothing left to time (an older checkpoint stopped during validation): the last rate measured.
+        previous = self.history[-1].get("images_per_s") if self.history else None
+        self.log(f"epoch {epoch + 1}: its training speed was not recorded before the stop; showing the previous one")
+        return float(previous) if isinstance(previous, (int, float)) else 0.0
 
     def _end_epoch(self, epoch: int, partial: dict, ips: float) -> bool:
         cfg = self.cfg
@@ -473,6 +522,14 @@ class _Run(RunCheckpoints):
                 self._save(epoch, step_in_epoch=len(self.batches), partial=partial)
                 return False
             val_loss, val_acc = result.loss, result.accuracy
+        # A loss that overflowed means a diverged model even when its weights are still finite:
+        # fail the run like a non-finite training loss, before anything is saved or marked best.
+        for what, value in (("training", train_loss), ("validation", val_loss)):
+            if value is not None and not math.isfinite(value):
+                raise TrainingFailed(
+                    f"{what} loss became {value} in epoch {epoch + 1}; the model diverged: "
+                    "lower the learning rate (or turn off fp16)"
+                )
         self.schedule.epoch_end(val_acc)
         is_best = val_acc is None or self.best_acc is None or val_acc > self.best_acc
         if val_acc is not None and is_best:

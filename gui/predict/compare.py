@@ -32,11 +32,17 @@ from ..widgets.message_bar import MessageBar
 from .class_bars import ClassBars
 from .prediction_view import describe_source
 
-__all__ = ["MAX_CHECKPOINTS", "CompareColumn", "CompareDialog"]
+__all__ = ["MAX_CHECKPOINTS", "CompareColumn", "CompareDialog", "image_filter"]
 
 MAX_CHECKPOINTS = 4
 INPUT_SIZE = 150
-_IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif);;All files (*)"
+
+
+def image_filter() -> str:
+    """The file dialogs' filter: every format the engine reads (HEIC and AVIF where installed), in
+    both cases (cameras and iPhones write IMG_0001.JPG / .HEIC; filters are case-sensitive on Linux)."""
+    patterns = " ".join(f"*{e} *{e.upper()}" for e in sorted(engine.IMAGE_EXTENSIONS))
+    return f"Images ({patterns});;All files (*)"
 
 
 class CompareColumn(QWidget):
@@ -130,7 +136,7 @@ class CompareDialog(QDialog):
         self.list.setMaximumHeight(80)
         self.add_button = QPushButton("Add checkpoint…")
         self.remove_button = QPushButton("Remove")
-        self.image = PathField("file", _IMAGE_FILTER, placeholder="a photo to classify")
+        self.image = PathField("file", image_filter(), placeholder="a photo to classify")
         self.compare_button = QPushButton("Compare")
         self.compare_button.setDefault(True)
         self.message = MessageBar()

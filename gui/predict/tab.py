@@ -32,16 +32,15 @@ from ..background.task import TaskError
 from ..settings import Settings
 from ..widgets.checkpoint_picker import CheckpointPicker
 from ..widgets.message_bar import MessageBar
-from .compare import CompareDialog
+from .compare import CompareDialog, image_filter
 from .image_list import ImageList
 from .prediction_view import PredictionView
 from .results_table import ResultsTable
 from .tta_choice import TtaChoice
 
-__all__ = ["IMAGE_FILTER", "PredictTab"]
+__all__ = ["PredictTab"]
 
 _logger = logging.getLogger(__name__)
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif *.ppm *.pgm);;All files (*)"
 _CHECKPOINT_SUFFIXES = {".pt", ".pth"}
 
 
@@ -214,7 +213,7 @@ class PredictTab(QWidget):
             self._pump()
 
     def open_images_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open images", "", IMAGE_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self, "Open images", "", image_filter())
         self.add_paths(files)
 
     def open_folder_dialog(self) -> None:
