@@ -329,6 +329,6 @@ def add_parsers(command) -> None:
     )
     s.add_argument("names", nargs="*", metavar="MODEL", help="torchvision models, e.g. tv:resnet18")
     s.add_argument("--list", action="store_true", help="list the models (or those named) and whether cached")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="no progress bar (bars are drawn on a terminal only)")
+    s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     s.set_defaults(fn=cmd_weights)

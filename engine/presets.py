@@ -38,7 +38,7 @@ PRESETS: dict[str, Preset] = {
             "(the whole photo, as Predict frames it) and only a new last layer learns your classes. "
             "Details: the backbone is frozen and its features cached on disk (photo and mirror image), "
             "40 epochs of AdamW 3e-3 with cosine decay, weight decay 1e-4, batch 32, label smoothing 0.1, "
-            "dropout 0.2, flips only (pad-0: crops need images), val fraction 0.2 of the photos held out "
+            "dropout 0.2, flips only (pad-0, no crops), val fraction 0.2 of the photos held out "
             "to measure accuracy with flip TTA; no mixed precision and no channels last (fp32 runs this "
             "network faster on a CPU).",
             dict(
