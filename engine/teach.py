@@ -19,6 +19,7 @@ What the Teach tab calls, all without Qt:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import DataError, EngineError, ImageError
+from .paths import cache_dir
 
 __all__ = [
     "MIN_PHOTOS",
@@ -338,7 +340,11 @@ def project_features(
     mean, std = model.input_normalization
     errors: dict[str, str] = {}
     arrays = []
-    photos = project.all_photos()
+    # Photos whose features this process already cached are not decoded again: adding the
+    # 100th photo costs one decode and one forward pass, not a hundred decodes.
+    where = str(cache_dir())  # the cache that holds them (tests and users may switch it)
+    photos = [(c, p) for c, p in project.all_photos() if (where, p.sha256, cfg.image_size) not in _DONE]
+    done = []
     for i, (cname, photo) in enumerate(photos):
         if should_stop is not None and should_stop():
             from .errors import Cancelled
@@ -346,6 +352,7 @@ def project_features(
             raise Cancelled("stopped while computing features")
         try:
             arrays.append(decode_for_training(project.photo_path(cname, photo), cfg.image_size))
+            done.append((where, photo.sha256, cfg.image_size))
         except ImageError as exc:
             errors[f"{cname}/{photo.name}"] = str(exc)
         if progress is not None:
@@ -361,10 +368,23 @@ def project_features(
             extract_features(model, np.stack(arrays), mean, std, "cpu", cache, forward, should_stop)
         finally:
             cache.close()
+        _DONE.update(done)
+    _warm_up_training()
     return errors
 
 
+@functools.lru_cache(maxsize=1)
+def _warm_up_training() -> None:
+    """Import what the first training needs while the user is still adding photos: building an
+    optimizer imports torch._dynamo, 6.7 s of the first "photos" training on this CPU under load
+    (cProfile of benchmarks/teach.py), once per process."""
+    import torch
+
+    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
+
+
 _BACKBONES: dict = {}
+_DONE: set[tuple[str, str, int]] = set()  # (cache folder, file SHA-256, image size) already cached
 
 
 def _backbone(name: str, args: tuple):

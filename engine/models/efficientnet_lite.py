@@ -149,9 +149,14 @@ class EfficientNetLite(nn.Module):
         self.register_load_state_dict_post_hook(_allow_fixed_missing)
 
     def train(self, mode: bool = True):
-        super().train(mode)
-        # Frozen backbone, or fine-tuning: ImageNet's batch-norm statistics stay (see the module doc).
-        self.backbone.eval()
+        # Frozen backbone, or fine-tuning: ImageNet's batch-norm statistics stay (see the module
+        # doc), so the backbone is always in eval mode; it is switched once, not walked every
+        # epoch (its 200 modules took longer than an epoch of the classifier).
+        self.training = mode
+        for module in (self.dropout, self.classifier, self.imagenet_fc):
+            module.train(mode)
+        if self.backbone.training:
+            self.backbone.eval()
         return self
 
     def resize(self, x: torch.Tensor) -> torch.Tensor:

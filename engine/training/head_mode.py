@@ -65,6 +65,11 @@ def head_batches(run, ds):
     finally:
         cache.close()
     run.log(f"features ready in {time.perf_counter() - t0:.1f} s; training the classifier on them")
+    # A linear layer on a batch of features is microseconds of work: extra threads only add
+    # synchronisation, which on a busy 2-core machine cost 30-60 ms per step (dropout, backward).
+    run.threads_before_head = torch.get_num_threads()  # restored when the run ends (trainer._release)
+    torch.set_num_threads(1)
+    run.threads = 1
     if cfg.augment.crop_padding or cfg.augment.cutout:
         run.log(
             "crops and cutout need images: with a frozen backbone only flips apply (features of both views are cached)",

@@ -22,17 +22,26 @@ class TrainingFailed(EngineError):
 class RunCheckpoints:
     """``_check_finite`` and ``_save`` for the trainer's run (its attributes are set by the run)."""
 
+    def _checked_tensors(self) -> list[torch.Tensor]:
+        """The tensors training can change, listed once per run (walking a 200-module backbone
+        every epoch took longer than training its classifier).
+
+        Buffers too: a batch norm's running statistics can overflow while the weights do not.
+        Frozen parameters (a pretrained backbone) cannot change: 4.7 M sums per epoch saved. A
+        parameter frozen later (fastnet's whitening bias) stays listed: checking it is harmless.
+        """
+        if getattr(self, "_finite_tensors", None) is None:
+            models = [self.model] + ([self.ema.module] if self.ema is not None else [])
+            self._finite_tensors = [
+                t
+                for m in models
+                for t in (*(p for p in m.parameters() if p.requires_grad), *m.buffers())
+                if t.is_floating_point()
+            ]
+        return self._finite_tensors
+
     def _check_finite(self, where: str) -> None:
-        models = [self.model] + ([self.ema.module] if self.ema is not None else [])
-        # Buffers too: a batch norm's running statistics can overflow while the weights do not.
-        # Frozen parameters (a pretrained backbone) cannot have changed: 4.7 M sums per epoch saved.
-        tensors = [
-            t
-            for m in models
-            for t in (*(p for p in m.parameters() if p.requires_grad), *m.buffers())
-            if t.is_floating_point()
-        ]
-        params = [t.detach() for t in tensors]
+        params = [t.detach() for t in self._checked_tensors()]
         # One sync: the sums are finite exactly when no weight is NaN/inf (or a sum overflowed).
         if not bool(torch.stack([p.float().sum() for p in params]).isfinite().all()) and not all(
             tensor_finite(p) for p in params

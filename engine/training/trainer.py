@@ -40,6 +40,8 @@ from .run_folder import claim_run_folder
 
 __all__ = ["StopFlag", "TrainingFailed", "train"]
 
+HEAD_SAVE_EVERY = 10  # epochs between checkpoints of a classifier trained on cached features
+
 _logger = logging.getLogger(__name__)
 FEW_STEPS = 4  # fewer optimizer steps per epoch than this is warned about
 
@@ -267,6 +269,8 @@ class _Run(RunCheckpoints):
             self._release()
 
     def _release(self) -> None:
+        if getattr(self, "threads_before_head", None):
+            torch.set_num_threads(self.threads_before_head)
         if self.files:
             self.files.close()
         if self.lock is not None:
@@ -378,7 +382,9 @@ class _Run(RunCheckpoints):
     def _warn_few_steps(self) -> None:
         """Too few images for the batch size: a handful of optimizer steps per epoch barely trains."""
         steps, n, batch = len(self.batches), len(self.ds.train), self.cfg.batch_size
-        if steps >= FEW_STEPS:
+        # A classifier on cached features (a frozen backbone) learns from few steps: a linear
+        # layer, 40 epochs of them in the photos preset.
+        if steps >= FEW_STEPS or (self.head_only and steps * self.cfg.epochs >= 40):
             return
         suggested = 1 << max(0, (n // (2 * FEW_STEPS)).bit_length() - 1)  # a power of two giving 8+ steps
         advice = (
@@ -499,6 +505,16 @@ class _Run(RunCheckpoints):
         self.log(f"epoch {epoch + 1}: its training speed was not recorded before the stop; showing the previous one")
         return float(previous) if isinstance(previous, (int, float)) else 0.0
 
+    def _saves_after(self, epoch: int, is_best: bool, val_acc) -> bool:
+        """Checkpoints after every epoch, except for a classifier on cached features: its epochs
+        take milliseconds and two checkpoint writes took 60 ms each (benchmarks/teach.py), so it
+        saves every HEAD_SAVE_EVERY epochs, on a new best validation accuracy, and at the end (a
+        stop still saves where it stopped)."""
+        if not self.head_only:
+            return True
+        last = epoch + 1 == self.cfg.epochs or self.early_stop_epoch is not None
+        return last or (is_best and val_acc is not None) or (epoch + 1) % HEAD_SAVE_EVERY == 0
+
     def _end_epoch(self, epoch: int, partial: dict, ips: float) -> bool:
         cfg = self.cfg
         # The loss is checked before each step, so the epoch's last step can still have broken the
@@ -551,7 +567,8 @@ class _Run(RunCheckpoints):
         self.history.append(row)
         if should_stop_early(self.history, cfg.early_stop_patience, cfg.epochs):
             self.early_stop_epoch = epoch + 1  # decided before saving, so last.pt records it
-        self._save(epoch + 1, step_in_epoch=0, partial=None, val_acc=val_acc, best=is_best)
+        if self._saves_after(epoch, is_best, val_acc):
+            self._save(epoch + 1, step_in_epoch=0, partial=None, val_acc=val_acc, best=is_best)
         if self.files:
             self.files.epoch(row)
         self.emit(
