@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from .config import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
+from .errors import ConfigError
 
 __all__ = ["EXIT_CODES", "build_parser", "main", "prog_name"]
 
@@ -142,7 +143,23 @@ def _train_flags(args) -> dict:
         "early_stop_patience": args.early_stop_patience,
         "compile": args.compile,
         "pretrained_path": args.pretrained_path,
+        "model_args": _model_args(args.model_arg) if args.model_arg else None,
     }
+
+
+def _model_args(pairs: list[str]) -> dict:
+    """``--model-arg KEY=VALUE`` (repeatable): values are JSON where they parse (224, true,
+    0.5), text otherwise (finetune); the model's builder checks each (engine.models.factory)."""
+    out = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("model_args", f"--model-arg {pair!r}: expected KEY=VALUE, e.g. transfer=finetune")
+        try:
+            out[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key.strip()] = text
+    return out
 
 
 def _train_config(args):
@@ -493,6 +510,14 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         action="store_const",
         const=True,
         help=f"torch.compile the model (falls back to eager, and says so) {_default('compile')}",
+    )
+    s.add_argument(
+        "--model-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an architecture argument, repeatable: efficientnet_lite0 transfer=head|finetune "
+        "(frozen ImageNet features, or fine-tune everything), input_size=224; CIFAR ResNets block=a..e "
+        "(default: the preset's or the model's own)",
     )
     s.add_argument(
         "--pretrained-path",

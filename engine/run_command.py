@@ -60,6 +60,8 @@ FLAGS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
     "early_stop_patience": ("--early-stop-patience", str),
     "compile": ("--compile", _switch),
     "pretrained_path": ("--pretrained-path", str),
+    # A dict: written through the run's config.json (--config) rather than one flag per key.
+    "model_args": ("--model-arg", lambda value: None),
 }
 
 

@@ -281,3 +281,25 @@ def test_guidance_speaks_plainly():
     confusion = [[4, 2, 0], [0, 5, 0], [0, 0, 5]]
     tips = engine.guidance({"a": 12, "b": 12, "c": 12}, confusion, ["a", "b", "c"])
     assert tips == ["Photos of “a” are often taken for “b” (2 of 6 held out): add photos that show the difference."]
+
+
+def test_model_arg_flag_chooses_the_transfer_mode(tmp_path, capsys):
+    from engine import cli
+
+    parser = cli.build_parser()
+    args = parser.parse_args(
+        [
+            "train",
+            "--preset",
+            "photos",
+            "--data",
+            "x",
+            "--model-arg",
+            "transfer=finetune",
+            "--model-arg",
+            "input_size=96",
+        ]
+    )
+    assert cli._train_config(args).model_args == {"transfer": "finetune", "input_size": 96}
+    assert cli.main(["train", "--data", str(tmp_path), "--model-arg", "oops", "--out", str(tmp_path / "r")]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
