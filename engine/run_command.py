@@ -12,6 +12,7 @@ into a folder holding another run is refused.
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +39,23 @@ def _switch(v) -> str | None:
     return "" if v is True else None  # a store_true flag: present means True
 
 
+def _model_args(args: dict) -> list[str] | None:
+    """``--model-arg`` values, as ``engine.cli`` parses them back (JSON, or bare text)."""
+    out = []
+    for key, value in args.items():
+        text = value if isinstance(value, str) and not _looks_like_json(value) else json.dumps(value)
+        out.append(f"{key}={text}")
+    return out
+
+
+def _looks_like_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 # TrainConfig field -> (train flag, how the value is written: None when it cannot be, "" for a
 # switch). tests/test_runs.py checks this covers every settings flag of the train parser.
 FLAGS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
@@ -60,8 +78,7 @@ FLAGS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
     "early_stop_patience": ("--early-stop-patience", str),
     "compile": ("--compile", _switch),
     "pretrained_path": ("--pretrained-path", str),
-    # A dict: written through the run's config.json (--config) rather than one flag per key.
-    "model_args": ("--model-arg", lambda value: None),
+    "model_args": ("--model-arg", _model_args),  # repeated: one KEY=VALUE per argument
 }
 
 
@@ -106,6 +123,8 @@ def train_command(
         text = spec[1](ours[key]) if spec and ours[key] is not None else None
         if text is None:
             needs_file.append(key)
+        elif isinstance(text, list):
+            flags += [part for item in text for part in (spec[0], item)]
         else:
             flags += [spec[0], text] if text else [spec[0]]
     if needs_file:

@@ -189,6 +189,7 @@ def test_train_command_round_trips_through_the_cli_parser(tmp_path):
         data=str(tmp_path / "my photos"),
         model="tv:resnet18",  # a torchvision model: the only kind that takes --pretrained-path
         pretrained_path=str(tmp_path / "my weights" / "resnet18.pth"),
+        model_args={"input_size": 160, "pretrained": True},
         epochs=7,
         batch_size=33,
         micro_batch=11,
