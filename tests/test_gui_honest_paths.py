@@ -37,7 +37,7 @@ def _choose_preset(form, name: str) -> None:
 
 
 # ---------------------------------------------------------------------------- presets
-@pytest.mark.parametrize("name", ["resnet32-keras", "nin", "birds-vs-airplanes", "quick", "fast"])
+@pytest.mark.parametrize("name", ["resnet32-keras", "nin", "birds-vs-airplanes", "quick", "fast", "photos"])
 def test_a_preset_gives_exactly_its_config_whatever_the_form_held(qtbot, engine_info, gui_settings, name):
     import engine
 

@@ -56,6 +56,24 @@ def test_form_round_trips_a_config(qtbot, engine_info, gui_settings, tiny_image_
     assert tab.form.config().model_args == {}
 
 
+def test_transfer_mode_shows_for_the_pretrained_backbone_and_round_trips(
+    qtbot, engine_info, gui_settings, tiny_image_folder
+):
+    tab = _configured_tab(
+        qtbot, engine_info, gui_settings, tiny_image_folder, model="efficientnet_lite0",
+        model_args={"transfer": "finetune", "input_size": 96}, backbone_lr_scale=0.2,
+    )  # fmt: skip
+    picker = tab.form.model
+    assert picker.transfer_combo.isVisibleTo(tab) and picker.transfer() == "finetune"
+    cfg = tab.form.config()
+    assert cfg is not None, tab.form.error
+    assert cfg.model_args == {"transfer": "finetune", "input_size": 96} and cfg.backbone_lr_scale == 0.2
+    picker.set_transfer("head")
+    assert tab.form.config().model_args == {"transfer": "head", "input_size": 96}
+    picker.set_model_name("resnet20")  # the transfer mode belongs to pretrained backbones only
+    assert not picker.transfer_combo.isVisibleTo(tab) and tab.form.config().model_args == {}
+
+
 def test_muon_settings_show_only_for_muon_and_round_trip(qtbot, engine_info, gui_settings, tiny_image_folder):
     import engine
 

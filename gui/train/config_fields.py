@@ -66,6 +66,10 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("norm_bias_lr_scale", _OPT, "Norm-layer LR scale", "number",
               "Learning-rate multiplier for normalisation layers, and with muon for every bias too "
               "(1 = plain; fast recipes: 64)"),
+    FieldSpec("backbone_lr_scale", _OPT, "Backbone rate scale", "number",
+              "Fine-tuning a pretrained network (Start from: fine-tune everything): its pretrained layers learn "
+              "at this fraction of the learning rate, the new last layer at the full rate, in (0, 1] "
+              "(typical: 0.1)"),
     FieldSpec("muon_lr", _OPT, "Muon learning rate", "number",
               "Optimizer muon only: peak rate of the convolution filters' orthogonalised steps (typical: 0.24); "
               "the other parameters use the learning rate above", optimizers=frozenset({"muon"})),

@@ -272,6 +272,11 @@ class ConfigForm(QWidget):
             args["block"] = block  # "a" is the models' default: a preset without it stays exact
         else:
             args.pop("block", None)
+        transfer = self.model.transfer()
+        if transfer is not None and (transfer != "head" or "transfer" in args):
+            args["transfer"] = transfer  # "head" is the model's default: a preset without it stays exact
+        else:
+            args.pop("transfer", None)
         for name in ("val_fraction", "limit", "image_size"):
             try:
                 getattr(self.data, name).value()
@@ -309,6 +314,7 @@ class ConfigForm(QWidget):
             self._loaded_model, self._loaded_model_args = cfg.model, dict(cfg.model_args)
             self.model.set_model_name(cfg.model)
             self.model.set_block(cfg.model_args.get("block"))
+            self.model.set_transfer(cfg.model_args.get("transfer"))
             self.model.set_weights_path(cfg.pretrained_path)
             for spec in FIELDS:
                 write_input(spec, self.inputs[spec.key], _config_value(cfg, spec.name))
@@ -340,7 +346,7 @@ class ConfigForm(QWidget):
             return self.data.classes
         if field in ("val_fraction", "limit", "image_size"):
             return getattr(self.data, field)
-        if field in ("model", "model_args", "block"):
+        if field in ("model", "model_args", "block", "transfer"):
             return self.model.field_widget
         if field == "pretrained_path":
             return self.model.weights.edit

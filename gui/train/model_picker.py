@@ -14,7 +14,7 @@ from ..widgets.fields import PathField
 from .summary_dialog import SummaryDialog
 from .weights_panel import WeightsPanel
 
-__all__ = ["BLOCK_MODELS", "WEIGHTS_FILTER", "ModelPicker"]
+__all__ = ["BLOCK_MODELS", "TRANSFER_MODELS", "WEIGHTS_FILTER", "ModelPicker"]
 
 # CIFAR ResNets whose residual-unit ordering is selectable (model_args {"block": "a".."e"}).
 BLOCK_MODELS = {"resnet20", "resnet32", "resnet44", "resnet56", "resnet110"}
@@ -24,6 +24,12 @@ _BLOCKS = [
     ("c", "c: ReLU before addition"),
     ("d", "d: ReLU-only pre-activation"),
     ("e", "e: full pre-activation (ResNet v2)"),
+]
+# Pretrained backbones whose transfer mode is selectable (model_args {"transfer": "head" | "finetune"}).
+TRANSFER_MODELS = {"efficientnet_lite0"}
+_TRANSFER = [
+    ("head", "ImageNet features, frozen: trains the last layer (seconds on a CPU)"),
+    ("finetune", "ImageNet weights, fine-tune everything (slow on a CPU; a GPU helps)"),
 ]
 _OTHER = "@other"
 WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.bin);;All files (*)"
@@ -70,6 +76,14 @@ class ModelPicker(QWidget):
         for value, text in _BLOCKS:
             self.block_combo.addItem(text, value)
         self.block_combo.setToolTip("Residual-unit ordering (He et al. 2016b, fig. 4); same parameter count")
+        self.transfer_combo = QComboBox()
+        for value, text in _TRANSFER:
+            self.transfer_combo.addItem(text, value)
+        self.transfer_combo.setToolTip(
+            "Frozen: the pretrained network's features are computed once per photo (cached on disk) and only a\n"
+            "new last layer learns your classes. Fine-tune: every layer learns, the pretrained ones at a tenth\n"
+            "of the rate (Backbone rate scale); needs more photos and time."
+        )
         self.weights = PathField("file", WEIGHTS_FILTER, placeholder="ImageNet weights from the torch cache, if any")
         self.weights.setToolTip(
             "A torchvision weights file (state dict, e.g. resnet18-f37072fd.pth) to fine-tune from, offline.\n"
@@ -91,6 +105,7 @@ class ModelPicker(QWidget):
         form.addRow("Architecture", arch_row)
         form.addRow("torchvision name", self.other)
         form.addRow("Block variant", self.block_combo)
+        form.addRow("Start from", self.transfer_combo)
         form.addRow("Weights file", self.weights)
         form.addRow("", self.weights_panel)
         self._form = form
@@ -102,6 +117,7 @@ class ModelPicker(QWidget):
         self.other.textChanged.connect(self.changed)
         self.other.textChanged.connect(self._update_visibility)
         self.block_combo.currentIndexChanged.connect(self.changed)
+        self.transfer_combo.currentIndexChanged.connect(self.changed)
         self.weights.changed.connect(self.changed)
         self.weights.changed.connect(self._update_visibility)
         self._update_visibility()
@@ -214,6 +230,13 @@ class ModelPicker(QWidget):
         index = self.block_combo.findData(value or "a")
         self.block_combo.setCurrentIndex(max(index, 0))
 
+    def transfer(self) -> str | None:
+        """The chosen transfer mode, when the model is a pretrained backbone."""
+        return self.transfer_combo.currentData() if self.model_name() in TRANSFER_MODELS else None
+
+    def set_transfer(self, value: str | None) -> None:
+        self.transfer_combo.setCurrentIndex(max(self.transfer_combo.findData(value or "head"), 0))
+
     def weights_path(self) -> str:
         """The local weights file for a torchvision model ("" for other models or none chosen)."""
         return self.weights.text() if self.model_name().startswith("tv:") else ""
@@ -228,6 +251,7 @@ class ModelPicker(QWidget):
         self.weights_panel.set_model(self.model_name(), self.weights_path())
         self._form.setRowVisible(self.weights_panel, self.weights_panel.wanted)
         self._form.setRowVisible(self.block_combo, self.model_name() in BLOCK_MODELS)
+        self._form.setRowVisible(self.transfer_combo, self.model_name() in TRANSFER_MODELS)
         item = self._items.get(self.model_name())
         self.combo.setToolTip(item.toolTip() if item is not None else self.other.toolTip())
 
