@@ -14,7 +14,16 @@ import torch.nn.functional as F
 
 from ..config import Augment  # re-exported: the batch pipeline's settings
 
-__all__ = ["Augment", "DeviceBatches", "channel_stats", "cutout", "random_crop", "random_flip"]
+__all__ = [
+    "Augment",
+    "DeviceBatches",
+    "batch_count",
+    "batch_indices",
+    "channel_stats",
+    "cutout",
+    "random_crop",
+    "random_flip",
+]
 
 
 def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
@@ -50,6 +59,19 @@ def cutout(x: torch.Tensor, size: int, gen: torch.Generator | None = None) -> to
     lo, hi = -(size // 2), size - size // 2  # exactly ``size`` pixels around the centre
     inside = ((ys - cy) >= lo) & ((ys - cy) < hi) & ((xs - cx) >= lo) & ((xs - cx) < hi)
     return x.masked_fill(inside[:, None], 0.0)
+
+
+def batch_count(n: int, batch_size: int, drop_last: bool) -> int:
+    """Batches in an epoch of ``n`` items (a last, partial batch is dropped only when asked and
+    there is at least one whole batch)."""
+    return n // batch_size if drop_last and n >= batch_size else -(-n // batch_size)
+
+
+def batch_indices(n: int, batch_size: int, drop_last: bool, order: torch.Tensor | None, device):
+    """Each batch's indices: slices of ``order`` (a permutation) or, without one, of 0..n-1."""
+    for b in range(batch_count(n, batch_size, drop_last)):
+        sl = slice(b * batch_size, min((b + 1) * batch_size, n))
+        yield order[sl] if order is not None else torch.arange(sl.start, sl.stop, device=device)
 
 
 class DeviceBatches:
@@ -94,8 +116,7 @@ class DeviceBatches:
             self._flip_base = (torch.rand(len(self.labels), generator=base_gen) < 0.5).to(self.device)
 
     def __len__(self) -> int:
-        n = len(self.labels)
-        return n // self.batch_size if self.drop_last and n >= self.batch_size else -(-n // self.batch_size)
+        return batch_count(len(self.labels), self.batch_size, self.drop_last)
 
     def set_epoch(self, epoch: int) -> None:
         """Each epoch has its own seed, so a resumed run sees the batches it would have seen."""
@@ -116,9 +137,7 @@ class DeviceBatches:
         self._gen.manual_seed(self.seed * 100_003 + self.epoch)
         n = len(self.labels)
         order = torch.randperm(n, device=self.device, generator=self._gen) if self.shuffle else None
-        for b in range(len(self)):
-            sl = slice(b * self.batch_size, min((b + 1) * self.batch_size, n))
-            idx = order[sl] if order is not None else torch.arange(sl.start, sl.stop, device=self.device)
+        for idx in batch_indices(n, self.batch_size, self.drop_last, order, self.device):
             if self.world_size > 1:
                 idx = idx[self.rank :: self.world_size]
             x = self.normalize(self.images[idx])

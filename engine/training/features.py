@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.loader import batch_count, batch_indices
 from ..errors import Cancelled
 from ..paths import cache_dir
 
@@ -190,8 +191,7 @@ class FeatureBatches:
         self._gen = torch.Generator(device=self.device)
 
     def __len__(self) -> int:
-        n = len(self.labels)
-        return n // self.batch_size if self.drop_last and n >= self.batch_size else -(-n // self.batch_size)
+        return batch_count(len(self.labels), self.batch_size, self.drop_last)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -200,9 +200,7 @@ class FeatureBatches:
         self._gen.manual_seed(self.seed * 100_003 + self.epoch)
         n = len(self.labels)
         order = torch.randperm(n, device=self.device, generator=self._gen) if self.shuffle else None
-        for b in range(len(self)):
-            sl = slice(b * self.batch_size, min((b + 1) * self.batch_size, n))
-            idx = order[sl] if order is not None else torch.arange(sl.start, sl.stop, device=self.device)
+        for idx in batch_indices(n, self.batch_size, self.drop_last, order, self.device):
             x = self.features[idx]
             if self.flip:
                 pick = torch.rand(len(idx), device=self.device, generator=self._gen) < 0.5
