@@ -207,6 +207,8 @@ class TeachProject:
 
     def add_photos(self, class_name: str, paths: list[str | Path]) -> AddReport:
         """Add image files (folders: the images under them) to a class; see :class:`AddReport`."""
+        # Imported here, not at the top: this module stays free of torch so that the Teach tab can
+        # open and edit a project before the engine's torch side has loaded (engine.predict has it).
         from .images import probe_image
         from .predict import expand_inputs
 
