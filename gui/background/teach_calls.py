@@ -1,0 +1,175 @@
+"""Teach-tab calls for :class:`gui.background.task.Task`: project changes (they hash and link
+files), features, the held-out report and thumbnails, each a plain ``fn(state, ...)``.
+
+Project changes run one at a time (the Teach tab queues them), so a project is never changed
+by two threads at once; features and training read a snapshot (:func:`snapshot`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from PySide6.QtGui import QImage
+
+from .engine_calls import _progress_to
+from .qimages import load_photo
+
+__all__ = [
+    "HeldOutReport",
+    "OpenedProject",
+    "Thumbnail",
+    "compute_features",
+    "current_model",
+    "held_out_report",
+    "load_thumbnails",
+    "open_project",
+    "project_call",
+    "run_folder",
+    "save_project_as",
+    "snapshot",
+]
+
+
+def project_call(state, project, method: str, *args):
+    """``project.<method>(*args)`` in the worker (add_photos, import_folder, rename_class...)."""
+    return getattr(project, method)(*args)
+
+
+def snapshot(project):
+    """A copy of ``project`` for a reader in another thread (features): the GUI's copy may change meanwhile."""
+    import engine
+
+    classes = [engine.ProjectClass(c.name, [replace(p) for p in c.photos]) for c in project.classes]
+    return engine.TeachProject(project.folder, classes, project.copy_photos)
+
+
+def compute_features(state, project) -> dict[str, str]:
+    """Every photo's backbone features into the cache (cached ones cost nothing); the errors."""
+    import engine
+
+    state.set_progress(0.0, "preparing the ImageNet backbone")
+    return engine.project_features(project, _progress_to(state), state.is_interruption_requested)
+
+
+@dataclass
+class HeldOutReport:
+    """The trained model on its own held-out photos (the 20% training never learned from)."""
+
+    checkpoint: str
+    images: int
+    accuracy: float
+    classes: list[str]
+    per_class: list[tuple[str, int, int]]  # (class, right, held-out photos of it)
+    confusion: list[list[int]]
+    guidance: list[str]
+    tta: int
+
+
+def held_out_report(state, checkpoint: str, folder: str, counts: dict[str, int], tta: int) -> HeldOutReport:
+    """Evaluate ``checkpoint`` on the held-out split of the project it was just trained on."""
+    import engine
+
+    report = engine.evaluate_checkpoint(
+        checkpoint,
+        data=folder,
+        split="val",
+        tta=tta,
+        should_stop=state.is_interruption_requested,
+        same_data=True,  # the Teach tab trained it on this folder, unchanged since
+    )
+    cm = report.result.confusion
+    per_class = [(c, int(cm[i][i]), int(cm[i].sum())) for i, c in enumerate(report.classes)]
+    tips = engine.guidance(counts, cm.tolist(), list(report.classes))
+    return HeldOutReport(
+        checkpoint,
+        len(report.result.labels),
+        float(report.result.accuracy),
+        list(report.classes),
+        per_class,
+        cm.tolist(),
+        tips,
+        tta,
+    )
+
+
+@dataclass
+class Thumbnail:
+    key: str  # the photo's SHA-256 (or a test photo's path)
+    image: QImage | None
+
+
+def load_thumbnails(state, jobs: list[tuple[str, str]], size: int) -> int:
+    """Decode ``(key, path)`` photos at thumbnail size; each is a partial :class:`Thumbnail`."""
+    done = 0
+    for key, path in jobs:
+        if state.is_interruption_requested():
+            break
+        state.set_partial_result(Thumbnail(key, load_photo(path, size)))
+        done += 1
+    return done
+
+
+@dataclass
+class OpenedProject:
+    project: object  # engine.TeachProject
+    missing: list[str]  # "class/name" of photos whose original is gone
+    model: str | None  # the project's trained best.pt when it is newer than every change since
+
+
+def run_folder(project) -> Path:
+    """Where the project's model is trained: a run the Runs tab and the checkpoint menus list."""
+    import engine
+
+    return engine.runs_dir() / f"teach-{project.name}"
+
+
+def open_project(state, folder: str, create: bool = False) -> OpenedProject:
+    """Open (or create, in an empty or new folder) a Teach project; what its model and photos are."""
+    import engine
+
+    project = engine.TeachProject.create(folder) if create else engine.TeachProject.open(folder)
+    missing = [f"{c}/{p.name}" for c, p in project.missing_photos()]
+    return OpenedProject(project, missing, current_model(project))
+
+
+def current_model(project) -> str | None:
+    """The project's best.pt if it was trained on this project after its last change, else None."""
+    import json
+
+    import engine
+
+    best = run_folder(project) / "best.pt"
+    manifest = project.folder / engine.PROJECT_FILE
+    try:
+        config = json.loads((best.parent / "config.json").read_text(encoding="utf-8"))
+        trained_on = Path(config.get("data", "")).resolve()
+        fresh = best.stat().st_mtime >= manifest.stat().st_mtime
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(best) if fresh and trained_on == project.folder else None
+
+
+def save_project_as(state, project, folder: str) -> OpenedProject:
+    """Copy the project (its class folders of links or copies, and its manifest) to ``folder``
+    (new or empty) and open the copy there; the original stays as it was."""
+    import shutil
+
+    import engine
+
+    dest = Path(folder).expanduser().resolve()
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise engine.EngineError(f"{dest}: choose an empty or new folder to save the project in")
+    if dest == project.folder or project.folder in dest.parents:
+        raise engine.EngineError(f"{dest}: choose a folder outside the project")
+    tmp = dest.with_name(f".{dest.name}.saving")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        shutil.copytree(project.folder, tmp, symlinks=True)
+        if dest.exists():
+            dest.rmdir()
+        tmp.rename(dest)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise engine.EngineError(f"cannot save the project in {dest} ({exc.strerror or exc})") from None
+    return open_project(state, str(dest))
