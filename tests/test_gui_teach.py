@@ -198,3 +198,33 @@ def test_fine_tune_hands_a_finetune_config_to_the_train_tab(qtbot, tab, tmp_path
     cfg, out = asked[0]
     assert cfg.model_args["transfer"] == "finetune" and cfg.epochs == 10 and cfg.data == str(tab.project.folder)
     assert Path(out).name.startswith("teach-p-finetune-")
+
+
+def test_the_window_has_a_teach_tab_on_ctrl_5_that_opens_its_model_in_predict_and_fine_tunes_on_train(
+    qtbot, gui_settings, tiny_checkpoint, tmp_path
+):
+    from gui.main_window import MainWindow
+
+    window = MainWindow(gui_settings)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.engine_ready, timeout=TIMEOUT_MS):
+        window.show()
+    window.teach_tab_action.trigger()
+    assert window.tabs.currentWidget() is window.teach_tab and window.teach_tab.isEnabled()
+    window.teach_tab.open_in_predict.emit(str(tiny_checkpoint))  # what "Open in Predict" sends
+    assert window.tabs.currentWidget() is window.predict_tab
+    qtbot.waitUntil(lambda: window.predict_tab.checkpoint == str(tiny_checkpoint), timeout=TIMEOUT_MS)
+
+    # Fine-tuning is a normal run on the Train tab, from the Teach project's settings.
+    photos = _photos(tmp_path / "photos", per_class=5)
+    project = engine.TeachProject.create(tmp_path / "p")
+    project.import_folder(photos)
+    config = engine.teach_config(project, model_args={"transfer": "finetune", "input_size": 224}, epochs=1)
+    out = tmp_path / "runs" / "teach-p-finetune"
+    assert window.fine_tune(config, str(out))
+    assert window.tabs.currentWidget() is window.train_tab and window.train_tab.running
+    form = window.train_tab.form.config()
+    assert form.model == "efficientnet_lite0" and form.model_args["transfer"] == "finetune"
+    assert form.data == str(project.folder) and window.train_tab.output.text() == str(out)
+    window.train_tab.stop()
+    qtbot.waitUntil(lambda: not window.train_tab.running, timeout=TIMEOUT_MS)
