@@ -138,7 +138,7 @@ def test_import_trains_by_itself_shows_held_out_accuracy_and_tries_photos(
     qtbot.waitUntil(lambda: tab.project is not None, timeout=TIMEOUT_MS)
     # test photos dropped before any model: they wait, then get their answers
     _drop(tab.test_list.viewport(), [tests / "red" / "red-0.jpg"])
-    tab.import_folder(str(photos))
+    _drop(tab.bins_box, [photos])  # a folder of class folders dropped beside the bins: imported
     _idle(qtbot, tab, lambda: tab.report is not None)
 
     run = engine.runs_dir() / "teach-colours"

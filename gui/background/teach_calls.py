@@ -16,12 +16,15 @@ from .engine_calls import _progress_to
 from .qimages import load_photo
 
 __all__ = [
+    "Added",
     "HeldOutReport",
     "OpenedProject",
     "Thumbnail",
+    "add_photos",
     "compute_features",
     "current_model",
     "held_out_report",
+    "import_folder",
     "load_thumbnails",
     "open_project",
     "project_call",
@@ -34,6 +37,65 @@ __all__ = [
 def project_call(state, project, method: str, *args):
     """``project.<method>(*args)`` in the worker (add_photos, import_folder, rename_class...)."""
     return getattr(project, method)(*args)
+
+
+ADD_CHUNK = 16  # photos added between two updates of the window
+
+
+@dataclass
+class Added:
+    """Partial result of :func:`add_photos` / :func:`import_folder`: a chunk went in."""
+
+    class_name: str
+    report: object  # engine.AddReport of this chunk
+
+
+def add_photos(state, project, class_name: str, paths: list[str]) -> dict:
+    """Add files and folders' images to a class in chunks, each reported as :class:`Added`
+    (the window shows them, and their features start, while the rest are added); returns
+    ``{class: AddReport}`` for everything."""
+    import engine
+
+    files = [str(p) for p in engine.expand_inputs(paths)]
+    total = engine.AddReport()
+    _add_chunks(state, project, class_name, files, total, (0, len(files)))
+    return {class_name: total}
+
+
+def _add_chunks(state, project, class_name: str, files: list[str], total, counter: tuple[int, int]) -> None:
+    base, overall = counter
+    for start in range(0, len(files), ADD_CHUNK):
+        if state.is_interruption_requested():
+            break
+        report = project.add_photos(class_name, files[start : start + ADD_CHUNK])
+        total.added += report.added
+        total.duplicates += report.duplicates
+        total.errors += report.errors
+        done = base + min(start + ADD_CHUNK, len(files))
+        state.set_partial_result(Added(class_name, report))
+        state.set_progress(done / max(overall, 1), f"{done:,} of {overall:,} photos")
+
+
+def import_folder(state, project, folder: str) -> dict:
+    """A folder with one sub-folder per class, as ``TeachProject.import_folder`` does it, in chunks."""
+    import engine
+
+    root = Path(folder).expanduser()
+    subs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+    if not subs:
+        raise engine.DataError(f"{root}: no class sub-folders (expected one folder of photos per class)")
+    listed = [(sub.name, [str(p) for p in engine.expand_inputs([sub])]) for sub in subs]
+    overall, done, reports = sum(len(files) for _, files in listed), 0, {}
+    for name, files in listed:
+        existing = {c.lower(): c for c in project.class_names()}
+        if name.lower() not in existing:
+            project.add_class(name)
+            state.set_partial_result(Added(name, engine.AddReport()))
+        name = existing.get(name.lower(), name.strip())
+        reports[name] = engine.AddReport()
+        _add_chunks(state, project, name, files, reports[name], (done, overall))
+        done += len(files)
+    return reports
 
 
 def snapshot(project):

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from ..background.qimages import enlarge
 
-__all__ = ["THUMB", "ClassBin", "local_paths"]
+__all__ = ["THUMB", "ClassBin", "DropArea", "local_paths"]
 
 THUMB = 56  # thumbnail side in logical pixels
 
@@ -112,33 +112,36 @@ class ClassBin(QFrame):
         self.add_button.clicked.connect(lambda: self.add_requested.emit(self.name))
         self.strip.delete_pressed.connect(self._delete_selected)
         self.strip.customContextMenuRequested.connect(self._photo_menu)
-        self._items: dict[str, QListWidgetItem] = {}  # photo name -> item
+        self._items: dict[str, QListWidgetItem] = {}  # photo name -> item, in the order shown
         self.set_photos([], {})
 
     # ----------------------------------------------------------------- contents
     def set_photos(self, photos, thumbnails: dict, missing: set[str] | None = None) -> None:
-        """Show ``photos`` (ProjectPhoto list) with the thumbnails known so far (sha256 -> QImage)."""
+        """Show ``photos`` (ProjectPhoto list) with the thumbnails known so far (sha256 -> QImage).
+
+        Incremental: items of photos gone are taken out, new photos' items are added; the others
+        are left as they are (a bin of 1,000 photos gets one more without redrawing 1,000 icons).
+        """
         missing = missing or set()
         n = len(photos)
         self.title.setText(f"<b>{self.name}</b> · {n} photo{'s' if n != 1 else ''}")
-        names = [p.name for p in photos]
-        if names != list(self._items):
-            self.strip.clear()
-            self._items = {}
-            for p in photos:
-                item = QListWidgetItem()
+        names = {p.name for p in photos}
+        for name in [k for k in self._items if k not in names]:
+            self.strip.takeItem(self.strip.row(self._items.pop(name)))
+        for p in photos:
+            item = self._items.get(p.name)
+            fresh = item is None
+            if fresh:
+                item = self._items[p.name] = QListWidgetItem()
                 item.setData(Qt.ItemDataRole.UserRole, p.name)
                 item.setSizeHint(QSize(THUMB + 6, THUMB + 6))
                 self.strip.addItem(item)
-                self._items[p.name] = item
-        for p in photos:
-            item = self._items[p.name]
             if p.name in missing:
                 item.setToolTip(f"{p.name}: the original is gone ({p.source})")
                 item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
-                continue
-            item.setToolTip(f"{p.name}\n{p.source}")
-            self.set_thumbnail(p.name, thumbnails.get(p.sha256))
+            elif fresh:
+                item.setToolTip(f"{p.name}\n{p.source}")
+                self.set_thumbnail(p.name, thumbnails.get(p.sha256))
         self.hint.setVisible(n == 0)
         self.strip.setVisible(n > 0)
 
@@ -213,3 +216,26 @@ class ClassBin(QFrame):
     def _unhighlight(self) -> None:
         self.setFrameShadow(QFrame.Shadow.Plain)
         self.setBackgroundRole(self.palette().ColorRole.Window)
+
+
+class DropArea(QWidget):
+    """The column the bins stand in: a drop outside every bin (a folder of class folders) lands here."""
+
+    files_dropped = Signal(list)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+
+    def dragEnterEvent(self, event) -> None:
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = local_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.files_dropped.emit(paths)

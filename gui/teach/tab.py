@@ -42,7 +42,7 @@ from ..background.task import Task, TaskError
 from ..background.training_run import TrainingRun
 from ..settings import Settings
 from ..widgets.message_bar import MessageBar
-from .class_bin import THUMB, ClassBin, local_paths
+from .class_bin import THUMB, ClassBin, DropArea, local_paths
 from .model_panel import ModelPanel
 from .test_area import TestList
 
@@ -73,7 +73,9 @@ class TeachTab(QWidget):
         self.cache = engine_calls.PredictorCache()
         self._bins: dict[str, ClassBin] = {}
         self._thumbs: dict[str, object] = {}  # sha256 -> QImage
+        self._where: dict[str, list[tuple[str, str]]] = {}  # sha256 -> [(class, photo name)]
         self._thumb_jobs: list[tuple[str, str]] = []
+        self._thumb_asked: set[str] = set()  # sha256 of every photo whose thumbnail was asked for
         self._thumb_task: Task | None = None
         self._ops: list[tuple] = []  # (project, method, args, on_done)
         self._op_task: Task | None = None
@@ -112,7 +114,7 @@ class TeachTab(QWidget):
         self.add_class_button = QPushButton("Add class…")
         self.classes_hint = QLabel()
         self.classes_hint.setWordWrap(True)
-        self.bins_box = QWidget()
+        self.bins_box = DropArea()
         self.bins_layout = QVBoxLayout(self.bins_box)
         self.bins_layout.setContentsMargins(0, 0, 0, 0)
         self.bins_layout.addStretch(1)
@@ -176,6 +178,7 @@ class TeachTab(QWidget):
         self.test_open_button.clicked.connect(self.open_test_dialog)
         self.test_clear_button.clicked.connect(self.clear_tests)
         self.test_list.files_dropped.connect(self.add_test_photos)
+        self.bins_box.files_dropped.connect(self._dropped_beside_bins)
         self.test_list.add_to_class.connect(lambda path, name: self.add_files(name, [path]))
         self.test_list.remove_requested.connect(self._remove_tests)
         self.model_panel.predict_button.clicked.connect(
@@ -352,7 +355,18 @@ class TeachTab(QWidget):
         paths = [str(p) for p in paths]
         if paths:
             self.status_message.emit(f"Adding {engine.plural(len(paths), 'item')} to {class_name}…")
-            self._queue_op("add_photos", class_name, paths, on_done=lambda r: self._on_added({class_name: r}))
+            self._queue_call(teach_calls.add_photos, class_name, paths, on_done=self._on_added)
+
+    def _dropped_beside_bins(self, paths: list[str]) -> None:
+        """A drop outside every bin: one folder is imported as a folder of class folders."""
+        if len(paths) == 1:
+            self.import_folder(paths[0])
+        else:
+            self.message.show_message(
+                "Drop photos on the class they show (Add class… makes one), or drop here one folder "
+                "with a sub-folder of photos per class.",
+                "info",
+            )
 
     def import_folder_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import a folder with one sub-folder of photos per class")
@@ -363,7 +377,7 @@ class TeachTab(QWidget):
         if not self._ensure_project(lambda: self.import_folder(folder)):
             return
         self.status_message.emit(f"Importing {folder}…")
-        self._queue_op("import_folder", folder, on_done=self._on_added)
+        self._queue_call(teach_calls.import_folder, folder, on_done=self._on_added)
 
     def add_files_dialog(self, class_name: str) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, f"Add photos to {class_name}", "", IMAGE_FILTER)
@@ -431,9 +445,15 @@ class TeachTab(QWidget):
 
     # ----------------------------------------------------------------- the change queue
     def _queue_op(self, method: str, *args, on_done=None) -> None:
+        """``project.<method>(*args)`` after the changes queued before it, in a worker."""
+        self._queue_call(teach_calls.project_call, method, *args, on_done=on_done)
+
+    def _queue_call(self, fn, *args, on_done=None) -> None:
+        """``fn(state, project, *args)`` after the changes queued before it; its partial results
+        (:class:`teach_calls.Added`) update the window as they come."""
         if self.project is None:
             return
-        self._ops.append((self.project, method, args, on_done))
+        self._ops.append((self.project, fn, args, on_done))
         self._next_op()
 
     @property
@@ -457,9 +477,13 @@ class TeachTab(QWidget):
     def _next_op(self) -> None:
         if self._op_task is not None or not self._ops:
             return
-        project, method, args, on_done = self._ops.pop(0)
-        task = Task(teach_calls.project_call, project, method, *args, name=f"project {method}")
+        project, fn, args, on_done = self._ops.pop(0)
+        task = Task(fn, project, *args, name=f"project {args[0] if fn is teach_calls.project_call else fn.__name__}")
         self._op_task = task
+        task.partial.connect(lambda added: project is self.project and self._on_chunk(added))
+        task.progress.connect(
+            lambda fraction, text: project is self.project and self.status_message.emit(f"Adding photos: {text}")
+        )
         if on_done is not None:
             task.succeeded.connect(lambda result: project is self.project and on_done(result))
         task.failed.connect(lambda error: project is self.project and self.message.show_message(error.message, "error"))
@@ -471,6 +495,10 @@ class TeachTab(QWidget):
         if project is self.project:
             self._changed()
         self._next_op()
+
+    def _on_chunk(self, added: teach_calls.Added) -> None:
+        """Some photos went in while more are being added: show them, start their features."""
+        self._changed()
 
     def _changed(self) -> None:
         """The project changed: bins, features, and a new training once things settle."""
@@ -488,6 +516,9 @@ class TeachTab(QWidget):
         if self.project is None:
             return
         names = self.project.class_names()
+        self._where = {}
+        for cname, p in self.project.all_photos():
+            self._where.setdefault(p.sha256, []).append((cname, p.name))
         for name in list(self._bins):
             if name not in names:
                 self._bins.pop(name).deleteLater()
@@ -501,7 +532,8 @@ class TeachTab(QWidget):
                 c.photos, self._thumbs, {n.split("/", 1)[1] for n in self.missing if n.startswith(f"{c.name}/")}
             )
             for p in c.photos:
-                if p.sha256 not in self._thumbs and f"{c.name}/{p.name}" not in self.missing:
+                if p.sha256 not in self._thumb_asked and f"{c.name}/{p.name}" not in self.missing:
+                    self._thumb_asked.add(p.sha256)
                     self._thumb_jobs.append((p.sha256, str(self.project.photo_path(c.name, p))))
         self.test_list.classes = names
         self._next_thumbs()
@@ -543,12 +575,9 @@ class TeachTab(QWidget):
         if thumb.image is None:
             return
         self._thumbs[thumb.key] = thumb.image
-        if self.project is None:
-            return
-        for c in self.project.classes:
-            for p in c.photos:
-                if p.sha256 == thumb.key and c.name in self._bins:
-                    self._bins[c.name].set_thumbnail(p.name, thumb.image)
+        for cname, name in self._where.get(thumb.key, []):
+            if cname in self._bins:
+                self._bins[cname].set_thumbnail(name, thumb.image)
 
     def _thumbs_done(self) -> None:
         self._thumb_task = None
@@ -559,8 +588,8 @@ class TeachTab(QWidget):
         """Start whatever is due: a features pass, then (once settled and ready) a training."""
         if self.project is None or self._opening.busy:
             return
-        if self._features_dirty and self._features_task is None and self._op_task is None:
-            self._start_features()
+        if self._features_dirty and self._features_task is None:
+            self._start_features()  # on a snapshot: photos being added meanwhile come in the next pass
         if (
             self._train_dirty
             and self._training is None
