@@ -147,7 +147,7 @@ def test_import_trains_by_itself_shows_held_out_accuracy_and_tries_photos(
     accuracy = tab.model_panel.accuracy.text()
     assert accuracy.startswith(f"Accuracy on {tab.report.images} held-out photos: ")
     assert tab.report.images == 3  # 20% of 15
-    assert "held out from training" in tab.model_panel.source.text()
+    assert "training never saw" in tab.model_panel.source.text()
     assert "teach-colours/best.pt" in tab.model_panel.source.text()
     for name in COLOURS:
         assert name in tab.model_panel.per_class.text()

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from PySide6.QtGui import QImage
 
-from .engine_calls import _progress_to
 from .qimages import load_photo
 
 __all__ = [
@@ -110,8 +109,17 @@ def compute_features(state, project) -> dict[str, str]:
     """Every photo's backbone features into the cache (cached ones cost nothing); the errors."""
     import engine
 
-    state.set_progress(0.0, "preparing the ImageNet backbone")
-    return engine.project_features(project, _progress_to(state), state.is_interruption_requested)
+    state.set_progress(None, "preparing the ImageNet network")
+
+    def report(done: int, total: int, stage: str) -> None:
+        n = max(total // 2, 1)  # the engine counts each photo twice: decoded, then read
+        if stage == "decoding":
+            text = f"opening photo {done:,} of {n:,}"
+        else:
+            text = f"reading photo {max(done - n, 0):,} of {n:,} (photos read before are cached)"
+        state.set_progress(done / total if total else None, text)
+
+    return engine.project_features(project, report, state.is_interruption_requested)
 
 
 @dataclass

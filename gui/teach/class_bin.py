@@ -48,12 +48,21 @@ class _PhotoStrip(QListWidget):
         self.setMovement(QListView.Movement.Static)
         self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.setUniformItemSizes(True)
-        self.setMinimumHeight(THUMB + 20)
-        self.setMaximumHeight(2 * (THUMB + 8) + 12)
+        self.rows_shown = 3  # at most; more photos scroll
         # Drops go to the bin around it (the list would take them as internal moves).
         self.setAcceptDrops(False)
         self.viewport().setAcceptDrops(False)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def fit(self) -> None:
+        """As tall as the rows the photos fill, up to ``rows_shown`` (then it scrolls)."""
+        per_row = max(1, (self.viewport().width() or self.width()) // (THUMB + 8))
+        rows = max(1, min(self.rows_shown, -(-self.count() // per_row)))
+        self.setFixedHeight(rows * (THUMB + 8) + 2 * self.frameWidth() + 4)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit()
 
     def keyPressEvent(self, event) -> None:
         if event.matches(QKeySequence.StandardKey.Delete) or event.key() == Qt.Key.Key_Backspace:
@@ -144,6 +153,7 @@ class ClassBin(QFrame):
                 self.set_thumbnail(p.name, thumbnails.get(p.sha256))
         self.hint.setVisible(n == 0)
         self.strip.setVisible(n > 0)
+        self.strip.fit()
 
     def set_thumbnail(self, photo_name: str, image) -> None:
         item = self._items.get(photo_name)
@@ -226,6 +236,25 @@ class DropArea(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setAcceptDrops(True)
+        self.placeholder = ""  # drawn while there are no bins
+
+    def set_placeholder(self, text: str) -> None:
+        self.placeholder = text
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.placeholder:
+            from PySide6.QtGui import QPainter
+
+            painter = QPainter(self)
+            painter.setPen(self.palette().color(self.palette().ColorRole.PlaceholderText))
+            painter.drawText(
+                self.rect().adjusted(24, 24, -24, -24),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self.placeholder,
+            )
+            painter.end()
 
     def dragEnterEvent(self, event) -> None:
         if local_paths(event.mimeData()):

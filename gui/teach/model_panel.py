@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QVBoxLayout
 
 __all__ = ["ModelPanel"]
 
@@ -16,7 +16,14 @@ def _label(word_wrap: bool = True) -> QLabel:
     label = QLabel()
     label.setWordWrap(word_wrap)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
     return label
+
+
+def _show(label: QLabel, text: str) -> None:
+    """Set a label's text; an empty label takes no room."""
+    label.setText(text)
+    label.setVisible(bool(text))
 
 
 class ModelPanel(QGroupBox):
@@ -63,11 +70,12 @@ class ModelPanel(QGroupBox):
         layout.addWidget(self.tips)
         layout.addLayout(buttons)
         layout.addWidget(self.note)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.set_model(None)
 
     def set_state(self, text: str, fraction: float | None = None, busy: bool = False) -> None:
         """A line on what runs now; a progress bar while it runs (``fraction`` None: no measure yet)."""
-        self.state.setText(text)
+        _show(self.state, text)
         if not busy:
             self.progress.hide()
             return
@@ -82,27 +90,27 @@ class ModelPanel(QGroupBox):
         for b in (self.predict_button, self.export_button):
             b.setEnabled(checkpoint is not None)
         if checkpoint is None:
-            self.accuracy.clear()
-            self.source.clear()
-            self.per_class.clear()
-            self.note.setText("")
+            self.clear_report()
+            _show(self.note, "")
         else:
-            self.note.setText(
-                f"The model is an ordinary checkpoint ({checkpoint}): open it in Predict, export it "
-                "(File ▸ Export model…), or find it on the Runs tab."
+            _show(
+                self.note,
+                f"The model is an ordinary checkpoint, {checkpoint}: open it in Predict, export it "
+                "(also File ▸ Export model…), find it on the Runs tab.",
             )
 
     def set_report(self, report, trained_on: int | None, fine_tuned: bool = False) -> None:
         """The held-out numbers (``teach_calls.HeldOutReport``) and where they came from."""
         n = report.images
-        self.accuracy.setText(f"Accuracy on {n} held-out photo{'s' if n != 1 else ''}: {report.accuracy:.0%}")
-        how = "the whole network fine-tuned" if fine_tuned else "ImageNet features, last layer trained"
-        trained = f", trained on {trained_on} other photos" if trained_on else ""
-        small = f"; with {n} photos each one is {1 / n:.0%}" if 0 < n < 50 else ""
-        tta = ", photos averaged with their mirror image" if report.tta else ""
-        self.source.setText(
-            f"From {Path(report.checkpoint).parent.name}/{Path(report.checkpoint).name} ({how}{trained}), "
-            f"on the 20% of the photos held out from training{tta}{small}."
+        _show(self.accuracy, f"Accuracy on {n} held-out photo{'s' if n != 1 else ''}: {report.accuracy:.0%}")
+        how = "whole network fine-tuned" if fine_tuned else "last layer trained"
+        trained = f" on {trained_on} other photos" if trained_on else ""
+        small = f" Each photo is {1 / n:.0%}." if 0 < n < 50 else ""
+        tta = " (each with its mirror image)" if report.tta else ""
+        _show(
+            self.source,
+            f"{Path(report.checkpoint).parent.name}/{Path(report.checkpoint).name}, {how}{trained}, "
+            f"on the 20% of the photos training never saw{tta}.{small}",
         )
         rows = []
         for name, right, total in report.per_class:
@@ -111,15 +119,12 @@ class ModelPanel(QGroupBox):
                 f"<tr><td>{escape(name)}</td><td align='right'>&nbsp;&nbsp;{right} of {total} right</td>"
                 f"<td align='right'>&nbsp;&nbsp;{share}</td></tr>"
             )
-        self.per_class.setText(f"<table>{''.join(rows)}</table>")
+        _show(self.per_class, f"<table>{''.join(rows)}</table>")
 
     def clear_report(self, why: str = "") -> None:
-        self.accuracy.setText(why)
-        self.source.clear()
-        self.per_class.clear()
+        _show(self.accuracy, why)
+        _show(self.source, "")
+        _show(self.per_class, "")
 
     def set_tips(self, tips: list[str]) -> None:
-        if not tips:
-            self.tips.clear()
-            return
-        self.tips.setText("<br>".join(f"⚠ {escape(t)}" for t in tips))
+        _show(self.tips, "<br>".join(f"⚠ {escape(t)}" for t in tips))

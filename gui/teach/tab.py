@@ -51,6 +51,10 @@ __all__ = ["DEBOUNCE_MS", "TeachTab"]
 _logger = logging.getLogger(__name__)
 DEBOUNCE_MS = 1000  # training starts this long after the last change
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif *.ppm *.pgm);;All files (*)"
+_EMPTY = (
+    "Add class… makes a class: then drop photos or folders of it on it.\n\n"
+    "Or drop here a folder with one sub-folder of photos per class (Import folder…)."
+)
 MAX_LINES = 8  # per-file lines shown in the message bar; the rest are counted (all are in the log)
 
 
@@ -302,6 +306,7 @@ class TeachTab(QWidget):
         enabled = self.project is not None
         self.save_as_button.setEnabled(enabled)
         if not enabled:
+            self.bins_box.set_placeholder(_EMPTY)
             self.project_label.setText("No project yet: add a class, import a folder, or open a project.")
             self.classes_hint.setText("")
             self.model_panel.set_state(
@@ -536,6 +541,7 @@ class TeachTab(QWidget):
                     self._thumb_asked.add(p.sha256)
                     self._thumb_jobs.append((p.sha256, str(self.project.photo_path(c.name, p))))
         self.test_list.classes = names
+        self.bins_box.set_placeholder("" if names else _EMPTY)
         self._next_thumbs()
         counts = self.project.counts()
         total = sum(counts.values())
