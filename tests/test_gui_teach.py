@@ -118,7 +118,17 @@ def test_a_project_of_class_bins_fed_by_drops_reports_duplicates_and_bad_files(
     tab.rename_class("blue", "sky")
     _idle(qtbot, tab, lambda: set(tab._bins) == {"red", "sky"})
 
-    # Reopening (a new window, same settings) restores the project, its classes and counts.
+    # Save as: the project is copied to another folder and continues there; the original stays.
+    first = tab.project.folder
+    tab.save_as(tmp_path / "copy")
+    _idle(qtbot, tab, lambda: tab.project.folder == (tmp_path / "copy").resolve())
+    assert tab.project.counts() == {"red": 1, "sky": 2}
+    assert engine.TeachProject.open(first).counts() == {"red": 1, "sky": 2}
+    assert str(tmp_path / "copy") in tab.project_label.text()
+
+    # Reopening (a new window, same settings) restores the project, its classes and counts; a
+    # photo whose original was deleted meanwhile is named.
+    (photos / "blue" / "blue-0.jpg").unlink()
     again = TeachTab(gui_settings)
     qtbot.addWidget(again)
     again.engine_ready(engine_info)
@@ -127,6 +137,16 @@ def test_a_project_of_class_bins_fed_by_drops_reports_duplicates_and_bad_files(
     assert again.project.folder == tab.project.folder
     assert again.project.counts() == {"red": 1, "sky": 2}
     assert "2 photos" in again.bin("sky").title.text()
+    assert again.message.kind == "warning" and "1 photo of this project can no longer be opened" in again.message.text()
+    assert "sky/blue-0.jpg" in again.message.text()
+
+
+def test_a_first_class_without_a_project_creates_one_and_says_where(qtbot, tab):
+    tab.add_class("cats")
+    _idle(qtbot, tab, lambda: "cats" in tab._bins)
+    folder = engine.data_dir() / "teach-projects" / "project-1"
+    assert tab.project.folder == folder.resolve()
+    assert f"New project in {folder}" in tab.message.text()
 
 
 def test_import_trains_by_itself_shows_held_out_accuracy_and_tries_photos(
@@ -171,13 +191,28 @@ def test_import_trains_by_itself_shows_held_out_accuracy_and_tries_photos(
     _idle(qtbot, tab, lambda: tab.project.counts()["green"] == 6 and tab.report is not first_report)
     assert "classifying" not in "".join(tab.test_answers())
 
-    # Reopened: the same model, measured again, nothing retrained, features all cached.
+    # A fine-tuning (run by the Train tab) becomes this tab's model when it completes.
+    from types import SimpleNamespace
+
+    asked = []
+    tab.fine_tune_requested.connect(lambda cfg, out: asked.append(out))
+    tab.fine_tune()
+    tuned = Path(asked[0]) / "best.pt"
+    tuned.parent.mkdir(parents=True)
+    tuned.write_bytes((run / "best.pt").read_bytes())  # stands in for the fine-tuned model
+    (tuned.parent / "config.json").write_bytes((run / "config.json").read_bytes())
+    tab.fine_tune_finished(SimpleNamespace(status="completed", best_checkpoint=str(tuned)))
+    _idle(qtbot, tab, lambda: tab.report is not None and tab.report.checkpoint == str(tuned))
+    assert tab.checkpoint == str(tuned) and "whole network fine-tuned" in tab.model_panel.source.text()
+    assert "Fine-tuned" in tab.model_panel.state.text()
+
+    # Reopened: the newest model (the fine-tuned one), measured again, nothing retrained.
     mtime = (run / "best.pt").stat().st_mtime
     again = TeachTab(gui_settings)
     qtbot.addWidget(again)
     again.engine_ready(engine_info)
     _idle(qtbot, again, lambda: again.report is not None)
-    assert again.checkpoint == tab.checkpoint
+    assert again.checkpoint == tab.checkpoint == str(tuned) and again.fine_tuned
     assert (run / "best.pt").stat().st_mtime == mtime
     assert again.project.counts() == {"blue": 5, "green": 6, "red": 5}
 

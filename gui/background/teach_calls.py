@@ -204,20 +204,29 @@ def open_project(state, folder: str, create: bool = False) -> OpenedProject:
 
 
 def current_model(project) -> str | None:
-    """The project's best.pt if it was trained on this project after its last change, else None."""
+    """The project's newest model trained after its last change (its own run, or a fine-tuning
+    of it), else None: the model to show when the project opens, without training again."""
     import json
 
     import engine
 
-    best = run_folder(project) / "best.pt"
-    manifest = project.folder / engine.PROJECT_FILE
+    folder = run_folder(project)
+    candidates = [folder / "best.pt", *folder.parent.glob(f"{folder.name}-finetune-*/best.pt")]
     try:
-        config = json.loads((best.parent / "config.json").read_text(encoding="utf-8"))
-        trained_on = Path(config.get("data", "")).resolve()
-        fresh = best.stat().st_mtime >= manifest.stat().st_mtime
-    except (OSError, ValueError, AttributeError):
+        changed = (project.folder / engine.PROJECT_FILE).stat().st_mtime
+    except OSError:
         return None
-    return str(best) if fresh and trained_on == project.folder else None
+    fresh = []
+    for best in candidates:
+        try:
+            config = json.loads((best.parent / "config.json").read_text(encoding="utf-8"))
+            trained_on = Path(config.get("data", "")).resolve()
+            when = best.stat().st_mtime
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue
+        if when >= changed and trained_on == project.folder:
+            fresh.append((when, str(best)))
+    return max(fresh)[1] if fresh else None
 
 
 def save_project_as(state, project, folder: str) -> OpenedProject:

@@ -267,6 +267,7 @@ class TeachTab(QWidget):
         self._features_dirty = True
         if opened.model is not None:  # trained after the last change: shown as is, nothing retrained
             self._trained_generation = self._generation
+            self.fine_tuned = "-finetune-" in Path(opened.model).parent.name
             self._set_model(opened.model)
         else:
             self._train_dirty = self.project.ready()
@@ -299,7 +300,16 @@ class TeachTab(QWidget):
         if self.project is not None:
             return True
         folder = self._default_folder()
-        self.new_project(folder, then=then)
+
+        def created() -> None:
+            self.message.show_message(
+                f"New project in {folder}: changes save themselves. New project… or Save as… "
+                "puts a project in a folder of your choice.",
+                "info",
+            )
+            then()
+
+        self.new_project(folder, then=created)
         return False
 
     def _show_project(self) -> None:
@@ -631,7 +641,10 @@ class TeachTab(QWidget):
         if self.project is None or project.folder != self.project.folder:
             return
         current = {f"{c}/{p.name}" for c, p in self.project.all_photos()}
-        new = {k: v for k, v in errors.items() if k in current and k not in self._feature_errors}
+        # photos whose original is gone were named when the project opened: said once
+        new = {
+            k: v for k, v in errors.items() if k in current and k not in self._feature_errors and k not in self.missing
+        }
         self._feature_errors = {k: v for k, v in errors.items() if k in current}
         if new:
             lines = [f"{k}: {v}" for k, v in list(new.items())[:MAX_LINES]]
@@ -662,7 +675,7 @@ class TeachTab(QWidget):
         )
         run.log.connect(lambda level, text: level != "info" and _logger.warning("teach training: %s", text))
         run.finished.connect(lambda rf: self._on_trained(project, rf, generation, counts, config))
-        run.failed.connect(lambda error: self._on_train_failed(project, error))
+        run.failed.connect(lambda error: self._on_train_failed(project, error, generation))
         run.done.connect(self._training_done)
         run.start()
 
@@ -670,15 +683,22 @@ class TeachTab(QWidget):
         if project is not self.project:
             return
         if rf.status != "completed" or not rf.best_checkpoint:
-            if rf.status == "failed":
+            if rf.status == "failed" and generation != self._generation:
+                # The photos changed under it (a class renamed mid-run): the next run is due anyway.
+                _logger.info("teach: a run on changed photos failed (%s); training again", rf.message)
+                self._train_dirty = True
+            elif rf.status == "failed":
                 self.message.show_message(f"Training failed: {rf.message}", "error")
             return
         self._trained_generation = generation
         self.fine_tuned = False
         self._set_model(rf.best_checkpoint, tta=config.tta, counts=counts)
 
-    def _on_train_failed(self, project, error: TaskError) -> None:
-        if project is self.project:
+    def _on_train_failed(self, project, error: TaskError, generation: int) -> None:
+        if project is self.project and generation != self._generation:
+            _logger.info("teach: a run on changed photos could not start (%s); training again", error.message)
+            self._train_dirty = True
+        elif project is self.project:
             self.message.show_message(f"Training could not start: {error.message}", "error")
 
     def _training_done(self) -> None:
