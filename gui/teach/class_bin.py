@@ -58,7 +58,9 @@ class _PhotoStrip(QListWidget):
         """As tall as the rows the photos fill, up to ``rows_shown`` (then it scrolls)."""
         per_row = max(1, (self.viewport().width() or self.width()) // (THUMB + 8))
         rows = max(1, min(self.rows_shown, -(-self.count() // per_row)))
-        self.setFixedHeight(rows * (THUMB + 8) + 2 * self.frameWidth() + 4)
+        height = rows * (THUMB + 8) + 2 * self.frameWidth() + 4
+        if height != self.height() or self.minimumHeight() != height:
+            self.setFixedHeight(height)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -133,7 +135,9 @@ class ClassBin(QFrame):
         """
         missing = missing or set()
         n = len(photos)
-        self.title.setText(f"<b>{self.name}</b> · {n} photo{'s' if n != 1 else ''}")
+        title = f"<b>{self.name}</b> · {n} photo{'s' if n != 1 else ''}"
+        if title != self.title.text():
+            self.title.setText(title)
         names = {p.name for p in photos}
         for name in [k for k in self._items if k not in names]:
             self.strip.takeItem(self.strip.row(self._items.pop(name)))

@@ -22,8 +22,10 @@ def _label(word_wrap: bool = True) -> QLabel:
 
 def _show(label: QLabel, text: str) -> None:
     """Set a label's text; an empty label takes no room."""
-    label.setText(text)
-    label.setVisible(bool(text))
+    if text != label.text():
+        label.setText(text)
+    if label.isHidden() == bool(text):  # hidden with a text, or shown without one
+        label.setVisible(bool(text))
 
 
 class ModelPanel(QGroupBox):

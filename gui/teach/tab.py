@@ -541,7 +541,8 @@ class TeachTab(QWidget):
             b = self._bins.get(c.name)
             if b is None:
                 b = self._make_bin(c.name)
-            self.bins_layout.insertWidget(i, b)
+            if self.bins_layout.indexOf(b) != i:
+                self.bins_layout.insertWidget(i, b)  # new, or the order changed
             b.other_classes = [n for n in names if n != c.name]
             b.set_photos(
                 c.photos, self._thumbs, {n.split("/", 1)[1] for n in self.missing if n.startswith(f"{c.name}/")}
