@@ -326,6 +326,7 @@ class MainWindow(QMainWindow):
                 "A training run is in progress on the Train tab: fine-tune once it has finished.", "warning"
             )
             return False
+        self.train_tab.form.set_preset("photos")  # so the form says what the fine-tuning changes from it
         self.train_tab.form.set_config(config)
         self.train_tab.output.setText(out_dir)
         self.show_tab("train")

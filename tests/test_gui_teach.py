@@ -261,5 +261,6 @@ def test_the_window_has_a_teach_tab_on_ctrl_5_that_opens_its_model_in_predict_an
     form = window.train_tab.form.config()
     assert form.model == "efficientnet_lite0" and form.model_args["transfer"] == "finetune"
     assert form.data == str(project.folder) and window.train_tab.output.text() == str(out)
+    assert "preset 'My own photos" in window.train_tab.form.preset_info.text()  # what it changes from
     window.train_tab.stop()
     qtbot.waitUntil(lambda: not window.train_tab.running, timeout=TIMEOUT_MS)
