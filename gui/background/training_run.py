@@ -58,8 +58,9 @@ def _train(state: TaskState, config, out_dir: str, resume: str | None, overwrite
     engine_logger = logging.getLogger("engine")
     engine_logger.addHandler(handler)
     try:
+        extra = {"overwrite": True} if overwrite else {}  # passed only when asked (the Teach tab)
         return engine.train(
-            config, out_dir, callback=forward, stop=state, resume=resume, reserve_ui_thread=True, overwrite=overwrite
+            config, out_dir, callback=forward, stop=state, resume=resume, reserve_ui_thread=True, **extra
         )
     finally:
         engine_logger.removeHandler(handler)
