@@ -31,9 +31,10 @@ def _photos(root: Path, per_class: int = 5, size: int = 64, seed: int = 0) -> Pa
     return root
 
 
-def _drop(widget, paths) -> None:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+def _drop(widget, paths=None, mime=None) -> None:
+    if mime is None:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     enter = QDragEnterEvent(
         QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     )
@@ -115,6 +116,12 @@ def test_a_project_of_class_bins_fed_by_drops_reports_duplicates_and_bad_files(
     move = next(a for a in menu.actions() if a.text() == "Move to ▸").menu()
     next(a for a in move.actions() if a.text() == "blue").trigger()
     _idle(qtbot, tab, lambda: tab.project.counts() == {"red": 1, "blue": 2})
+    # A photo dragged from one bin to another moves there (and back).
+    for source, target in (("blue", "red"), ("red", "blue")):
+        strip = tab.bin(source).strip
+        _drop(tab.bin(target), mime=strip.mimeData([strip.item(strip.count() - 1)]))
+        _idle(qtbot, tab, lambda t=target: tab.project.counts()[t] == 2)
+    assert tab.project.counts() == {"red": 1, "blue": 2}
     tab.rename_class("blue", "sky")
     _idle(qtbot, tab, lambda: set(tab._bins) == {"red", "sky"})
 

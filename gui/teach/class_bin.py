@@ -4,7 +4,9 @@ remove; a photo's context menu or the Delete key removes it or moves it to anoth
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+import json
+
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
@@ -22,9 +24,21 @@ from PySide6.QtWidgets import (
 
 from ..background.qimages import enlarge
 
-__all__ = ["THUMB", "ClassBin", "DropArea", "local_paths"]
+__all__ = ["PHOTO_MIME", "THUMB", "ClassBin", "DropArea", "dragged_photos", "local_paths"]
 
 THUMB = 56  # thumbnail side in logical pixels
+PHOTO_MIME = "application/x-cifar-studio-teach-photos"  # photos dragged from one bin to another
+
+
+def dragged_photos(mime) -> tuple[str, list[str]] | None:
+    """``(class, photo names)`` a drag from a bin carries, or None."""
+    if mime is None or not mime.hasFormat(PHOTO_MIME):
+        return None
+    try:
+        data = json.loads(bytes(mime.data(PHOTO_MIME)).decode("utf-8"))
+        return str(data["class"]), [str(n) for n in data["names"]]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def local_paths(mime) -> list[str]:
@@ -39,8 +53,9 @@ class _PhotoStrip(QListWidget):
 
     delete_pressed = Signal()
 
-    def __init__(self, parent=None):
+    def __init__(self, owner: str, parent=None):
         super().__init__(parent)
+        self.owner = owner  # the class these photos are in (what a drag from here carries)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setIconSize(QSize(THUMB, THUMB))
         self.setGridSize(QSize(THUMB + 8, THUMB + 8))
@@ -49,10 +64,22 @@ class _PhotoStrip(QListWidget):
         self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.setUniformItemSizes(True)
         self.rows_shown = 3  # at most; more photos scroll
-        # Drops go to the bin around it (the list would take them as internal moves).
+        # Photos can be dragged to another bin; drops go to the bin around the list (the list
+        # would take them as moves inside itself).
+        self.setDragEnabled(True)
+        self.setDragDropMode(QListWidget.DragDropMode.DragOnly)
         self.setAcceptDrops(False)
         self.viewport().setAcceptDrops(False)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def mimeTypes(self) -> list[str]:
+        return [PHOTO_MIME]
+
+    def mimeData(self, items) -> QMimeData:
+        mime = QMimeData()
+        names = [i.data(Qt.ItemDataRole.UserRole) for i in items]
+        mime.setData(PHOTO_MIME, json.dumps({"class": self.owner, "names": names}).encode("utf-8"))
+        return mime
 
     def fit(self) -> None:
         """As tall as the rows the photos fill, up to ``rows_shown`` (then it scrolls)."""
@@ -107,7 +134,7 @@ class ClassBin(QFrame):
         menu.addSeparator()
         menu.addAction("Remove class…", lambda: self.remove_requested.emit(self.name))
         self.menu_button.setMenu(menu)
-        self.strip = _PhotoStrip()
+        self.strip = _PhotoStrip(name)
         self.hint = QLabel("Drop photos or folders of this class here")
         self.hint.setEnabled(False)
         head = QHBoxLayout()
@@ -206,7 +233,8 @@ class ClassBin(QFrame):
 
     # ----------------------------------------------------------------- drops
     def dragEnterEvent(self, event) -> None:
-        if local_paths(event.mimeData()) or event.mimeData().hasImage():
+        moved = dragged_photos(event.mimeData())
+        if (moved and moved[0] != self.name) or local_paths(event.mimeData()) or event.mimeData().hasImage():
             event.acceptProposedAction()
             self.setFrameShadow(QFrame.Shadow.Sunken)
             self.setBackgroundRole(self.palette().ColorRole.Highlight)
@@ -219,8 +247,16 @@ class ClassBin(QFrame):
 
     def dropEvent(self, event) -> None:
         self._unhighlight()
+        moved = dragged_photos(event.mimeData())
         paths = local_paths(event.mimeData())
-        if paths:
+        if moved:
+            if moved[0] != self.name:
+                # A copy as far as the list dragged from knows: the project moves the photos,
+                # and the bins show it (a "move" would have the list take them out at once).
+                event.setDropAction(Qt.DropAction.CopyAction)
+                event.accept()
+                self.move_photos.emit(moved[0], moved[1], self.name)
+        elif paths:
             event.acceptProposedAction()
             self.files_dropped.emit(self.name, paths)
         elif event.mimeData().hasImage():
