@@ -116,6 +116,18 @@ def test_a_project_of_class_bins_fed_by_drops_reports_duplicates_and_bad_files(
     move = next(a for a in menu.actions() if a.text() == "Move to ▸").menu()
     next(a for a in move.actions() if a.text() == "blue").trigger()
     _idle(qtbot, tab, lambda: tab.project.counts() == {"red": 1, "blue": 2})
+    # Image data pasted into a class is kept in the project (not in a temporary folder).
+    from PySide6.QtGui import QColor, QImage
+
+    image = QImage(40, 30, QImage.Format.Format_RGB32)
+    image.fill(QColor(200, 30, 30))
+    tab.add_image("red", image)
+    _idle(qtbot, tab, lambda: tab.project.counts()["red"] == 2)
+    pasted = tab.project.get("red").photos[-1]
+    assert Path(pasted.source).parent == tab.project.folder / ".pasted"
+    tab.remove_photos("red", [pasted.name])
+    _idle(qtbot, tab, lambda: tab.project.counts()["red"] == 1)
+
     # A photo dragged from one bin to another moves there (and back).
     for source, target in (("blue", "red"), ("red", "blue")):
         strip = tab.bin(source).strip

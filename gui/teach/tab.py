@@ -56,6 +56,7 @@ _EMPTY = (
     "Or drop here a folder with one sub-folder of photos per class (Import folder…)."
 )
 MAX_LINES = 8  # per-file lines shown in the message bar; the rest are counted (all are in the log)
+PASTED = ".pasted"  # where a project keeps image data pasted or dropped into a class
 
 
 class TeachTab(QWidget):
@@ -411,15 +412,22 @@ class TeachTab(QWidget):
             self.message.show_message("The clipboard holds no photos or image files.", "info")
 
     def add_image(self, class_name: str, image) -> None:
-        path = self._save_pasted(image)
+        # Kept in the project (a hidden folder the training ignores): the class links to it, and
+        # a temporary file would be gone when the app closes.
+        path = self._save_pasted(image, self.project.folder / PASTED if self.project is not None else None)
         if path:
             self.add_files(class_name, [path])
 
-    def _save_pasted(self, image) -> str | None:
+    def _save_pasted(self, image, folder: Path | None = None) -> str | None:
         if image is None or image.isNull():
             return None
         self._pasted += 1
-        path = Path(self._tmp.path()) / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}-{self._pasted}.png"
+        folder = folder or Path(self._tmp.path())
+        path = folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}-{self._pasted}.png"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # said below: the save fails
         if not image.save(str(path), "PNG"):
             self.message.show_message(f"Could not save the pasted image in {path.parent}.", "error")
             return None
