@@ -177,9 +177,19 @@ def test_import_trains_by_itself_shows_held_out_accuracy_and_tries_photos(
     qtbot.waitUntil(lambda: tab.project is not None, timeout=TIMEOUT_MS)
     # test photos dropped before any model: they wait, then get their answers
     _drop(tab.test_list.viewport(), [tests / "red" / "red-0.jpg"])
+    starts = []
+    start_training = tab._start_training
+
+    def one_at_a_time():
+        assert tab._training is None, "two trainings at once"
+        starts.append(tab.project.counts())
+        start_training()
+
+    tab._start_training = one_at_a_time
     _drop(tab.bins_box, [photos])  # a folder of class folders dropped beside the bins: imported
     _idle(qtbot, tab, lambda: tab.report is not None)
 
+    assert starts == [{"blue": 5, "green": 5, "red": 5}]  # once, after the import settled (not per chunk)
     run = engine.runs_dir() / "teach-colours"
     assert tab.checkpoint == str(run / "best.pt") and (run / "best.pt").is_file()
     assert tab.project.counts() == {"blue": 5, "green": 5, "red": 5}
@@ -283,3 +293,18 @@ def test_the_window_has_a_teach_tab_on_ctrl_5_that_opens_its_model_in_predict_an
     assert "preset 'My own photos" in window.train_tab.form.preset_info.text()  # what it changes from
     window.train_tab.stop()
     qtbot.waitUntil(lambda: not window.train_tab.running, timeout=TIMEOUT_MS)
+
+
+def test_a_test_photo_flagged_as_none_of_the_classes_says_what_it_looks_like():
+    from types import SimpleNamespace
+
+    from gui.teach.test_area import describe_prediction
+
+    base = dict(error=None, top="cat", confidence=0.41, uncertain=True)
+    assert describe_prediction(SimpleNamespace(**base, unknown=False)) == "cat 41% (low confidence)"
+    flagged = SimpleNamespace(**base, unknown=True, looks_like="tabby cat")
+    assert describe_prediction(flagged) == "Probably none of these classes: looks like tabby cat"
+    # before the engine names what a photo looks like: the closest class, with its confidence
+    older = SimpleNamespace(**base, unknown=True)
+    assert describe_prediction(older) == "Probably none of these classes (closest: cat 41%)"
+    assert describe_prediction(SimpleNamespace(**{**base, "error": "x.jpg: truncated"})) == "⚠ x.jpg: truncated"
