@@ -136,6 +136,12 @@ def test_a_project_of_class_bins_fed_by_drops_reports_duplicates_and_bad_files(
     assert tab.project.counts() == {"red": 1, "blue": 2}
     tab.rename_class("blue", "sky")
     _idle(qtbot, tab, lambda: set(tab._bins) == {"red", "sky"})
+    tab.add_class("spare")
+    tab.add_files("spare", [photos / "green"])
+    _idle(qtbot, tab, lambda: tab.project.counts().get("spare") == 3)
+    tab.remove_class("spare")  # its links go; the photos themselves stay
+    _idle(qtbot, tab, lambda: set(tab._bins) == {"red", "sky"})
+    assert not (tab.project.folder / "spare").exists() and len(list((photos / "green").iterdir())) == 3
 
     # Save as: the project is copied to another folder and continues there; the original stays.
     first = tab.project.folder
