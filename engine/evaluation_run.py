@@ -144,6 +144,7 @@ def evaluate_checkpoint(
     should_stop=None,
     progress=None,
     precision: str = "auto",
+    same_data: bool = False,
 ) -> EvaluationReport:
     """Accuracy, per-class metrics and confusion matrix of ``checkpoint`` on ``data``.
 
@@ -157,6 +158,12 @@ def evaluate_checkpoint(
     and limit) and refuses data other than it was trained on (:func:`check_same_training_data`).
     ``progress(done, total, stage)`` reports loading ("checking", "decoding") and "evaluating";
     ``should_stop()`` cancels (raises :class:`Cancelled`).
+
+    ``same_data``: the caller vouches that ``data`` is, unchanged, what the checkpoint was trained
+    on (the Teach tab, which trained it on that project folder and has not changed it since), so
+    "val" skips the pixel-statistics check: a model normalised as its pretrained weights expect
+    (the "photos" preset) does not record its training data's statistics, and that check would
+    refuse its own data.
     """
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; one of {', '.join(SPLITS)}")
@@ -170,7 +177,8 @@ def evaluate_checkpoint(
         spec = DataSpec(data, val_fraction=0.0, seed=int(cfg.get("seed", 0)))
     ds = load_dataset(spec, progress, should_stop, for_training=False)
     if split == "val":
-        check_same_training_data(ck, ds, data)
+        if not same_data:
+            check_same_training_data(ck, ds, data)
         chosen = ds.val
     elif split == "auto":
         split = "test" if ds.test is not None else "all"

@@ -25,6 +25,7 @@ from .predict.tab import PredictTab
 from .run_alerts import RunAlerts, ask_quit_during_run
 from .runs.tab import RunsTab
 from .settings import Settings
+from .teach.tab import TeachTab
 from .train.config_files import load_training_settings, save_training_settings
 from .train.tab import TrainTab
 from .widgets.checkpoint_picker import CHECKPOINT_FILTER
@@ -52,7 +53,7 @@ def freeze_heap() -> None:
 PLOTS_AT_THE_LATEST_MS = 8000  # with photos to classify at start, the plots load after them or by then
 CLOSE_TIMEOUT_MS = 1500  # how long closing the window waits for background work
 GUI_SWITCH_INTERVAL_S = 0.001  # the GIL switch interval while the window runs (Python default 0.005)
-TAB_NAMES = ["train", "predict", "evaluate", "runs"]
+TAB_NAMES = ["train", "predict", "evaluate", "runs", "teach"]
 
 
 class MainWindow(QMainWindow):
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self.predict_tab = PredictTab(self.settings)
         self.evaluate_tab = EvaluateTab(self.settings)
         self.runs_tab = RunsTab(self.settings)
+        self.teach_tab = TeachTab(self.settings)
         self.runs_tab.live_source = self.train_tab.live_curves
         self.alerts = RunAlerts(self)
         self.confirm_quit = ask_quit_during_run  # replaceable (tests answer it)
@@ -92,6 +94,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.predict_tab, "Predict")
         self.tabs.addTab(self.evaluate_tab, "Evaluate")
         self.tabs.addTab(self.runs_tab, "Runs")
+        self.tabs.addTab(self.teach_tab, "Teach")
         self.setCentralWidget(self.tabs)
         self.device_label = QLabel("Loading engine…")
         self.statusBar().addPermanentWidget(self.device_label)
@@ -131,6 +134,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.request_quit))
+        # Ctrl+5 shows the Teach tab, the fifth, as Ctrl+1..4 show the others (h-gui's shortcut table).
+        self.teach_tab_action = QAction("Show the Teach tab", self, shortcut=QKeySequence("Ctrl+5"))
+        self.teach_tab_action.triggered.connect(lambda: self.show_tab("teach"))
+        self.addAction(self.teach_tab_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(QAction("&About CIFAR Studio", self, triggered=self.show_about))
 
@@ -138,7 +145,7 @@ class MainWindow(QMainWindow):
         # The status bar follows the current tab: each tab's last message is kept and shown
         # when that tab is current (the Train tab never shows the Predict tab's checkpoint).
         self._tab_status: dict[QWidget, str] = {}
-        for tab in (self.train_tab, self.predict_tab, self.evaluate_tab, self.runs_tab):
+        for tab in (self.train_tab, self.predict_tab, self.evaluate_tab, self.runs_tab, self.teach_tab):
             tab.status_message.connect(lambda text, t=tab: self._on_tab_status(t, text))
         self.tabs.currentChanged.connect(lambda _i: self._show_tab_status())
         self.tabs.currentChanged.connect(self._plots_when_shown)
@@ -151,6 +158,11 @@ class MainWindow(QMainWindow):
         self.train_tab.run_finished.connect(lambda _rf: self.runs_tab.refresh())
         self.train_tab.run_finished.connect(self._alert_run_ended)
         self.train_tab.open_checkpoint.connect(self.open_in_predict)
+        self.teach_tab.open_in_predict.connect(self.open_in_predict)
+        self.teach_tab.export_requested.connect(lambda path: self.open_export_dialog(path))
+        self.teach_tab.fine_tune_requested.connect(self.fine_tune)
+        self.teach_tab.model_ready.connect(lambda _path: self.runs_tab.refresh())
+        self.train_tab.run_finished.connect(self.teach_tab.fine_tune_finished)
         # The Evaluate tab shows what the Predict tab has just loaded: no second read of the file
         # competing with the first photos' classification.
         self.predict_tab.checkpoint_loaded.connect(
@@ -276,6 +288,7 @@ class MainWindow(QMainWindow):
         self.predict_tab.engine_ready(info, load_checkpoint=models_shown or bool(self._pending_images))
         self.evaluate_tab.engine_ready(info)
         self.runs_tab.engine_ready(info)
+        self.teach_tab.engine_ready(info)
         if self._pending_images:
             images, self._pending_images = self._pending_images, []
             self.predict_tab.add_paths(images)
@@ -304,6 +317,26 @@ class MainWindow(QMainWindow):
         """A run from the Runs tab (stopped here or from the command line) continues on the Train tab."""
         self.show_tab("train")
         return self.train_tab.resume_run(folder)
+
+    def fine_tune(self, config, out_dir: str) -> bool:
+        """The Teach tab's "Fine-tune for more accuracy": a normal run on the Train tab (curves,
+        Stop, Resume); the Teach tab adopts its best.pt when it completes."""
+        if self.train_tab.running:
+            self.teach_tab.message.show_message(
+                "A training run is in progress on the Train tab: fine-tune once it has finished.", "warning"
+            )
+            return False
+        self.train_tab.form.set_preset("photos")  # so the form says what the fine-tuning changes from it
+        self.train_tab.form.set_config(config)
+        self.train_tab.output.setText(out_dir)
+        self.show_tab("train")
+        started = self.train_tab.start()
+        if started:
+            self.teach_tab.message.show_message(
+                f"Fine-tuning on the Train tab into {out_dir}; this tab uses the result when it completes.",
+                "info",
+            )
+        return started
 
     def _load_training_settings(self) -> None:
         if load_training_settings(self.train_tab):
@@ -394,7 +427,7 @@ class MainWindow(QMainWindow):
         # and gets a shared deadline; work that cannot be interrupted (a checkpoint being
         # read, a stuck file) finishes unheard in its thread, which the task registry keeps
         # alive, and gui.app exits without waiting for it.
-        for tab in (self.train_tab, self.predict_tab, self.evaluate_tab, self.runs_tab):
+        for tab in (self.train_tab, self.predict_tab, self.evaluate_tab, self.runs_tab, self.teach_tab):
             tab.shutdown()
         stop_all(timeout_ms=CLOSE_TIMEOUT_MS)
         event.accept()

@@ -119,6 +119,16 @@ class Settings:
     def evaluate_data(self, spec: str | None) -> None:
         self._set("evaluate/data", spec)
 
+    # ----------------------------------------------------------------- teach
+    @property
+    def teach_project(self) -> str | None:
+        """The folder of the Teach project open last (reopened at start)."""
+        return self._text("teach/project")
+
+    @teach_project.setter
+    def teach_project(self, folder: str | None) -> None:
+        self._set("teach/project", folder)
+
     # ----------------------------------------------------------------- window
     @property
     def geometry(self) -> QByteArray | None:

@@ -6,6 +6,9 @@
 * predict.png: ``python -m gui --screenshot ... --tab predict <the sample photos>``;
 * evaluate.png: the real Evaluate tab, driven here: the default model on the held-out
   validation split of DATA with TTA, then the confusion matrix and the mistakes gallery.
+* teach.png: the Teach tab, driven here: a project of three classes (cat, dog, bird) from
+  ``--photos`` (12 photos each), trained by itself, with photos from ``--photos2`` and one
+  from ``--ood`` in the test area.
 * runs.png, lr_finder.png, compare.png: two short real runs (tutorial_net, 4 epochs on
   3,000 images of DATA, two learning rates) made here in a temporary runs folder; the Runs
   tab with both overlaid, the LR finder on the same settings, and the bundled model beside
@@ -104,6 +107,43 @@ def _wait(app, condition, timeout_s: float = 600) -> None:
         time.sleep(0.02)
 
 
+def _teach_screenshot(path: Path, photos: Path, photos2: Path, ood: Path, tmp: Path) -> None:
+    """The Teach tab as a user leaves it after two minutes: three classes, a model, tries."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    from gui.main_window import MainWindow
+    from gui.settings import Settings
+
+    os.environ["CIFAR_STUDIO_RUNS"] = str(tmp / "teach-runs")
+    classes = ["cat", "dog", "bird"]
+    source = tmp / "my-photos"
+    for name in classes:  # a folder of class folders, as a user keeps them
+        (source / name).mkdir(parents=True)
+        for photo in sorted((photos / name).iterdir())[:12]:
+            (source / name / photo.name).symlink_to(photo)
+    window = MainWindow(Settings())
+    window.setFixedSize(*SIZE)
+    window.show()
+    _wait(app, lambda: window.engine_info is not None)
+    window.show_tab("teach")
+    tab = window.teach_tab
+    tab.new_project(tmp / "pets")
+    _wait(app, lambda: tab.project is not None)
+    tab.import_folder(str(source))
+    _wait(app, lambda: not tab.busy and tab.report is not None)
+    tries = [sorted((photos2 / name).iterdir())[0] for name in classes]
+    tries.append(next(p for p in sorted(ood.iterdir()) if p.name.startswith("food-")))
+    tab.add_test_photos([str(p) for p in tries])
+    _wait(app, lambda: not tab.busy and len(tab.test_answers()) == len(tries))
+    tab.message.clear()
+    _wait(app, lambda: tab._thumb_task is None, 60)
+    app.processEvents()
+    window.grab().save(str(path), "PNG")
+    print(f"screenshot saved to {path}")
+    window.close()
+
+
 def _iterate_screenshots(which: list[str], data: str, tmp: Path) -> None:
     """runs.png (two runs overlaid), lr_finder.png and compare.png from real tiny runs."""
     from PySide6.QtWidgets import QApplication
@@ -163,9 +203,13 @@ def main() -> int:
     p.add_argument(
         "--only",
         action="append",
-        choices=("train", "predict", "evaluate", "runs", "lr_finder", "compare"),
+        choices=("train", "predict", "evaluate", "runs", "lr_finder", "compare", "teach"),
         help="render only this one (repeatable)",
     )
+    shared = ROOT.parent / "shared" / "datasets"
+    p.add_argument("--photos", default=str(shared / "photos-dev"), help="class folders for the Teach tab")
+    p.add_argument("--photos2", default=str(shared / "photos-dev2"), help="other photos of those classes to try")
+    p.add_argument("--ood", default=str(shared / "ood-dev"), help="photos of other things to try")
     args = p.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     size = f"{SIZE[0]}x{SIZE[1]}"
@@ -184,6 +228,9 @@ def main() -> int:
             os.environ.update(env)
             _evaluate_screenshot(OUT / "evaluate.png", args.data)
             print(f"screenshot saved to {OUT / 'evaluate.png'}")
+        if not args.only or "teach" in args.only:
+            os.environ.update(env)
+            _teach_screenshot(OUT / "teach.png", Path(args.photos), Path(args.photos2), Path(args.ood), Path(tmp))
         iterate = [n for n in ("runs", "lr_finder", "compare") if not args.only or n in args.only]
         if iterate:
             os.environ.update(env)

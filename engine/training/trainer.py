@@ -181,6 +181,7 @@ class _Run(RunCheckpoints):
         self.step_model = CompiledStep(self.train_model, self.device.type, self.log) if cfg.compile else None
         self.history: list[dict] = []
         self.start_epoch, self.skip_steps, self.best_acc, self.partial = 0, 0, None, None
+        self.best_loss: float | None = None  # the best epoch's validation loss: it breaks accuracy ties
         self.elapsed_before = 0.0  # training time of the run before this resume
         self.early_stop_epoch: int | None = None
         if self.resume_ckpt is not None:
@@ -234,6 +235,8 @@ class _Run(RunCheckpoints):
             self.scaler.load_state_dict(state["scaler"])
         self.history = list(ckpt.history)
         self.best_acc = ckpt.best_val_acc
+        tied = [r.get("val_loss") for r in ckpt.history or [] if r.get("val_acc") == self.best_acc]
+        self.best_loss = min((v for v in tied if isinstance(v, (int, float))), default=None)
         self.start_epoch = ckpt.epoch
         self.skip_steps = int(state.get("step_in_epoch", 0))
         self.partial = state.get("partial")
@@ -547,9 +550,18 @@ class _Run(RunCheckpoints):
                     "lower the learning rate (or turn off fp16)"
                 )
         self.schedule.epoch_end(val_acc)
-        is_best = val_acc is None or self.best_acc is None or val_acc > self.best_acc
+        # A tie in accuracy goes to the lower validation loss: with a few held-out photos (a Teach
+        # project's 20%) accuracy reaches 100% in the first epoch, whose barely trained model
+        # would otherwise stay best.pt for the whole run.
+        tie_better = (
+            val_acc is not None
+            and val_acc == self.best_acc
+            and val_loss is not None
+            and (self.best_loss is None or val_loss < self.best_loss)
+        )
+        is_best = val_acc is None or self.best_acc is None or val_acc > self.best_acc or tie_better
         if val_acc is not None and is_best:
-            self.best_acc = val_acc
+            self.best_acc, self.best_loss = val_acc, val_loss
         elapsed = self.elapsed()
         done = epoch + 1 - self.start_epoch
         eta = (time.perf_counter() - self.t0) / max(done, 1) * (cfg.epochs - epoch - 1)

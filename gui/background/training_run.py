@@ -38,7 +38,7 @@ class _ThreadWarnings(logging.Handler):
             self._state.set_partial_result(self._event("warning", message))
 
 
-def _train(state: TaskState, config, out_dir: str, resume: str | None):
+def _train(state: TaskState, config, out_dir: str, resume: str | None, overwrite: bool = False):
     import engine
 
     handler = None
@@ -58,7 +58,10 @@ def _train(state: TaskState, config, out_dir: str, resume: str | None):
     engine_logger = logging.getLogger("engine")
     engine_logger.addHandler(handler)
     try:
-        return engine.train(config, out_dir, callback=forward, stop=state, resume=resume, reserve_ui_thread=True)
+        extra = {"overwrite": True} if overwrite else {}  # passed only when asked (the Teach tab)
+        return engine.train(
+            config, out_dir, callback=forward, stop=state, resume=resume, reserve_ui_thread=True, **extra
+        )
     finally:
         engine_logger.removeHandler(handler)
 
@@ -80,14 +83,15 @@ class TrainingRun(QObject):
     failed = Signal(object)
     done = Signal()
 
-    def __init__(self, config, out_dir: str, resume: str | None = None):
+    def __init__(self, config, out_dir: str, resume: str | None = None, overwrite: bool = False):
         super().__init__()  # no Qt parent, like Task
         self.config = config
         self.out_dir = str(out_dir)
         self.resume = resume
         self.outcome = None  # the RunFinished, once known
         self._routes = self._event_routes()
-        self.task = Task(_train, config, self.out_dir, resume, name="training")
+        # overwrite: replace the run in out_dir (the Teach tab retrains its project's model in place)
+        self.task = Task(_train, config, self.out_dir, resume, overwrite, name="training")
         self.task.partial.connect(self._on_event)
         self.task.succeeded.connect(self._on_succeeded)
         self.task.failed.connect(self.failed)

@@ -1,0 +1,1 @@
+"""The Teach tab: your own classes from a few photos each (engine.TeachProject)."""
