@@ -190,6 +190,9 @@ class Checkpoint:
     val_acc: float | None = None
     versions: dict[str, str] = field(default_factory=dict)
     train_state: dict[str, Any] | None = None
+    # Per-channel pixel mean and std (0-1) of the training split, {"mean": [...], "std": [...]}:
+    # what tells the data it was trained on when the normalisation is a pretrained network's.
+    data_stats: dict[str, list[float]] | None = None
 
     def build_model(self, device: torch.device | str = "cpu") -> nn.Module:
         from .models import create_model
@@ -224,6 +227,8 @@ class Checkpoint:
         }
         if self.train_state is not None:
             payload["train_state"] = self.train_state
+        if self.data_stats is not None:
+            payload["data_stats"] = {"mean": list(self.data_stats["mean"]), "std": list(self.data_stats["std"])}
         return payload
 
     def summary(self) -> str:
@@ -350,4 +355,22 @@ def checkpoint_from_payload(payload: Any, path: Path | None = None) -> Checkpoin
         val_acc=payload.get("val_acc"),
         versions=payload.get("versions") or {},
         train_state=payload.get("train_state"),
+        data_stats=_data_stats(payload.get("data_stats"), inp["channels"], name),
     )
+
+
+def _data_stats(value: Any, channels: int, name: str) -> dict[str, list[float]] | None:
+    from .checkpoint_checks import short
+
+    if value is None:
+        return None
+    ok = isinstance(value, dict) and set(value) == {"mean", "std"}
+    ok = ok and all(
+        isinstance(v, list)
+        and len(v) == channels
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= 1 for x in v)
+        for v in value.values()
+    )
+    if not ok:
+        raise CheckpointError(f"{name}: malformed checkpoint metadata (data_stats {short(value)})")
+    return {"mean": [float(x) for x in value["mean"]], "std": [float(x) for x in value["std"]]}

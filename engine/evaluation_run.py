@@ -113,9 +113,11 @@ def training_data_spec(ck: Checkpoint, data: str) -> DataSpec:
 def check_same_training_data(ck: Checkpoint, ds, data: str) -> None:
     """Refuse (:class:`DataError`) unless ``ds`` split as ``ck`` was trained is the data it was trained on.
 
-    The checkpoint records the normalisation it trained with: the per-channel mean and std of
-    its training split. The same data split the same way (fraction, seed, classes, limit)
-    reproduces them; other data does not, and its "validation split" was never held out.
+    The checkpoint records the per-channel mean and std of its training split (``data_stats``;
+    in checkpoints from before it, the normalisation, which was those statistics). The same data
+    split the same way (fraction, seed, classes, limit) reproduces them; other data does not, and
+    its "validation split" was never held out. A model normalised as its pretrained weights
+    expect (the "photos" preset) has no other record of its data.
     """
     name = ck.path.name if ck.path else "the checkpoint"
     if list(ds.classes) != list(ck.classes):
@@ -126,7 +128,9 @@ def check_same_training_data(ck: Checkpoint, ds, data: str) -> None:
     same = len(ds.train) > 0 and ds.channels == len(ck.mean)
     if same:
         mean, std = pixel_stats(ds.train.images)
-        same = max(abs(a - b) for a, b in zip([*mean, *std], [*ck.mean, *ck.std])) <= STATS_TOLERANCE
+        recorded = ck.data_stats or {"mean": ck.mean, "std": ck.std}
+        expected = [*recorded["mean"], *recorded["std"]]
+        same = max(abs(a - b) for a, b in zip([*mean, *std], expected)) <= STATS_TOLERANCE
     if not same:
         raise DataError(
             f"{data}: not the data {name} was trained on (its training images differ), so its held-out "
@@ -144,7 +148,6 @@ def evaluate_checkpoint(
     should_stop=None,
     progress=None,
     precision: str = "auto",
-    same_data: bool = False,
 ) -> EvaluationReport:
     """Accuracy, per-class metrics and confusion matrix of ``checkpoint`` on ``data``.
 
@@ -158,12 +161,6 @@ def evaluate_checkpoint(
     and limit) and refuses data other than it was trained on (:func:`check_same_training_data`).
     ``progress(done, total, stage)`` reports loading ("checking", "decoding") and "evaluating";
     ``should_stop()`` cancels (raises :class:`Cancelled`).
-
-    ``same_data``: the caller vouches that ``data`` is, unchanged, what the checkpoint was trained
-    on (the Teach tab, which trained it on that project folder and has not changed it since), so
-    "val" skips the pixel-statistics check: a model normalised as its pretrained weights expect
-    (the "photos" preset) does not record its training data's statistics, and that check would
-    refuse its own data.
     """
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; one of {', '.join(SPLITS)}")
@@ -177,8 +174,7 @@ def evaluate_checkpoint(
         spec = DataSpec(data, val_fraction=0.0, seed=int(cfg.get("seed", 0)))
     ds = load_dataset(spec, progress, should_stop, for_training=False)
     if split == "val":
-        if not same_data:
-            check_same_training_data(ck, ds, data)
+        check_same_training_data(ck, ds, data)
         chosen = ds.val
     elif split == "auto":
         split = "test" if ds.test is not None else "all"

@@ -303,3 +303,16 @@ def test_model_arg_flag_chooses_the_transfer_mode(tmp_path, capsys):
     assert cli._train_config(args).model_args == {"transfer": "finetune", "input_size": 96}
     assert cli.main(["train", "--data", str(tmp_path), "--model-arg", "oops", "--out", str(tmp_path / "r")]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_a_pretrained_normalisation_still_recognises_its_own_validation_split(tmp_path, small_photos_config):
+    data = _photo_folder(tmp_path / "photos", per_class=10)
+    engine.train(small_photos_config(data, epochs=3), tmp_path / "run")
+    best = tmp_path / "run" / "best.pt"
+    ck = load_checkpoint(best)
+    assert ck.mean == [0.498] * 3 and ck.data_stats is not None and ck.data_stats["mean"] != ck.mean
+    report = engine.evaluate_checkpoint(best, data=str(data), split="val")
+    assert len(report.result.labels) == 6
+    other = _photo_folder(tmp_path / "other", per_class=9)
+    with pytest.raises(engine.DataError, match="not the data"):
+        engine.evaluate_checkpoint(best, data=str(other), split="val")

@@ -70,6 +70,7 @@ class RunCheckpoints:
             epoch=epochs_done,
             best_val_acc=self.best_acc,
             val_acc=val_acc,
+            data_stats=getattr(self, "data_stats", None),
         )
         if best:
             save_checkpoint(ckpt, self.out / "best.pt")

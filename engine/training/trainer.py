@@ -142,6 +142,9 @@ class _Run(RunCheckpoints):
         self.ds = ds
         _h, _w, c = ds.image_shape
         self.mean, self.std = channel_stats(ds.train.images)
+        # Kept in checkpoints: they tell the training data apart even when the normalisation
+        # below becomes a pretrained network's (engine.evaluation_run.check_same_training_data).
+        self.data_stats = {"mean": list(self.mean), "std": list(self.std)}
         # A local weights file (tv: models) is read for a new run only; a resume has its weights.
         weights = {"weights_path": cfg.pretrained_path} if cfg.pretrained_path and self.resume_ckpt is None else {}
         self.model = create_model(cfg.model, num_classes=ds.num_classes, in_channels=c, **cfg.model_args, **weights)

@@ -146,7 +146,6 @@ def held_out_report(state, checkpoint: str, folder: str, counts: dict[str, int],
         split="val",
         tta=tta,
         should_stop=state.is_interruption_requested,
-        same_data=True,  # the Teach tab trained it on this folder, unchanged since
     )
     cm = report.result.confusion
     per_class = [(c, int(cm[i][i]), int(cm[i].sum())) for i, c in enumerate(report.classes)]
