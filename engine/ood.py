@@ -10,6 +10,11 @@ classes) and ``unknown = score > threshold``. Methods (``SCORES``), all post hoc
 * ``energy``: minus logsumexp of the logits (Liu et al., 2020).
 * ``feature``: 1 - the cosine similarity of the penultimate features to the nearest class mean
   of the training images' features (a nearest-class-mean distance; the means are stored).
+* ``nearest``: 1 - the cosine similarity of the penultimate features to the nearest stored
+  training image's (a 1-nearest-neighbour distance; the features are stored, float16). For
+  classifiers on a pretrained backbone, whose classes may be close (cat, dog and bird): on
+  photos-dev classes it flagged 88-99% of real out-of-class photos against 25-100% for the
+  class means, at a similar rate of right answers flagged (the issue-20 closing note).
 * ``feature_norm``: minus the L2 norm of the penultimate features. A network's pooled
   activations are strong when the image contains the patterns it learnt for its classes and
   weak otherwise.
@@ -28,6 +33,7 @@ hint (flag when the top class is under 50%), which is uncalibrated and says so.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -40,11 +46,20 @@ from torch import nn
 
 from .errors import CheckpointError
 
-__all__ = ["SCORES", "UnknownDetector", "calibrate", "compute_scores", "forward_with_features", "sidecar_path"]
+__all__ = [
+    "SCORES",
+    "UnknownDetector",
+    "calibrate",
+    "compute_scores",
+    "decode_prototypes",
+    "encode_prototypes",
+    "forward_with_features",
+    "sidecar_path",
+]
 
 _logger = logging.getLogger(__name__)
 
-SCORES = ("max_softmax", "max_logit", "energy", "feature", "feature_norm", "feature_norm_mirror")
+SCORES = ("max_softmax", "max_logit", "energy", "feature", "nearest", "feature_norm", "feature_norm_mirror")
 FALLBACK_THRESHOLD = 0.5  # max_softmax: flag when the top class is under 50%
 
 
@@ -88,6 +103,7 @@ def compute_scores(
     features: torch.Tensor | None,
     class_means: torch.Tensor | None = None,
     mirror_features: torch.Tensor | None = None,
+    prototypes: torch.Tensor | None = None,
 ) -> dict[str, np.ndarray]:
     """Every available unknown score (higher = more likely none of the classes) per image.
 
@@ -106,7 +122,23 @@ def compute_scores(
         f = torch.nn.functional.normalize(features, dim=1)
         m = torch.nn.functional.normalize(class_means, dim=1)
         out["feature"] = (1 - (f @ m.T).amax(1)).numpy()
+    if features is not None and prototypes is not None:
+        f = torch.nn.functional.normalize(features, dim=1)
+        out["nearest"] = (1 - (f @ prototypes.T).amax(1)).numpy()
     return out
+
+
+def encode_prototypes(features: torch.Tensor) -> str:
+    """Unit-length features as base64 float16 (a JSON-friendly sidecar field)."""
+    unit = torch.nn.functional.normalize(features.float(), dim=1)
+    return base64.b64encode(unit.numpy().astype(np.float16).tobytes()).decode("ascii")
+
+
+def decode_prototypes(text: str, dim: int) -> torch.Tensor:
+    data = np.frombuffer(base64.b64decode(text.encode("ascii"), validate=True), dtype=np.float16)
+    if dim <= 0 or len(data) % dim or not np.isfinite(data).all():
+        raise ValueError("prototypes do not match their dimension")
+    return torch.from_numpy(data.astype(np.float32).reshape(-1, dim))
 
 
 @dataclass
@@ -118,32 +150,44 @@ class UnknownDetector:
     calibrated: bool = False
     class_means: list[list[float]] | None = None
     info: dict = field(default_factory=dict)  # how it was calibrated (data, rates, sha256)
+    prototypes: str | None = None  # "nearest": training images' features (encode_prototypes)
+    prototype_dim: int | None = None
 
     def __post_init__(self):
         if self.method not in SCORES:
             raise CheckpointError(f"unknown-detection method {self.method!r} is not one of {', '.join(SCORES)}")
         if self.method == "feature" and not self.class_means:
             raise CheckpointError("unknown-detection method 'feature' needs class means")
+        if self.method == "nearest" and not (self.prototypes and self.prototype_dim):
+            raise CheckpointError("unknown-detection method 'nearest' needs the training images' features")
         self._means = torch.tensor(self.class_means, dtype=torch.float32) if self.class_means else None
+        self._prototypes = None
+        if self.prototypes:
+            try:
+                self._prototypes = decode_prototypes(self.prototypes, int(self.prototype_dim or 0))
+            except (ValueError, TypeError) as exc:
+                raise CheckpointError(f"unknown-detection prototypes are damaged ({exc})") from None
 
     def scores(
         self, logits: torch.Tensor, features: torch.Tensor | None, mirror_features: torch.Tensor | None = None
     ) -> np.ndarray:
         if self.method == "feature" and (features is None or features.shape[1] != self._means.shape[1]):
             raise CheckpointError("the model's features do not match the stored unknown-detection class means")
+        if self.method == "nearest" and (features is None or features.shape[1] != self._prototypes.shape[1]):
+            raise CheckpointError("the model's features do not match the stored unknown-detection features")
         if self.method.startswith("feature_norm") and features is None:
             raise CheckpointError(f"unknown-detection method {self.method!r} needs a model with a final linear layer")
         if self.needs_mirror and mirror_features is None:
             raise CheckpointError(f"unknown-detection method {self.method!r} needs the mirror images' features")
         cpu = [None if t is None else t.cpu() for t in (features, mirror_features)]
-        return compute_scores(logits.cpu(), cpu[0], self._means, cpu[1])[self.method]
+        return compute_scores(logits.cpu(), cpu[0], self._means, cpu[1], self._prototypes)[self.method]
 
     def flags(self, scores: np.ndarray) -> np.ndarray:
         return scores > self.threshold
 
     @property
     def needs_features(self) -> bool:
-        return self.method in ("feature", "feature_norm", "feature_norm_mirror")
+        return self.method in ("feature", "nearest", "feature_norm", "feature_norm_mirror")
 
     @property
     def needs_mirror(self) -> bool:

@@ -178,7 +178,7 @@ def test_photos_preset_trains_a_head_on_cached_features(tmp_path, small_photos_c
     assert any("features" in m and "cached" in m for m in logs)
     # "None of these" calibrated at the end of training, for this very file.
     side = json.loads((tmp_path / "run" / "best.ood.json").read_text())
-    assert side["method"] == "feature" and side["calibrated"] and len(side["class_means"]) == 3
+    assert side["method"] == "nearest" and side["calibrated"] and side["prototype_dim"] == 1280
     # A second run finds every feature in the cache.
     logs.clear()
     engine.train(cfg, tmp_path / "run2", callback=lambda e: logs.append(getattr(e, "message", "")))

@@ -100,53 +100,53 @@ def head_batches(run, ds):
 # Share of the in-class photos the automatic "none of these" threshold flags. Low, because a
 # user's own model flagging its own classes is the failure users notice first.
 UNKNOWN_FLAG_RATE = 0.02
+# Training images whose features the sidecar keeps for the nearest-neighbour score (every one up
+# to this many, then an even sample): 2,000 x 1,280 float16 is 5 MB, as base64 in JSON 6.8 MB.
+MAX_PROTOTYPES = 2000
 
 
 def calibrate_head_unknown(run, feats: dict) -> str | None:
     """Calibrate "none of these" for the run's ``best.pt`` from the cached features; the
     sidecar (``best.ood.json``) is written beside it. Returns a line for the log.
 
-    Score: one minus the cosine similarity of a photo's features to the nearest class mean
-    (the ``feature`` method of :mod:`engine.ood`). The threshold flags :data:`UNKNOWN_FLAG_RATE`
-    of the in-class photos, each scored against class means that leave that photo out (a
-    training photo is otherwise part of its own class's mean and looks closer than a new one).
+    Score: one minus the cosine similarity of a photo's features to the nearest training
+    photo's (the ``nearest`` method of :mod:`engine.ood`). The threshold flags
+    :data:`UNKNOWN_FLAG_RATE` of the in-class photos: each training photo scored against the
+    others (leave one out: a photo is its own nearest neighbour otherwise), each held-out photo
+    against the training photos.
     """
     import numpy as np
 
-    from ..ood import UnknownDetector, file_sha256, sidecar_path
+    from ..ood import UnknownDetector, encode_prototypes, file_sha256, sidecar_path
 
     best = run.out / "best.pt"
     if not best.exists() or "training" not in feats:
         return None
     # The plain view's features: the ones the unknown score reads at prediction time (engine.predict).
     f = torch.nn.functional.normalize(feats["training"][0], dim=1)
-    labels = torch.from_numpy(np.asarray(run.ds.train.labels, dtype=np.int64))
-    k = run.ds.num_classes
-    sums = torch.zeros(k, f.shape[1]).index_add_(0, labels, f)
-    counts = torch.bincount(labels, minlength=k).float()
-    means = torch.nn.functional.normalize(sums / counts.clamp_min(1)[:, None], dim=1)
-    # Leave-one-out: photo i against its own class's mean without it.
-    own = sums[labels] - f
-    own = torch.nn.functional.normalize(own / (counts[labels] - 1).clamp_min(1)[:, None], dim=1)
-    sims = f @ means.T
-    sims[torch.arange(len(f)), labels] = (f * own).sum(1)
+    if len(f) < 2:
+        return None
+    sims = f @ f.T
+    sims.fill_diagonal_(-1.0)
     scores = [(1 - sims.amax(1)).numpy()]
     if "validation" in feats:
         vf = torch.nn.functional.normalize(feats["validation"][0], dim=1)
-        scores.append((1 - (vf @ means.T).amax(1)).numpy())
+        scores.append((1 - (vf @ f.T).amax(1)).numpy())
     all_scores = np.concatenate(scores)
     threshold = float(np.quantile(all_scores, 1 - UNKNOWN_FLAG_RATE))
+    keep = f[:: max(1, -(-len(f) // MAX_PROTOTYPES))]
     detector = UnknownDetector(
-        "feature",
+        "nearest",
         threshold,
         calibrated=True,
-        class_means=means.numpy().round(6).tolist(),
         info={
             "checkpoint_sha256": file_sha256(best),
-            "data": "the run's own photos (leave-one-out class means)",
+            "data": "the run's own photos (training photos scored leave-one-out)",
             "photos": len(all_scores),
             "target_flag_rate": UNKNOWN_FLAG_RATE,
         },
+        prototypes=encode_prototypes(keep),
+        prototype_dim=int(keep.shape[1]),
     )
     detector.save(sidecar_path(best))
     return (
