@@ -23,6 +23,9 @@ _EXPORTS = {
     "PRESETS": "presets",
     "Preset": "presets",
     "preset_config": "presets",
+    "recipe_config": "presets",
+    "same_recipe": "presets",
+    "DATA_SETTINGS": "presets",
     # errors
     "EngineError": "errors",
     "Cancelled": "errors",
@@ -35,6 +38,7 @@ _EXPORTS = {
     "load_dataset": "data.sources",
     "DataSpec": "data.sources",
     "BUILTIN_DATASETS": "data.sources",
+    "find_default_data": "data.sources",
     "Dataset": "data.dataset",
     "Augment": "config",
     # models
