@@ -21,6 +21,7 @@ from . import __version__, output, startup, theme
 from .background import engine_calls, gui_thread_gc
 from .background.task import Task, TaskError, stop_all
 from .evaluate.tab import EvaluateTab
+from .help import SHORTCUTS, ShortcutsDialog, UserGuideDialog
 from .predict.tab import PredictTab
 from .run_alerts import RunAlerts, ask_quit_during_run
 from .runs.tab import RunsTab
@@ -131,7 +132,24 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.request_quit))
+        # Window-wide shortcuts, from the one table Help ▸ Keyboard shortcuts lists (gui/help.py).
+        handlers = {
+            "start": self.start_current,
+            "stop": self.stop_current,
+            **{f"tab_{name}": (lambda _checked=False, n=name: self.show_tab(n)) for name in TAB_NAMES},
+        }
+        self.shortcut_actions: dict[str, QAction] = {}
+        for name, keys, what in SHORTCUTS:
+            if name in handlers:
+                action = QAction(what, self, shortcut=QKeySequence(keys), triggered=handlers[name])
+                self.addAction(action)  # active whatever has the focus in the window
+                self.shortcut_actions[name] = action
         help_menu = self.menuBar().addMenu("&Help")
+        self.guide_action = QAction("&User guide", self, triggered=lambda: self.show_user_guide())
+        self.guide_action.setShortcut(QKeySequence(next(k for n, k, _ in SHORTCUTS if n == "guide")))
+        help_menu.addAction(self.guide_action)
+        help_menu.addAction(QAction("&Keyboard shortcuts", self, triggered=lambda: self.show_shortcuts()))
+        help_menu.addSeparator()
         help_menu.addAction(QAction("&About CIFAR Studio", self, triggered=self.show_about))
 
     def _wire(self) -> None:
@@ -350,6 +368,35 @@ class MainWindow(QMainWindow):
             self.engine_ready.connect(lambda _info: self.train_tab.open_run(folder))
         else:
             self.train_tab.open_run(folder)
+
+    def start_current(self) -> bool:
+        """Ctrl+Return: Start on the Train tab, Evaluate on the Evaluate tab (elsewhere: says so)."""
+        current = self.tabs.currentWidget()
+        if current is self.train_tab and self.train_tab.isEnabled():
+            return self.train_tab.start()
+        if current is self.evaluate_tab and self.evaluate_tab.run_button.isEnabled():
+            return self.evaluate_tab.evaluate()
+        self.statusBar().showMessage(
+            "Ctrl+Return starts training on the Train tab, evaluation on the Evaluate tab", 5000
+        )
+        return False
+
+    def stop_current(self) -> None:
+        """Ctrl+.: stop the training run (Train tab) or cancel the evaluation (Evaluate tab)."""
+        if self.tabs.currentWidget() is self.evaluate_tab:
+            self.evaluate_tab.cancel()
+        else:
+            self.train_tab.stop()
+
+    def show_user_guide(self) -> UserGuideDialog:
+        self.guide_dialog = UserGuideDialog(self)
+        self.guide_dialog.show()
+        return self.guide_dialog
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        self.shortcuts_dialog = ShortcutsDialog(self)
+        self.shortcuts_dialog.show()
+        return self.shortcuts_dialog
 
     def show_about(self) -> None:
         from PySide6 import __version__ as pyside_version

@@ -275,3 +275,55 @@ def test_a_files_error_is_shown_whole_in_the_predict_list(qtbot):
     lines_needed = view.fontMetrics().horizontalAdvance(error) // max(rect.width() - 80, 1) + 1
     assert rect.height() >= view.fontMetrics().height() * min(lines_needed, 3), (rect, lines_needed)
     assert error in view.item(0).toolTip()
+
+
+# ---------------------------------------------------------------------------- item 12
+def test_the_user_guide_is_the_readmes_using_the_app_section():
+    from pathlib import Path
+
+    from gui.help import guide_path
+
+    repo = Path(__file__).resolve().parents[1]
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## Using the app")
+    section = readme[start : readme.index("\n## ", start + 1) + 1]
+    assert guide_path().relative_to(guide_path().parent.parent).as_posix().endswith("/user_guide.md")
+    assert (repo / "resources" / guide_path().name).read_text(encoding="utf-8") == section, (
+        "resources/user_guide.md must be README.md's 'Using the app' section: copy it over"
+    )
+
+
+def test_help_has_a_user_guide_and_the_shortcuts_work(qtbot, gui_settings):
+    from PySide6.QtCore import Qt
+
+    from gui.help import SHORTCUTS
+    from gui.main_window import MainWindow
+
+    window = MainWindow(gui_settings)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.engine_ready, timeout=180_000):
+        window.show()
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    titles = [a.text() for a in help_menu.actions()]
+    assert "&User guide" in titles and "&Keyboard shortcuts" in titles
+    guide = window.show_user_guide()
+    qtbot.addWidget(guide)
+    text = guide.browser.toPlainText()
+    assert "Predict" in text and "Keyboard shortcuts" in text and "Ctrl+1" in text
+    shortcuts = window.show_shortcuts()
+    qtbot.addWidget(shortcuts)
+    listed = shortcuts.browser.toPlainText()
+    for _name, keys, _what in SHORTCUTS:
+        assert keys in listed or keys.replace("Return", "Enter") in listed
+    # Ctrl+1..4 switch tabs; Ctrl+Return starts, Ctrl+. stops.
+    for i, name in enumerate(["train", "predict", "evaluate", "runs"], start=1):
+        qtbot.keyClick(window, Qt.Key(Qt.Key.Key_0.value + i), Qt.KeyboardModifier.ControlModifier)
+        assert window.tabs.currentIndex() == i - 1, name
+    window.show_tab("train")
+    started = []
+    window.train_tab.start = lambda resume=False: started.append("start") or True
+    stopped = []
+    window.train_tab.stop = lambda: stopped.append("stop")
+    qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window, Qt.Key.Key_Period, Qt.KeyboardModifier.ControlModifier)
+    assert started == ["start"] and stopped == ["stop"]
