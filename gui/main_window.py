@@ -164,6 +164,9 @@ class MainWindow(QMainWindow):
         self.predict_tab.classification_finished.connect(self._on_classified)
         output.add_error_listener(self.show_unexpected_error)
         self.runs_tab.resume_requested.connect(self.resume_run)
+        # The Predict and Evaluate checkpoint menus list the user's runs, from the Runs tab's listing.
+        self.runs_tab.runs_listed.connect(self.predict_tab.picker.set_runs)
+        self.runs_tab.runs_listed.connect(self.evaluate_tab.picker.set_runs)
         self.runs_tab.open_in_predict.connect(self.open_in_predict)
         self.runs_tab.open_in_evaluate.connect(self.open_in_evaluate)
         self.train_tab.run_finished.connect(lambda _rf: self.runs_tab.refresh())

@@ -294,6 +294,8 @@ def test_the_user_guide_is_the_readmes_using_the_app_section():
 
 
 def test_help_has_a_user_guide_and_the_shortcuts_work(qtbot, gui_settings):
+    from pathlib import Path
+
     from PySide6.QtCore import Qt
 
     from gui.help import SHORTCUTS
@@ -327,3 +329,76 @@ def test_help_has_a_user_guide_and_the_shortcuts_work(qtbot, gui_settings):
     qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(window, Qt.Key.Key_Period, Qt.KeyboardModifier.ControlModifier)
     assert started == ["start"] and stopped == ["stop"]
+    # The Runs tab's listing reaches both checkpoint menus (item 9).
+    from types import SimpleNamespace
+
+    best = Path(gui_settings.store.fileName()).parent / "run" / "best.pt"
+    best.parent.mkdir()
+    best.write_bytes(b"z")
+    run = SimpleNamespace(
+        name="run",
+        model="m",
+        status="completed",
+        best_val_acc=0.5,
+        started=1.0,
+        modified=1.0,
+        date="",
+        best_checkpoint=str(best),
+    )
+    window.runs_tab.runs_listed.emit([run])
+    assert str(best) in window.predict_tab.picker.paths() and str(best) in window.evaluate_tab.picker.paths()
+
+
+# ---------------------------------------------------------------------------- item 9
+def test_the_checkpoint_menu_lists_the_users_runs_newest_first_and_each_file_once(qtbot, tmp_path):
+    import os
+    import shutil
+    from types import SimpleNamespace
+
+    from gui.widgets.checkpoint_picker import CheckpointPicker
+
+    bundled = tmp_path / "resources" / "models" / "cifar10_fastnet.pt"
+    bundled.parent.mkdir(parents=True)
+    bundled.write_bytes(b"x" * 100)
+    installed = tmp_path / "site-packages" / "models" / "cifar10_fastnet.pt"  # a copy, as a wheel has it
+    installed.parent.mkdir(parents=True)
+    shutil.copy(bundled, installed)
+    link = tmp_path / "link"
+    os.symlink(bundled.parent, link)
+    runs = []
+    for i, (name, acc) in enumerate([("old", 0.5), ("new", 0.61), ("newest", None)]):
+        best = tmp_path / "runs" / name / "best.pt"
+        best.parent.mkdir(parents=True)
+        best.write_bytes(b"y" * (10 + i))
+        runs.append(
+            SimpleNamespace(
+                path=str(best.parent),
+                name=name,
+                model="resnet20",
+                status="completed" if i < 2 else "stopped",
+                best_val_acc=acc,
+                started=1000.0 + i,
+                modified=None,
+                date=f"2026-12-0{i + 1} 10:00",
+                best_checkpoint=str(best),
+            )
+        )
+    picker = CheckpointPicker()
+    qtbot.addWidget(picker)
+    recent = [
+        str(link / "cifar10_fastnet.pt"),
+        str(installed),
+        str(tmp_path / "runs" / "old" / ".." / "old" / "best.pt"),
+    ]
+    picker.set_entries(str(bundled), recent)
+    assert picker.paths() == [str(bundled), str(tmp_path / "runs" / "old" / ".." / "old" / "best.pt")]
+    picker.set_runs(runs)
+    paths = picker.paths()
+    assert paths[0] == str(bundled)
+    assert paths[1:] == [r.best_checkpoint for r in reversed(runs)]  # newest first, the recent copy gone
+    labels = [picker.combo.itemText(picker.combo.findData(p)) for p in paths]
+    assert labels[1].startswith("Run newest — resnet20") and "(stopped)" in labels[1]
+    assert "best 61.0%" in labels[2]
+    # Selecting the bundled model by another spelling does not add it again.
+    picker._select_quietly(str(link / "cifar10_fastnet.pt"))
+    assert picker.paths() == paths and picker.current_path() == str(bundled)
