@@ -402,3 +402,41 @@ def test_the_checkpoint_menu_lists_the_users_runs_newest_first_and_each_file_onc
     # Selecting the bundled model by another spelling does not add it again.
     picker._select_quietly(str(link / "cifar10_fastnet.pt"))
     assert picker.paths() == paths and picker.current_path() == str(bundled)
+
+
+# ---------------------------------------------------------------------------- item 8
+def test_export_offers_only_the_formats_that_work_here(qtbot, monkeypatch, tiny_checkpoint):
+    from PySide6.QtCore import Qt
+
+    import engine.export_support as support
+    from gui.widgets.export_dialog import ExportDialog
+
+    monkeypatch.setattr(support, "_installed", lambda package: package != "onnx")
+    dialog = ExportDialog(str(tiny_checkpoint))
+    qtbot.addWidget(dialog)
+    onnx = list(dialog.formats).index("onnx")
+    assert not dialog.format.model().item(onnx).isEnabled()
+    assert "needs the onnx package" in dialog.format.itemData(onnx, Qt.ItemDataRole.ToolTipRole)
+    assert dialog.format_name == "torchscript"  # the default works here
+    assert dialog.out.text().endswith(".pt")
+    dialog.format.setCurrentIndex(onnx)  # even if forced, it is refused with the reason
+    assert not dialog.export()
+    assert "needs the onnx package" in dialog.message.text()
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "safetensors", "onnx"])
+def test_an_exported_file_is_named_for_what_it_is(tmp_path, tiny_checkpoint, fmt):
+    import engine
+
+    if engine.export_formats()[fmt]:
+        pytest.skip(engine.export_formats()[fmt])
+    out = tmp_path / "run" / f"model{engine.EXPORT_FORMATS[fmt]}"
+    out.parent.mkdir()
+    engine.export_checkpoint(str(tiny_checkpoint), fmt, str(out))
+    with pytest.raises(engine.CheckpointError) as caught:
+        engine.load_checkpoint(out)
+    message = str(caught.value)
+    kind = {"torchscript": "TorchScript", "safetensors": "safetensors", "onnx": "ONNX"}[fmt]
+    assert f"this is an exported {kind} model" in message, message
+    assert f"(exported from {tiny_checkpoint.name})" in message and "open the .pt checkpoint it came from" in message
+    assert "\n" not in message
