@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _other_threads_running() -> bool:
+    """Plain (non-daemon) Python threads other than this one: interpreter exit would wait for them."""
+    import threading
+
+    return any(t is not threading.main_thread() and not t.daemon and t.is_alive() for t in threading.enumerate())
+
+
 def _parse_size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -100,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setWindowIcon(theme.app_icon())
     # Wayland matches windows to their .desktop file (and its icon) by this name (packaging/linux).
     app.setDesktopFileName("cifar-studio")
-    app.aboutToQuit.connect(lambda: stop_all(timeout_ms=500))
+    app.aboutToQuit.connect(lambda: stop_all(timeout_ms=500, final=True))
 
     images = [str(Path(p).expanduser().resolve()) for p in args.images]
     window = MainWindow(Settings(), images=images)
@@ -120,11 +127,14 @@ def main(argv: list[str] | None = None) -> int:
         return take_screenshot(app, window, args.screenshot, _parse_size(args.size), args.timeout)
     window.show()
     code = app.exec()
-    if active_tasks():
-        # Work that could not be interrupted (a checkpoint being read, a stuck file) is still
-        # running: exit now instead of waiting for it, and without running the destructors
-        # that would tear down its running QThread ("Destroyed while thread is still running"
-        # aborts). Checkpoints are written atomically, so nothing on disk is half-written.
+    if active_tasks() or _other_threads_running():
+        # Work that could not be interrupted (a checkpoint being read, a model being built, a
+        # decode pool's worker threads) is still running: exit now instead of waiting for it
+        # (Python would join plain threads at exit, seconds later), and without running the
+        # destructors that would tear down its running QThread ("Destroyed while thread is
+        # still running" aborts with SIGABRT). The window has already waited a bounded time
+        # (gui.background.task.stop_all) and checkpoints are written atomically, so nothing
+        # on disk is half-written.
         logging.shutdown()
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:

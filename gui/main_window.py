@@ -446,5 +446,5 @@ class MainWindow(QMainWindow):
         # alive, and gui.app exits without waiting for it.
         for tab in (self.train_tab, self.predict_tab, self.evaluate_tab, self.runs_tab):
             tab.shutdown()
-        stop_all(timeout_ms=CLOSE_TIMEOUT_MS)
+        stop_all(timeout_ms=CLOSE_TIMEOUT_MS, final=True)
         event.accept()

@@ -88,6 +88,7 @@ class TrainingRun(QObject):
         self.outcome = None  # the RunFinished, once known
         self._routes = self._event_routes()
         self.task = Task(_train, config, self.out_dir, resume, name="training")
+        self.task.saves_files = True  # closing waits (boundedly) for the resumable last.pt
         self.task.partial.connect(self._on_event)
         self.task.succeeded.connect(self._on_succeeded)
         self.task.failed.connect(self.failed)

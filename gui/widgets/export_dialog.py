@@ -148,6 +148,7 @@ class ExportDialog(QDialog):
         self.message.clear()
         self.result_label.clear()
         task = self._task.start(run_calls.export_model, ckpt, fmt, out, name="export")
+        task.saves_files = True
         task.succeeded.connect(self._on_done)
         task.failed.connect(self._on_failed)
         task.finished.connect(self._on_finished)
