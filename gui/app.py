@@ -2,6 +2,9 @@
 
 Options: ``--screenshot PATH [--tab NAME]`` renders the window to a PNG and exits;
 ``--self-test`` classifies the bundled sample images with the default model and exits.
+One window per user: a launch while a window is open hands its images (and --checkpoint,
+--tab, --run) to that window and exits before torch or any Qt widget loads
+(:mod:`gui.single_instance`); ``--new-instance`` opens a second window instead.
 
 Importing this module is cheap and imports neither torch nor Qt: Qt is imported in
 :func:`main`; torch before it on Windows (``TORCH_BEFORE_QT``), elsewhere after the window
@@ -59,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="classify the bundled sample images with the default model, print one line, exit",
     )
     p.add_argument("--samples", metavar="DIR", help="sample folder for --self-test (default: resources/samples)")
+    p.add_argument(
+        "--new-instance",
+        action="store_true",
+        help="open a second window even when one is running (by default the running window gets the images)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
     return p
 
@@ -83,6 +91,20 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging(args.verbose)
     install_excepthook()
+
+    forward = not (args.new_instance or args.screenshot or args.self_test)
+    payload = {
+        "images": [str(Path(p).expanduser().resolve()) for p in args.images],
+        "checkpoint": str(Path(args.checkpoint).expanduser().resolve()) if args.checkpoint else None,
+        "tab": args.tab,
+        "run": str(Path(args.run).expanduser().resolve()) if args.run else None,
+    }
+    if forward:
+        from .single_instance import forward_to_running  # QtCore + QtNetwork only
+
+        if forward_to_running(payload):
+            print(f"CIFAR Studio is already open: handed it {len(args.images)} file(s).", file=sys.stderr)
+            return 0
 
     if TORCH_BEFORE_QT:
         _import_torch()
@@ -121,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     from .file_open import FileOpenForwarder
 
     app.installEventFilter(FileOpenForwarder(window.open_images, app))
+    if forward:
+        from .single_instance import InstanceServer
+
+        window.instance_server = InstanceServer(window.open_launch)
     if args.screenshot:
         from .screenshot import take_screenshot
 

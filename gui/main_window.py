@@ -13,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
@@ -342,6 +342,31 @@ class MainWindow(QMainWindow):
         rows = rf.history or []
         elapsed = rows[-1].get("elapsed_s") if rows else None
         self.alerts.run_ended(f"Training {rf.status}", rf.message, elapsed if isinstance(elapsed, (int, float)) else 0)
+
+    def open_launch(self, payload: dict) -> None:
+        """A second launch's arguments (gui.single_instance): come to the front, then open its
+        images, checkpoint and run, and show its tab."""
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        images = [str(p) for p in payload.get("images") or [] if isinstance(p, str)]
+        checkpoint, run, tab = payload.get("checkpoint"), payload.get("run"), payload.get("tab")
+        if isinstance(checkpoint, str):
+            if self.engine_info is None:
+                self.engine_ready.connect(lambda _info: self.predict_tab.set_checkpoint(checkpoint))
+            else:
+                self.predict_tab.set_checkpoint(checkpoint)
+        if isinstance(run, str):
+            self.open_run(run)
+        if images:
+            self.open_images(images)
+        if tab in TAB_NAMES:
+            self.show_tab(tab)
+        self.statusBar().showMessage(
+            f"Opened {len(images)} file(s) from another launch" if images else "Brought to the front by another launch",
+            10_000,
+        )
 
     def open_images(self, paths: list[str]) -> None:
         if self.engine_info is None:

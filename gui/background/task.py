@@ -279,12 +279,14 @@ def stop_all(timeout_ms: int = 2_000, final: bool = False) -> bool:
 
     ``timeout_ms`` is one deadline shared by all tasks. Returns False if a thread was still
     running then (its files may be mid-write; the engine writes checkpoints atomically, so
-    they are still never broken); such tasks are detached and finish unheard, and a later call
-    does not wait for them again. ``final``: the app is closing, no task starts after this.
+    they are still never broken); such tasks are detached and finish unheard, and a later final
+    call does not wait for them again. ``final``: the app is closing: no task starts after this,
+    and tasks that write no files get only a short grace (``READER_GRACE_MS``).
     """
     if final:
         _SHUTDOWN.set()
-    tasks = [t for t in _ACTIVE if not t._abandoned]
+    # Closing waits once: a task a final call already gave up on is not waited for again.
+    tasks = [t for t in _ACTIVE if not (final and t._abandoned)]
     for task in tasks:
         task.cancel()
     # Writers first; when the app is closing, tasks that only read get a short grace, no more.
@@ -293,7 +295,7 @@ def stop_all(timeout_ms: int = 2_000, final: bool = False) -> bool:
     began = time.monotonic()
     deadline = began + timeout_ms / 1000
     reader_deadline = min(deadline, began + READER_GRACE_MS / 1000) if final else deadline
-    clean = not any(t._abandoned and t.is_running() for t in _ACTIVE)
+    clean = not any(t._abandoned and t.is_running() and t not in tasks for t in _ACTIVE)
     for task in tasks:
         until = deadline if task.saves_files else reader_deadline
         left = max(0, int((until - time.monotonic()) * 1000))
