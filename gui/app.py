@@ -150,9 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         from .screenshot import take_screenshot
 
-        return take_screenshot(app, window, args.screenshot, _parse_size(args.size), args.timeout)
-    window.show()
-    code = app.exec()
+        code = take_screenshot(app, window, args.screenshot, _parse_size(args.size), args.timeout)
+    else:
+        window.show()
+        code = app.exec()
     if active_tasks() or _other_threads_running():
         # Work that could not be interrupted (a checkpoint being read, a model being built, a
         # decode pool's worker threads) is still running: exit now instead of waiting for it

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTa
 
 from . import __version__, output, startup, theme
 from .background import engine_calls, gui_thread_gc
-from .background.task import Task, TaskError, stop_all
+from .background.task import Task, TaskError, open_again, stop_all
 from .evaluate.tab import EvaluateTab
 from .help import SHORTCUTS, ShortcutsDialog, UserGuideDialog
 from .predict.tab import PredictTab
@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         # Widgets and tasks in reference cycles must be destroyed in this thread, never by a
         # collection that a worker's allocations happen to trigger (gui/background/gui_thread_gc.py).
         gui_thread_gc.install()
+        open_again()  # a window that closed earlier in this process stopped tasks from starting
         self.settings = settings or Settings()
         self.engine_info: engine_calls.EngineInfo | None = None
         self._pending_images = list(images or [])

@@ -41,7 +41,16 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from .messages import one_line
 
-__all__ = ["Task", "TaskError", "TaskState", "active_tasks", "describe_error", "shutting_down", "stop_all"]
+__all__ = [
+    "Task",
+    "TaskError",
+    "TaskState",
+    "active_tasks",
+    "describe_error",
+    "open_again",
+    "shutting_down",
+    "stop_all",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -50,6 +59,11 @@ _logger = logging.getLogger(__name__)
 _ACTIVE: set[Task] = set()
 _SHUTDOWN = threading.Event()  # set by stop_all(final=True): no task starts after it
 READER_GRACE_MS = 100  # closing: how long a task that writes nothing may take to notice the stop
+
+
+def open_again() -> None:
+    """A main window opened: tasks start again (after a window that closed in the same process)."""
+    _SHUTDOWN.clear()
 
 
 def shutting_down() -> bool:
