@@ -70,8 +70,8 @@ def _the_app_opens_again_after_a_window_closed():
     import sys
 
     task = sys.modules.get("gui.background.task")
-    if task is not None:
-        task._SHUTDOWN.clear()
+    if task is not None and hasattr(task, "open_again"):
+        task.open_again()
 
 
 # ---------------------------------------------------------------------------- synthetic images
