@@ -440,3 +440,15 @@ def test_an_exported_file_is_named_for_what_it_is(tmp_path, tiny_checkpoint, fmt
     assert f"this is an exported {kind} model" in message, message
     assert f"(exported from {tiny_checkpoint.name})" in message and "open the .pt checkpoint it came from" in message
     assert "\n" not in message
+
+
+def test_the_evaluate_tab_also_starts_on_data_that_needs_no_download(qtbot, engine_info, gui_settings, tmp_path):
+    from gui.evaluate.tab import EvaluateTab
+
+    archive = tmp_path / "cifar10-train.zip"
+    info = dataclasses.replace(engine_info, default_data=(str(archive), f"the CIFAR-10 archive found at {archive}"))
+    tab = EvaluateTab(gui_settings)
+    qtbot.addWidget(tab)
+    tab.engine_ready(info)
+    assert tab.data.value() == str(archive) and tab.split.currentData() == "val"
+    assert str(archive) in tab.accuracy.text()

@@ -154,6 +154,17 @@ class EvaluateTab(QWidget):
         self.data.set_builtins(info.datasets)
         if self.settings.evaluate_data:
             self.data.set_value(self.settings.evaluate_data)
+        else:
+            # Like the Train tab: data that needs no download when there is some (CIFAR-10
+            # downloaded earlier, the shared archive), and the line under the result says so.
+            found, where = getattr(info, "default_data", (None, ""))
+            if found is not None:
+                self.data.set_value(found)
+                if found != "cifar10":
+                    # The archive holds training images only: its validation split is the part
+                    # the bundled model never trained on (what its model card reports).
+                    self.split.setCurrentIndex(self.split.findData("val"))
+                self.accuracy.setText(f"Choose a checkpoint, then Evaluate. Data: {where}.")
         self.picker.set_entries(info.default_checkpoint, self.settings.recent_checkpoints)
         self.setEnabled(True)
 
