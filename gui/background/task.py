@@ -29,7 +29,10 @@ so closing never races new threads against the process exit.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import sys
 import threading
 import time
 import warnings
@@ -284,6 +287,24 @@ class Task(QObject):
         self.finished.emit()
 
 
+@atexit.register
+def _join_at_exit() -> None:
+    """A process that closes its window and exits normally (a script, a benchmark; gui.app
+    leaves with os._exit instead) must not destroy a QThread that still runs: that aborts.
+    Tasks closing left behind get a few more seconds; one still running after that is left to
+    the OS, as gui.app does, with exit status 1 (the real one is not known here, and work was
+    cut short: never a silent success)."""
+    if not any(t.is_running() for t in _ACTIVE):
+        return
+    if not stop_all(timeout_ms=5_000):
+        _logger.warning("background work still running at exit; leaving it to the OS")
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        os._exit(1)
+
+
 def active_tasks() -> list[Task]:
     return [t for t in _ACTIVE if t.is_running()]
 
@@ -319,6 +340,6 @@ def stop_all(timeout_ms: int = 2_000, final: bool = False) -> bool:
             # exits without it (gui.app) and its late result goes nowhere.
             task.detach()
             task._abandoned = True
-            _logger.warning("task %s did not stop within %d ms; left to finish", task.name, timeout_ms)
+            _logger.warning("task %s did not stop within %d ms; left to finish", task.name, max(left, 0))
             clean = False
     return clean
