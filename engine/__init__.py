@@ -23,6 +23,9 @@ _EXPORTS = {
     "PRESETS": "presets",
     "Preset": "presets",
     "preset_config": "presets",
+    "recipe_config": "presets",
+    "same_recipe": "presets",
+    "DATA_SETTINGS": "presets",
     # errors
     "EngineError": "errors",
     "Cancelled": "errors",
@@ -35,6 +38,7 @@ _EXPORTS = {
     "load_dataset": "data.sources",
     "DataSpec": "data.sources",
     "BUILTIN_DATASETS": "data.sources",
+    "find_default_data": "data.sources",
     "Dataset": "data.dataset",
     "Augment": "config",
     # models
@@ -116,7 +120,9 @@ _EXPORTS = {
     "format_command": "run_command",
     "lr_find": "lr_range",
     "LRFindResult": "lr_range",
-    "EXPORT_FORMATS": "text",
+    "EXPORT_FORMATS": "export_support",
+    "export_formats": "export_support",
+    "default_export_format": "export_support",
     "export_checkpoint": "export",
     "ExportResult": "export",
     "load_safetensors_checkpoint": "export",

@@ -23,6 +23,7 @@ Each refusal is one line naming the file and what is wrong.
 
 from __future__ import annotations
 
+import json
 import math
 import pickletools
 import sys
@@ -68,11 +69,14 @@ def check_container(path: Path) -> None:
     if size > LIMITS["file_bytes"]:
         raise CheckpointError(f"{name}: {size / 2**30:.1f} GB is larger than any checkpoint this app writes; refused")
     with open(path, "rb") as f:
-        head = f.read(4)
+        head = f.read(16)
+    _refuse_exported(path, head)
+    head = head[:4]
     if head != b"PK\x03\x04":
         _refuse_non_zip(path, head)
     try:
         with zipfile.ZipFile(path) as zf:
+            _refuse_torchscript(zf, path)
             _check_records(zf, name, size)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as exc:
         # A zip whose directory is gone (cut short) or whose data no longer matches its CRCs.
@@ -80,6 +84,51 @@ def check_container(path: Path) -> None:
         raise CheckpointError(f"{name}: {detail} (not a complete checkpoint)") from None
     except OSError as exc:
         raise CheckpointError(f"{name}: cannot read ({exc.strerror or type(exc).__name__})") from None
+
+
+def _exported_from(path: Path) -> str:
+    """ " (exported from /runs/x/best.pt)" from the export's JSON sidecar, when it says."""
+    sidecar = path.with_name(path.name + ".json")
+    try:
+        if sidecar.is_file() and sidecar.stat().st_size < 1 << 20:
+            source = json.loads(sidecar.read_text(encoding="utf-8")).get("source_checkpoint")
+            if isinstance(source, str) and source:
+                return f" (exported from {source})"
+    except (OSError, ValueError, AttributeError):
+        pass
+    return ""
+
+
+def _exported_error(path: Path, kind: str) -> CheckpointError:
+    return CheckpointError(
+        f"{path.name}: this is an exported {kind} model{_exported_from(path)}, not a checkpoint; "
+        "open the .pt checkpoint it came from"
+    )
+
+
+def _refuse_exported(path: Path, head: bytes) -> None:
+    """ONNX and safetensors files (what File ▸ Export writes) are named as such, not "not a checkpoint"."""
+    if len(head) >= 10 and head[8:10] == b'{"' and int.from_bytes(head[:8], "little") < 100 << 20:
+        raise _exported_error(path, "safetensors")  # 8-byte header length, then its JSON header
+    if head[:1] == b"\x08" and (path.suffix.lower() == ".onnx" or '"onnx"' in _exported_from_format(path)):
+        raise _exported_error(path, "ONNX")  # protobuf: field 1 (ir_version) first
+
+
+def _exported_from_format(path: Path) -> str:
+    sidecar = path.with_name(path.name + ".json")
+    try:
+        if sidecar.is_file() and sidecar.stat().st_size < 1 << 20:
+            return json.dumps(json.loads(sidecar.read_text(encoding="utf-8")).get("format"))
+    except (OSError, ValueError, AttributeError):
+        pass
+    return ""
+
+
+def _refuse_torchscript(zf: zipfile.ZipFile, path: Path) -> None:
+    """A TorchScript archive (``torch.jit.save``) is a zip with a ``code/`` folder of Python source."""
+    names = zf.namelist()[: LIMITS["records"]]
+    if any("/code/" in n or n.endswith("/constants.pkl") for n in names):
+        raise _exported_error(path, "TorchScript")
 
 
 def _check_records(zf: zipfile.ZipFile, name: str, size: int) -> None:

@@ -300,7 +300,7 @@ def add_parsers(command) -> None:
     s.add_argument("--json", action="store_true", help="print the sweep and the suggestion as JSON on stdout")
     s.set_defaults(fn=cmd_lr_find)
 
-    from .text import EXPORT_FORMATS  # light: --help imports no torch
+    from .export_support import EXPORT_FORMATS  # light: --help imports no torch
 
     s = command("export", help="write a checkpoint as ONNX, TorchScript or safetensors (+ a JSON sidecar)")
     s.add_argument("--checkpoint", required=True, help="the checkpoint to export (a run's best.pt)")

@@ -20,6 +20,7 @@ __all__ = [
     "grad_scaler",
     "resolve_device",
     "set_thread_budget",
+    "thread_budget",
     "threads_label",
 ]
 
@@ -33,13 +34,15 @@ class DeviceInfo:
     torch_device: str
 
 
-def detect_device() -> DeviceInfo:
-    """The best device on this machine, named for a status bar."""
+def detect_device(reserve_for_ui: bool = False) -> DeviceInfo:
+    """The best device on this machine, named for a status bar; on a CPU with the thread count
+    training uses (:func:`thread_budget`, the one rule for it: the window passes
+    ``reserve_for_ui=True`` as its training runs do)."""
     if torch.cuda.is_available():
         return DeviceInfo("cuda", f"CUDA: {torch.cuda.get_device_name(0)}", "cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return DeviceInfo("mps", "Apple MPS", "mps")
-    return DeviceInfo("cpu", f"CPU, {threads_label(torch.get_num_threads())}", "cpu")
+    return DeviceInfo("cpu", f"CPU, {threads_label(thread_budget(reserve_for_ui))}", "cpu")
 
 
 def threads_label(n: int) -> str:
@@ -101,8 +104,19 @@ def grad_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.Gr
     return torch.amp.GradScaler(device.type, enabled=dtype == torch.float16 and device.type == "cuda")
 
 
+def thread_budget(reserve_for_ui: bool = False) -> int:
+    """The intra-op thread count a training run uses (see :func:`set_thread_budget`), without setting it."""
+    cores = os.cpu_count() or 1
+    env = os.environ.get("CIFAR_STUDIO_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    if reserve_for_ui and cores >= 2:
+        return cores - 1
+    return cores
+
+
 def set_thread_budget(reserve_for_ui: bool = False) -> int:
-    """Choose torch's intra-op thread count deliberately and return it.
+    """Choose torch's intra-op thread count deliberately (:func:`thread_budget`) and return it.
 
     Torch defaults to one thread per core, and its OpenMP threads can starve a GUI thread
     (pytorch#37259). With ``reserve_for_ui`` one core stays free for the window on any machine
@@ -111,14 +125,7 @@ def set_thread_budget(reserve_for_ui: bool = False) -> int:
     235 ms; one thread kept every stall under 40 ms for about 38% fewer images per second. The
     command line keeps every core. ``CIFAR_STUDIO_THREADS`` overrides both.
     """
-    cores = os.cpu_count() or 1
-    env = os.environ.get("CIFAR_STUDIO_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        threads = int(env)
-    elif reserve_for_ui and cores >= 2:
-        threads = cores - 1
-    else:
-        threads = cores
+    threads = thread_budget(reserve_for_ui)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads

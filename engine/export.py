@@ -30,8 +30,8 @@ import torch
 
 from .checkpoint import Checkpoint, clean_state_dict, library_versions, load_checkpoint
 from .errors import CheckpointError, EngineError
+from .export_support import EXPORT_FORMATS, EXPORT_INSTALL_HINT
 from .photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEW_DESCRIPTIONS
-from .text import EXPORT_FORMATS
 
 # What the app does at each TTA level, for runtimes that want the app's answers exactly.
 TTA_DESCRIPTIONS = (
@@ -57,7 +57,7 @@ _logger = logging.getLogger(__name__)
 # Opset 17 runs on every onnxruntime since 1.11 (2022) and has every operator the built-in
 # models need; newer opsets would only narrow the set of runtimes that can load the file.
 ONNX_OPSET = 17
-_INSTALL_HINT = "pip install 'cifar-studio[export]'"
+_INSTALL_HINT = EXPORT_INSTALL_HINT
 
 
 @dataclass

@@ -5,13 +5,10 @@ Light (no torch): the GUI formats with it on its own thread.
 
 from __future__ import annotations
 
-__all__ = ["EXPORT_FORMATS", "TTA_NAMES", "format_size", "plural", "with_article"]
+__all__ = ["TTA_NAMES", "format_size", "plural", "with_article"]
 
 # Each test-time augmentation level (engine.evaluate.tta_logits) as results name it; index = level.
 TTA_NAMES = ("no TTA", "TTA: flips", "TTA: flips and shifts")
-# Export formats (engine.export) by name, with the file suffix each is written with; here so that
-# the CLI's --help and the GUI's export dialog list them without importing torch.
-EXPORT_FORMATS = {"onnx": ".onnx", "torchscript": ".pt", "safetensors": ".safetensors"}
 
 
 _ES_AFTER_CH = {"batch", "match", "patch"}  # "epoch" takes a plain "s": spelling cannot tell them apart

@@ -2,6 +2,9 @@
 
 Options: ``--screenshot PATH [--tab NAME]`` renders the window to a PNG and exits;
 ``--self-test`` classifies the bundled sample images with the default model and exits.
+One window per user: a launch while a window is open hands its images (and --checkpoint,
+--tab, --run) to that window and exits before torch or any Qt widget loads
+(:mod:`gui.single_instance`); ``--new-instance`` opens a second window instead.
 
 Importing this module is cheap and imports neither torch nor Qt: Qt is imported in
 :func:`main`; torch before it on Windows (``TORCH_BEFORE_QT``), elsewhere after the window
@@ -59,8 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="classify the bundled sample images with the default model, print one line, exit",
     )
     p.add_argument("--samples", metavar="DIR", help="sample folder for --self-test (default: resources/samples)")
+    p.add_argument(
+        "--new-instance",
+        action="store_true",
+        help="open a second window even when one is running (by default the running window gets the images)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
     return p
+
+
+def _other_threads_running() -> bool:
+    """Plain (non-daemon) Python threads other than this one: interpreter exit would wait for them."""
+    import threading
+
+    return any(t is not threading.main_thread() and not t.daemon and t.is_alive() for t in threading.enumerate())
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -76,6 +91,20 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging(args.verbose)
     install_excepthook()
+
+    forward = not (args.new_instance or args.screenshot or args.self_test)
+    payload = {
+        "images": [str(Path(p).expanduser().resolve()) for p in args.images],
+        "checkpoint": str(Path(args.checkpoint).expanduser().resolve()) if args.checkpoint else None,
+        "tab": args.tab,
+        "run": str(Path(args.run).expanduser().resolve()) if args.run else None,
+    }
+    if forward:
+        from .single_instance import forward_to_running  # QtCore + QtNetwork only
+
+        if forward_to_running(payload):
+            print(f"CIFAR Studio is already open: handed it {len(args.images)} file(s).", file=sys.stderr)
+            return 0
 
     if TORCH_BEFORE_QT:
         _import_torch()
@@ -100,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setWindowIcon(theme.app_icon())
     # Wayland matches windows to their .desktop file (and its icon) by this name (packaging/linux).
     app.setDesktopFileName("cifar-studio")
-    app.aboutToQuit.connect(lambda: stop_all(timeout_ms=500))
+    app.aboutToQuit.connect(lambda: stop_all(timeout_ms=500, final=True))
 
     images = [str(Path(p).expanduser().resolve()) for p in args.images]
     window = MainWindow(Settings(), images=images)
@@ -114,17 +143,25 @@ def main(argv: list[str] | None = None) -> int:
     from .file_open import FileOpenForwarder
 
     app.installEventFilter(FileOpenForwarder(window.open_images, app))
+    if forward:
+        from .single_instance import InstanceServer
+
+        window.instance_server = InstanceServer(window.open_launch)
     if args.screenshot:
         from .screenshot import take_screenshot
 
-        return take_screenshot(app, window, args.screenshot, _parse_size(args.size), args.timeout)
-    window.show()
-    code = app.exec()
-    if active_tasks():
-        # Work that could not be interrupted (a checkpoint being read, a stuck file) is still
-        # running: exit now instead of waiting for it, and without running the destructors
-        # that would tear down its running QThread ("Destroyed while thread is still running"
-        # aborts). Checkpoints are written atomically, so nothing on disk is half-written.
+        code = take_screenshot(app, window, args.screenshot, _parse_size(args.size), args.timeout)
+    else:
+        window.show()
+        code = app.exec()
+    if active_tasks() or _other_threads_running():
+        # Work that could not be interrupted (a checkpoint being read, a model being built, a
+        # decode pool's worker threads) is still running: exit now instead of waiting for it
+        # (Python would join plain threads at exit, seconds later), and without running the
+        # destructors that would tear down its running QThread ("Destroyed while thread is
+        # still running" aborts with SIGABRT). The window has already waited a bounded time
+        # (gui.background.task.stop_all) and checkpoints are written atomically, so nothing
+        # on disk is half-written.
         logging.shutdown()
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:

@@ -13,14 +13,15 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from . import __version__, output, startup, theme
 from .background import engine_calls, gui_thread_gc
-from .background.task import Task, TaskError, stop_all
+from .background.task import Task, TaskError, open_again, stop_all
 from .evaluate.tab import EvaluateTab
+from .help import SHORTCUTS, ShortcutsDialog, UserGuideDialog
 from .predict.tab import PredictTab
 from .run_alerts import RunAlerts, ask_quit_during_run
 from .runs.tab import RunsTab
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         # Widgets and tasks in reference cycles must be destroyed in this thread, never by a
         # collection that a worker's allocations happen to trigger (gui/background/gui_thread_gc.py).
         gui_thread_gc.install()
+        open_again()  # a window that closed earlier in this process stopped tasks from starting
         self.settings = settings or Settings()
         self.engine_info: engine_calls.EngineInfo | None = None
         self._pending_images = list(images or [])
@@ -134,11 +136,24 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.request_quit))
-        # Ctrl+5 shows the Teach tab, the fifth, as Ctrl+1..4 show the others (h-gui's shortcut table).
-        self.teach_tab_action = QAction("Show the Teach tab", self, shortcut=QKeySequence("Ctrl+5"))
-        self.teach_tab_action.triggered.connect(lambda: self.show_tab("teach"))
-        self.addAction(self.teach_tab_action)
+        # Window-wide shortcuts, from the one table Help ▸ Keyboard shortcuts lists (gui/help.py).
+        handlers = {
+            "start": self.start_current,
+            "stop": self.stop_current,
+            **{f"tab_{name}": (lambda _checked=False, n=name: self.show_tab(n)) for name in TAB_NAMES},
+        }
+        self.shortcut_actions: dict[str, QAction] = {}
+        for name, keys, what in SHORTCUTS:
+            if name in handlers:
+                action = QAction(what, self, shortcut=QKeySequence(keys), triggered=handlers[name])
+                self.addAction(action)  # active whatever has the focus in the window
+                self.shortcut_actions[name] = action
         help_menu = self.menuBar().addMenu("&Help")
+        self.guide_action = QAction("&User guide", self, triggered=lambda: self.show_user_guide())
+        self.guide_action.setShortcut(QKeySequence(next(k for n, k, _ in SHORTCUTS if n == "guide")))
+        help_menu.addAction(self.guide_action)
+        help_menu.addAction(QAction("&Keyboard shortcuts", self, triggered=lambda: self.show_shortcuts()))
+        help_menu.addSeparator()
         help_menu.addAction(QAction("&About CIFAR Studio", self, triggered=self.show_about))
 
     def _wire(self) -> None:
@@ -153,6 +168,9 @@ class MainWindow(QMainWindow):
         self.predict_tab.classification_finished.connect(self._on_classified)
         output.add_error_listener(self.show_unexpected_error)
         self.runs_tab.resume_requested.connect(self.resume_run)
+        # The Predict and Evaluate checkpoint menus list the user's runs, from the Runs tab's listing.
+        self.runs_tab.runs_listed.connect(self.predict_tab.picker.set_runs)
+        self.runs_tab.runs_listed.connect(self.evaluate_tab.picker.set_runs)
         self.runs_tab.open_in_predict.connect(self.open_in_predict)
         self.runs_tab.open_in_evaluate.connect(self.open_in_evaluate)
         self.train_tab.run_finished.connect(lambda _rf: self.runs_tab.refresh())
@@ -355,6 +373,31 @@ class MainWindow(QMainWindow):
         elapsed = rows[-1].get("elapsed_s") if rows else None
         self.alerts.run_ended(f"Training {rf.status}", rf.message, elapsed if isinstance(elapsed, (int, float)) else 0)
 
+    def open_launch(self, payload: dict) -> None:
+        """A second launch's arguments (gui.single_instance): come to the front, then open its
+        images, checkpoint and run, and show its tab."""
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        images = [str(p) for p in payload.get("images") or [] if isinstance(p, str)]
+        checkpoint, run, tab = payload.get("checkpoint"), payload.get("run"), payload.get("tab")
+        if isinstance(checkpoint, str):
+            if self.engine_info is None:
+                self.engine_ready.connect(lambda _info: self.predict_tab.set_checkpoint(checkpoint))
+            else:
+                self.predict_tab.set_checkpoint(checkpoint)
+        if isinstance(run, str):
+            self.open_run(run)
+        if images:
+            self.open_images(images)
+        if tab in TAB_NAMES:
+            self.show_tab(tab)
+        self.statusBar().showMessage(
+            f"Opened {len(images)} file(s) from another launch" if images else "Brought to the front by another launch",
+            10_000,
+        )
+
     def open_images(self, paths: list[str]) -> None:
         if self.engine_info is None:
             self._pending_images.extend(paths)
@@ -383,6 +426,35 @@ class MainWindow(QMainWindow):
             self.engine_ready.connect(lambda _info: self.train_tab.open_run(folder))
         else:
             self.train_tab.open_run(folder)
+
+    def start_current(self) -> bool:
+        """Ctrl+Return: Start on the Train tab, Evaluate on the Evaluate tab (elsewhere: says so)."""
+        current = self.tabs.currentWidget()
+        if current is self.train_tab and self.train_tab.isEnabled():
+            return self.train_tab.start()
+        if current is self.evaluate_tab and self.evaluate_tab.run_button.isEnabled():
+            return self.evaluate_tab.evaluate()
+        self.statusBar().showMessage(
+            "Ctrl+Return starts training on the Train tab, evaluation on the Evaluate tab", 5000
+        )
+        return False
+
+    def stop_current(self) -> None:
+        """Ctrl+.: stop the training run (Train tab) or cancel the evaluation (Evaluate tab)."""
+        if self.tabs.currentWidget() is self.evaluate_tab:
+            self.evaluate_tab.cancel()
+        else:
+            self.train_tab.stop()
+
+    def show_user_guide(self) -> UserGuideDialog:
+        self.guide_dialog = UserGuideDialog(self)
+        self.guide_dialog.show()
+        return self.guide_dialog
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        self.shortcuts_dialog = ShortcutsDialog(self)
+        self.shortcuts_dialog.show()
+        return self.shortcuts_dialog
 
     def show_about(self) -> None:
         from PySide6 import __version__ as pyside_version
@@ -429,5 +501,5 @@ class MainWindow(QMainWindow):
         # alive, and gui.app exits without waiting for it.
         for tab in (self.train_tab, self.predict_tab, self.evaluate_tab, self.runs_tab, self.teach_tab):
             tab.shutdown()
-        stop_all(timeout_ms=CLOSE_TIMEOUT_MS)
+        stop_all(timeout_ms=CLOSE_TIMEOUT_MS, final=True)
         event.accept()

@@ -62,6 +62,18 @@ def _gc_in_the_gui_thread(request):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _the_app_opens_again_after_a_window_closed():
+    """Closing a main window marks the app as closing (gui.background.task: no task starts
+    after it, as the process is about to exit); a test process opens the next window after it."""
+    yield
+    import sys
+
+    task = sys.modules.get("gui.background.task")
+    if task is not None and hasattr(task, "open_again"):
+        task.open_again()
+
+
 # ---------------------------------------------------------------------------- synthetic images
 # Each class is a colour, so a tiny network learns it in a few steps.
 CLASS_COLOURS = {"red": (210, 40, 40), "green": (40, 210, 40), "blue": (40, 40, 210)}

@@ -22,6 +22,11 @@ def _tab(qtbot, engine_info, settings, folder) -> TrainTab:
     return tab
 
 
+def _points(curve) -> int:
+    xs = curve.getData()[0]
+    return 0 if xs is None else len(xs)
+
+
 def test_sweep_plots_marks_and_applies_the_suggestion(qtbot, engine_info, gui_settings, tiny_image_folder, monkeypatch):
     monkeypatch.setattr(lr_finder, "DEFAULT_STEPS", 40)
     tab = _tab(qtbot, engine_info, gui_settings, tiny_image_folder)
@@ -31,8 +36,11 @@ def test_sweep_plots_marks_and_applies_the_suggestion(qtbot, engine_info, gui_se
     assert dialog.isVisible() and dialog.busy and dialog.cancel_button.isEnabled()
     progress = []
     dialog._task.task.progress.connect(lambda f, text: progress.append(f))
+    live = []  # points on the curve while the sweep still runs (drawn live, not only at the end)
+    dialog._task.task.progress.connect(lambda f, text: live.append(_points(dialog.smooth_curve)))
     with qtbot.waitSignal(dialog.sweep_done, timeout=TIMEOUT_MS):
         pass
+    assert any(0 < n for n in live[:-1]), live
     result = dialog.result
     assert result is not None and result.suggestion is not None, dialog.message.text()
     assert any(f is not None and 0 < f <= 1 for f in progress)
@@ -46,6 +54,7 @@ def test_sweep_plots_marks_and_applies_the_suggestion(qtbot, engine_info, gui_se
     assert dialog.apply_button.isEnabled()
 
     dialog.apply_button.click()
+    assert not dialog.isVisible()  # Apply closes the dialog
     applied = float(f"{result.suggestion:.2g}")
     assert tab.form.config().lr == applied
     assert tab.form.widget_for("lr").value() == applied
@@ -74,7 +83,7 @@ def test_an_invalid_form_does_not_start_a_sweep(qtbot, engine_info, gui_settings
     tab = _tab(qtbot, engine_info, gui_settings, tiny_image_folder)
     tab.form.widget_for("lr").setText("fast")
     assert tab.open_lr_finder() is None
-    assert "LR finder" in tab.message.text() and "lr" in tab.form.error
+    assert "LR finder" in tab.message.text() and tab.form.error.startswith("Learning rate:")
 
 
 def test_model_summary_from_the_model_picker(qtbot, engine_info, gui_settings, tiny_image_folder):

@@ -279,7 +279,7 @@ def test_the_window_has_a_teach_tab_on_ctrl_5_that_opens_its_model_in_predict_an
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.engine_ready, timeout=TIMEOUT_MS):
         window.show()
-    window.teach_tab_action.trigger()
+    window.shortcut_actions["tab_teach"].trigger()
     assert window.tabs.currentWidget() is window.teach_tab and window.teach_tab.isEnabled()
     window.teach_tab.open_in_predict.emit(str(tiny_checkpoint))  # what "Open in Predict" sends
     assert window.tabs.currentWidget() is window.predict_tab

@@ -122,7 +122,7 @@ def test_reading_the_config_has_no_side_effects(qtbot, engine_info, gui_settings
     assert cfg is None and problem.field == "lr"
     assert form.error == "" and not form.inputs["lr"].property("invalid") and form.message.isHidden()
     assert form.check() is None  # the explicit call shows the verdict
-    assert form.error.startswith("lr:") and form.inputs["lr"].property("invalid") is True
+    assert form.error.startswith("Learning rate:") and form.inputs["lr"].property("invalid") is True
 
 
 def test_a_zero_that_means_off_says_off(qtbot, engine_info, gui_settings, tiny_image_folder):
@@ -155,7 +155,9 @@ def test_invalid_value_is_highlighted_and_start_refused(
     edit = tab.form.widget_for(field)
     assert edit is tab.form.inputs[widget]
     assert edit.property("invalid") is True
-    assert tab.form.error.startswith(f"{field}:") and words in tab.form.error
+    from gui.train.config_form import label_of
+
+    assert tab.form.error.startswith(f"{label_of(field)}:") and words in tab.form.error
     assert "\n" not in tab.form.error
     assert words in tab.message.text() and tab.message.kind == "error"
     tab.form.inputs[widget].setText("0.5" if widget != "warmup_epochs" else "0")
@@ -296,7 +298,7 @@ def test_load_lists_classes_for_a_subset_and_reports_skipped_files(
     panel.classes.item(1).setCheckState(Qt.CheckState.Unchecked)
     assert tab.form.config().classes == ["blue", "red"]
     panel.classes.item(0).setCheckState(Qt.CheckState.Unchecked)
-    assert tab.form.check() is None and tab.form.error.startswith("classes:")  # one class is not enough
+    assert tab.form.check() is None and tab.form.error.startswith("Classes:")  # one class is not enough
 
 
 def test_unavailable_device_is_reported_on_its_field(qtbot, engine_info, gui_settings, tiny_image_folder):

@@ -14,7 +14,14 @@ from ..errors import DataError
 from ..paths import data_dir
 from .dataset import Dataset, check_trainable, limit_images, select_classes, stratified_split
 
-__all__ = ["BUILTIN_DATASETS", "DataSpec", "load_dataset", "normalize_spec"]
+__all__ = [
+    "BUILTIN_DATASETS",
+    "DataSpec",
+    "default_data_candidates",
+    "find_default_data",
+    "load_dataset",
+    "normalize_spec",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -31,6 +38,32 @@ _ALIASES = {
     "fashionmnist": "fashion-mnist",
     "fmnist": "fashion-mnist",
 }
+
+
+def default_data_candidates() -> list[Path]:
+    """Where a CIFAR-10 archive that needs no download may be: the shared data sets folder beside
+    the checkout (``../shared/datasets/cifar10-train.zip``) or inside it."""
+    repo = Path(__file__).resolve().parents[2]
+    return [
+        repo.parent / "shared" / "datasets" / "cifar10-train.zip",
+        repo / "shared" / "datasets" / "cifar10-train.zip",
+    ]
+
+
+def cifar10_downloaded() -> bool:
+    """True when torchvision's CIFAR-10 is already in the data folder (no download needed)."""
+    return (data_dir() / "cifar-10-batches-py" / "data_batch_1").is_file()
+
+
+def find_default_data() -> tuple[str | None, str]:
+    """Data to train on that works offline, and where it came from: (spec, reason), or
+    (None, why nothing was found). First CIFAR-10 already downloaded, then the shared archive."""
+    if cifar10_downloaded():
+        return "cifar10", f"CIFAR-10, already downloaded into {data_dir()}"
+    for candidate in default_data_candidates():
+        if candidate.is_file():
+            return str(candidate), f"the CIFAR-10 archive found at {candidate}"
+    return None, "no CIFAR-10 on this machine (not downloaded, no shared archive): choose the data to train on"
 
 
 def normalize_spec(spec: str) -> str:

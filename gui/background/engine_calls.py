@@ -37,15 +37,18 @@ _logger = logging.getLogger(__name__)
 class EngineInfo:
     version: str
     torch_version: str
-    device_name: str  # "CUDA: <GPU>", "Apple MPS" or "CPU, N threads"
+    device_name: str  # "CUDA: <GPU>", "Apple MPS" or "CPU, N threads" (N: what training here uses)
     torch_device: str  # "cuda", "mps" or "cpu"
     default_checkpoint: str | None  # the bundled model, when it exists
-    presets: list[tuple[str, str, str]]  # (name, title, description), "fast" first
+    presets: list[tuple[str, str, str, str]]  # (name, title, description, plain summary), "fast" first
     datasets: dict[str, str]  # built-in dataset name -> description
     models: list[tuple[str, str, str, str]]  # (name, family, description, input handling)
     # Why torch.compile cannot work on this machine's device (None: it can be tried); the
     # Train tab hides the option then (a frozen app has no compiler).
     compile_unavailable: str | None = None
+    # Data that trains without a download (CIFAR-10 already downloaded, the shared archive):
+    # (spec or None, where it came from), for a first start with no data chosen yet.
+    default_data: tuple[str | None, str] = (None, "")
 
 
 def _torch_version() -> str:
@@ -67,7 +70,9 @@ def load_engine(state) -> EngineInfo:
 
     state.set_progress(None, "importing torch")
     engine.TrainConfig  # noqa: B018 - first touch of a lazy name imports torch
-    device = engine.detect_device()
+    # Named with the thread count training runs here use (one core kept for the window): the
+    # status bar and the training log say the same number.
+    device = engine.detect_device(reserve_for_ui=True)
     default = engine.default_checkpoint_path()
     presets = sorted(engine.PRESETS.values(), key=lambda p: p.name != "fast")
     models = [(m.name, m.family, m.description, m.input_handling) for m in engine.list_models()]
@@ -77,10 +82,11 @@ def load_engine(state) -> EngineInfo:
         device.name,
         device.torch_device,
         str(default) if default.exists() else None,
-        [(p.name, p.title, p.description) for p in presets],
+        [(p.name, p.title, p.description, p.summary) for p in presets],
         dict(engine.BUILTIN_DATASETS),
         models,
         engine.compile_unavailable_reason(device.torch_device),
+        engine.find_default_data(),
     )
 
 

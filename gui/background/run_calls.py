@@ -47,12 +47,15 @@ def read_run_curves(state, paths: list[str]) -> list[RunCurves]:
 
 
 def find_lr(state, config, steps: int = 100):
-    """engine.lr_find on ``config``'s model and data; progress per step, cancel keeps what was measured."""
+    """engine.lr_find on ``config``'s model and data; progress per step, each step's
+    ``(lr, smoothed loss)`` as a partial result (the curve is drawn as it is measured);
+    cancel keeps what was measured."""
     import engine
 
     state.set_progress(None, f"loading {config.data}")
 
     def progress(step: int, total: int, lr: float, loss: float) -> None:
+        state.set_partial_result((lr, loss))
         state.set_progress(step / total if total else None, f"step {step}/{total}: lr {lr:.2g}, loss {loss:.3f}")
 
     return engine.lr_find(config, steps=steps, progress=progress, stop=state)

@@ -21,12 +21,18 @@ line" (with the traceback in the log), and the task always ends with ``finished`
 Closing the window never waits long: :func:`stop_all` asks every task to stop and waits with
 one shared deadline; a task still running then (work that cannot be interrupted) is detached
 and stays referenced in ``_ACTIVE`` until its thread ends, so its QThread is never destroyed
-while running.
+while running; a later :func:`stop_all` does not wait for it again (the deadline is spent once).
+After ``stop_all(final=True)`` (the window closing) no task starts a thread any more: a slot
+that reacts to a task ending by starting another one (listing runs after a run) does nothing,
+so closing never races new threads against the process exit.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import sys
 import threading
 import time
 import warnings
@@ -38,13 +44,34 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from .messages import one_line
 
-__all__ = ["Task", "TaskError", "TaskState", "active_tasks", "describe_error", "stop_all"]
+__all__ = [
+    "Task",
+    "TaskError",
+    "TaskState",
+    "active_tasks",
+    "describe_error",
+    "open_again",
+    "shutting_down",
+    "stop_all",
+]
 
 _logger = logging.getLogger(__name__)
 
 # Tasks whose thread is running. Holding them here keeps the QThread alive even when the
 # widget that started it has let go (a QThread destroyed while running aborts the process).
 _ACTIVE: set[Task] = set()
+_SHUTDOWN = threading.Event()  # set by stop_all(final=True): no task starts after it
+READER_GRACE_MS = 100  # closing: how long a task that writes nothing may take to notice the stop
+
+
+def open_again() -> None:
+    """A main window opened: tasks start again (after a window that closed in the same process)."""
+    _SHUTDOWN.clear()
+
+
+def shutting_down() -> bool:
+    """True once the app is closing (``stop_all(final=True)``): tasks no longer start."""
+    return _SHUTDOWN.is_set()
 
 
 def describe_error(exc: BaseException, where: str = "") -> str:
@@ -155,6 +182,12 @@ class Task(QObject):
         self._progress: tuple[float | None, str] | None = None
         self._pending = False
         self._done = False
+        self._abandoned = False  # stop_all gave up waiting for it (it finishes unheard)
+        # Whether closing waits for it (up to stop_all's deadline): a task that writes files
+        # (training saves a resumable last.pt when asked to stop; an export) says so. Others
+        # only read, so closing never waits for them: a stuck checkpoint load or model build
+        # is left at once.
+        self.saves_files = False
         self._thread = QThread()
         self._thread.setObjectName(f"task:{self.name}")
         self._runner = _Runner(fn, args, kwargs, self.state, self.name)
@@ -165,6 +198,14 @@ class Task(QObject):
 
     # ----------------------------------------------------------------- control (GUI thread)
     def start(self) -> Task:
+        if _SHUTDOWN.is_set():
+            # The app is closing: starting a thread now would race the process exit (and
+            # could fail: "QThread::start: Thread creation error"). The task never runs and
+            # reports nothing; its receivers are being destroyed with the window anyway.
+            _logger.info("task %s not started: the app is closing", self.name)
+            self.detach()
+            self._done = True
+            return self
         _ACTIVE.add(self)
         self._thread.start()
         return self
@@ -246,30 +287,59 @@ class Task(QObject):
         self.finished.emit()
 
 
+@atexit.register
+def _join_at_exit() -> None:
+    """A process that closes its window and exits normally (a script, a benchmark; gui.app
+    leaves with os._exit instead) must not destroy a QThread that still runs: that aborts.
+    Tasks closing left behind get a few more seconds; one still running after that is left to
+    the OS, as gui.app does, with exit status 1 (the real one is not known here, and work was
+    cut short: never a silent success)."""
+    if not any(t.is_running() for t in _ACTIVE):
+        return
+    if not stop_all(timeout_ms=5_000):
+        _logger.warning("background work still running at exit; leaving it to the OS")
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        os._exit(1)
+
+
 def active_tasks() -> list[Task]:
     return [t for t in _ACTIVE if t.is_running()]
 
 
-def stop_all(timeout_ms: int = 2_000) -> bool:
+def stop_all(timeout_ms: int = 2_000, final: bool = False) -> bool:
     """Ask every running task to stop and wait for their threads (window closing, app quitting).
 
     ``timeout_ms`` is one deadline shared by all tasks. Returns False if a thread was still
     running then (its files may be mid-write; the engine writes checkpoints atomically, so
-    they are still never broken); such tasks are detached and finish unheard.
+    they are still never broken); such tasks are detached and finish unheard, and a later final
+    call does not wait for them again. ``final``: the app is closing: no task starts after this,
+    and tasks that write no files get only a short grace (``READER_GRACE_MS``).
     """
-    tasks = list(_ACTIVE)
+    if final:
+        _SHUTDOWN.set()
+    # Closing waits once: a task a final call already gave up on is not waited for again.
+    tasks = [t for t in _ACTIVE if not (final and t._abandoned)]
     for task in tasks:
         task.cancel()
+    # Writers first; when the app is closing, tasks that only read get a short grace, no more.
+    tasks = [t for t in tasks if t.saves_files] + [t for t in tasks if not t.saves_files]
     # One deadline for all: ten stuck tasks must not make closing take ten timeouts.
-    deadline = time.monotonic() + timeout_ms / 1000
-    clean = True
+    began = time.monotonic()
+    deadline = began + timeout_ms / 1000
+    reader_deadline = min(deadline, began + READER_GRACE_MS / 1000) if final else deadline
+    clean = not any(t._abandoned and t.is_running() and t not in tasks for t in _ACTIVE)
     for task in tasks:
-        left = max(0, int((deadline - time.monotonic()) * 1000))
+        until = deadline if task.saves_files else reader_deadline
+        left = max(0, int((until - time.monotonic()) * 1000))
         if not task.wait(left):
             # Left running (uninterruptible work: a checkpoint being read, a stuck file): _ACTIVE
             # keeps it referenced, so its QThread is never destroyed while running; the app
             # exits without it (gui.app) and its late result goes nowhere.
             task.detach()
-            _logger.warning("task %s did not stop within %d ms; left to finish", task.name, timeout_ms)
+            task._abandoned = True
+            _logger.warning("task %s did not stop within %d ms; left to finish", task.name, max(left, 0))
             clean = False
     return clean

@@ -92,6 +92,7 @@ class TrainingRun(QObject):
         self._routes = self._event_routes()
         # overwrite: replace the run in out_dir (the Teach tab retrains its project's model in place)
         self.task = Task(_train, config, self.out_dir, resume, overwrite, name="training")
+        self.task.saves_files = True  # closing waits (boundedly) for the resumable last.pt
         self.task.partial.connect(self._on_event)
         self.task.succeeded.connect(self._on_succeeded)
         self.task.failed.connect(self.failed)

@@ -70,7 +70,9 @@ class EvaluateTab(QWidget):
         self.cancel_button.setEnabled(False)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
-        self.busy.setMaximumWidth(340)
+        # Wide enough for the engine's progress text ("decoding 10,000/10,000"), never clipped:
+        # it stretches with the row, and the tooltip holds the whole line.
+        self.busy.setMinimumWidth(self.busy.fontMetrics().horizontalAdvance("evaluating 10,000/10,000 images") + 60)
         self.busy.hide()
         self.message = MessageBar()
         self.accuracy = QLabel("Choose a checkpoint and data, then Evaluate.")
@@ -102,8 +104,9 @@ class EvaluateTab(QWidget):
         controls.addWidget(self.tta, 1, 3)
         controls.setColumnStretch(1, 1)
         buttons = QHBoxLayout()
-        for w in (self.run_button, self.cancel_button, self.busy):
+        for w in (self.run_button, self.cancel_button):
             buttons.addWidget(w)
+        buttons.addWidget(self.busy, 2)
         buttons.addStretch(1)
         buttons.addWidget(self.export_json_button)
         buttons.addWidget(self.export_csv_button)
@@ -151,6 +154,17 @@ class EvaluateTab(QWidget):
         self.data.set_builtins(info.datasets)
         if self.settings.evaluate_data:
             self.data.set_value(self.settings.evaluate_data)
+        else:
+            # Like the Train tab: data that needs no download when there is some (CIFAR-10
+            # downloaded earlier, the shared archive), and the line under the result says so.
+            found, where = getattr(info, "default_data", (None, ""))
+            if found is not None:
+                self.data.set_value(found)
+                if found != "cifar10":
+                    # The archive holds training images only: its validation split is the part
+                    # the bundled model never trained on (what its model card reports).
+                    self.split.setCurrentIndex(self.split.findData("val"))
+                self.accuracy.setText(f"Choose a checkpoint, then Evaluate. Data: {where}.")
         self.picker.set_entries(info.default_checkpoint, self.settings.recent_checkpoints)
         self.setEnabled(True)
 
@@ -206,6 +220,7 @@ class EvaluateTab(QWidget):
             self.busy.setValue(round(fraction * 1000))
         if text:
             self.busy.setFormat(f"{text}")
+            self.busy.setToolTip(text)
             self.busy.setTextVisible(True)
             self.status_message.emit(f"Evaluating: {text}")
 

@@ -20,7 +20,11 @@ class ImageList(QListWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
-        self.setUniformItemSizes(True)
+        # An error is a whole sentence: items wrap (and so differ in height) instead of cutting
+        # it off; the tooltip and the view beside the list show it in full too.
+        self.setWordWrap(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.setMinimumWidth(260)
 
     def add_pending(self, path: str) -> None:

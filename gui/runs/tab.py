@@ -64,6 +64,7 @@ class RunsTab(QWidget):
     open_in_evaluate = Signal(str)
     status_message = Signal(str)
     refreshed = Signal()
+    runs_listed = Signal(list)  # every listed engine.RunSummary (the checkpoint menus list their best.pt)
 
     def __init__(self, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -232,6 +233,7 @@ class RunsTab(QWidget):
         elif not running:
             self._busy_timer.stop()
         self._update_actions()
+        self.runs_listed.emit(list(runs))
         self.refreshed.emit()
 
     def _watch(self, roots: list[str]) -> None:

@@ -6,8 +6,12 @@ TrainConfig into them are all loops over that table.
 Validation is TrainConfig's own: the form builds a dict, ``TrainConfig.from_dict`` coerces and
 validates it, and a ConfigError's ``field`` says which widget to highlight. Reading the config
 (:meth:`ConfigForm.config`) has no side effects; :meth:`ConfigForm.check` reads it and shows
-the verdict. A preset sets the form to exactly ``engine.preset_config(name)``; the preset combo
-shows "Custom" whenever the form differs from the preset it came from. Fields that only some
+the verdict. A preset sets every recipe setting to exactly ``engine.preset_config(name)``'s and
+keeps the user's data (``engine.recipe_config``: data is not part of a recipe, except data a
+preset names itself); the preset combo shows "Custom" whenever the recipe differs from the
+preset it came from (``engine.same_recipe``), never because of the data. The preset's plain
+one-sentence summary is shown, its full description on demand (Details). Error messages name
+the form's labels ("Validation fraction"), never the config's field names. Fields that only some
 schedules use are shown only for those schedules; torch.compile only where it can work. The
 learning-rate preview and the validity message update live (debounced) as fields change.
 """
@@ -15,6 +19,7 @@ learning-rate preview and the validity message update live (debounced) as fields
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -22,7 +27,9 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -34,10 +41,49 @@ from .field_inputs import changed_signal, make_input, read_input, write_input
 from .model_picker import ModelPicker
 from .schedule_preview import SchedulePreview
 
-__all__ = ["CUSTOM", "ConfigForm"]
+__all__ = ["CUSTOM", "FIELD_LABELS", "ConfigForm", "describe_config_error", "label_of"]
 
 _logger = logging.getLogger(__name__)
 CUSTOM = "custom"  # the preset combo's entry for a form that no preset gives exactly
+
+# What the form calls the settings that are not in the field table (FIELDS has the others).
+_OTHER_LABELS = {
+    "data": "Source",
+    "classes": "Classes",
+    "val_fraction": "Validation fraction",
+    "limit": "Limit (images)",
+    "image_size": "Image size",
+    "model": "Model",
+    "model_args": "Model",
+    "block": "Block",
+    "pretrained_path": "Weights file",
+    "preset": "Preset",
+}
+FIELD_LABELS = {
+    **_OTHER_LABELS,
+    **{spec.name: spec.label for spec in FIELDS},
+    **{spec.key: spec.label for spec in FIELDS},
+}
+
+
+def label_of(field: str) -> str | None:
+    """The form's label for a TrainConfig field ("val_fraction" -> "Validation fraction")."""
+    return FIELD_LABELS.get(field) or FIELD_LABELS.get(field.rsplit(".", 1)[-1])
+
+
+def describe_config_error(field: str | None, message: str) -> str:
+    """An engine message about ``field`` in the form's words: the field's label first, and any
+    other field name in it replaced by its quoted label ("set ema_decay to 0" -> "set 'EMA decay' to 0")."""
+    if field:
+        prefix = f"{field}: "
+        reason = message[len(prefix) :] if message.startswith(prefix) else message
+        label = label_of(field)
+        message = f"{label}: {reason}" if label else message
+    names = sorted(FIELD_LABELS, key=len, reverse=True)
+    pattern = r"(?<![\w.])(" + "|".join(re.escape(n) for n in names if "_" in n or "." in n) + r")(?![\w.])"
+    head, sep, rest = message.partition(": ")
+    rest = re.sub(pattern, lambda m: repr(FIELD_LABELS[m.group(1)]), rest) if sep else rest
+    return f"{head}{sep}{rest}" if sep else re.sub(pattern, lambda m: repr(FIELD_LABELS[m.group(1)]), message)
 
 
 def _config_value(cfg, name: str):
@@ -56,7 +102,7 @@ class ConfigForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.presets: dict[str, tuple[str, str]] = {}
+        self.presets: dict[str, tuple[str, str, str]] = {}  # name -> (title, description, summary)
         self._compile_unavailable: str | None = None  # why torch.compile cannot work here
         self._base_preset = ""  # the preset the form was last set from (for "changed from ...")
         self.error = ""
@@ -72,9 +118,26 @@ class ConfigForm(QWidget):
     # ----------------------------------------------------------------- layout
     def _build(self) -> None:
         self.preset = QComboBox()
-        self.preset.setToolTip('A named recipe, applied exactly; editing any setting afterwards makes it "Custom"')
-        self.preset_info = QLabel()
+        self.preset.setToolTip(
+            "A named recipe: sets every training setting exactly and keeps your data; "
+            'editing a training setting afterwards makes it "Custom"'
+        )
+        self.preset_info = QLabel()  # the preset's plain one-sentence summary
         self.preset_info.setWordWrap(True)
+        self.preset_details_button = QToolButton()
+        self.preset_details_button.setText("Details")
+        self.preset_details_button.setCheckable(True)
+        self.preset_details_button.setToolTip("Show every setting this preset sets")
+        self.preset_details = QLabel()  # the full description, on demand
+        self.preset_details.setWordWrap(True)
+        self.preset_details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.preset_details.hide()
+        self.preset_details_button.toggled.connect(self.preset_details.setVisible)
+        info_row = QWidget()
+        info_layout = QHBoxLayout(info_row)
+        info_layout.setContentsMargins(0, 0, 0, 0)
+        info_layout.addWidget(self.preset_info, 1)
+        info_layout.addWidget(self.preset_details_button, 0, Qt.AlignmentFlag.AlignTop)
         self.data = DataPanel()
         self.model = ModelPicker()
         self.preview = SchedulePreview()
@@ -83,7 +146,7 @@ class ConfigForm(QWidget):
         self.message.hide()
 
         groups: dict[str, list[tuple[str | None, QWidget]]] = {
-            "Recipe": [("Preset", self.preset), (None, self.preset_info)],
+            "Recipe": [("Preset", self.preset), (None, info_row), (None, self.preset_details)],
             "Data": [(None, self.data)],
             "Model": [(None, self.model)],
         }
@@ -165,9 +228,9 @@ class ConfigForm(QWidget):
                 combo.clear()
                 combo.addItems(list(getattr(engine, spec.choices)))
                 combo.blockSignals(False)
-        self.presets = {name: (title, description) for name, title, description in info.presets}
+        self.presets = {name: (title, description, summary) for name, title, description, summary in info.presets}
         self.preset.clear()
-        for name, title, _description in info.presets:
+        for name, title, _description, _summary in info.presets:
             self.preset.addItem(title, name)
         self.preset.addItem("Custom", CUSTOM)
         self.preset.setItemData(
@@ -180,8 +243,10 @@ class ConfigForm(QWidget):
         self._update_visible_rows()
 
     def _on_preset_chosen(self, _index: int) -> None:
-        """A preset gives exactly ``engine.preset_config(name)``: nothing of the current form is
-        kept, so a recipe trains as its description says (data included)."""
+        """A preset sets every recipe setting to exactly ``engine.preset_config(name)``'s: nothing
+        of the form's recipe is kept, so it trains as its description says. The data stays the
+        user's (data is not part of a recipe), except the data settings the preset names itself
+        (``engine.recipe_config``)."""
         import engine
 
         name = self.preset.currentData()
@@ -189,9 +254,10 @@ class ConfigForm(QWidget):
             self._sync_preset(self.config())
             return
         try:
-            self.set_config(engine.preset_config(name))
+            own = engine.PRESETS[name].overrides
+            self.set_config(engine.preset_config(name), data_settings=[k for k in engine.DATA_SETTINGS if k in own])
         except engine.ConfigError as exc:
-            self.show_error(str(exc), exc.field)
+            self.show_error(describe_config_error(exc.field, str(exc)), exc.field)
 
     def set_preset(self, name: str | None, apply: bool = False) -> None:
         index = self.preset.findData(name)
@@ -214,7 +280,7 @@ class ConfigForm(QWidget):
         matches = False
         if cfg is not None and base in self.presets:
             try:
-                matches = cfg.to_dict() == engine.preset_config(base).to_dict()
+                matches = engine.same_recipe(cfg, base)  # the data is the user's: never "Custom" for it
             except engine.ConfigError:
                 matches = False
         wanted = base if matches else CUSTOM
@@ -227,12 +293,20 @@ class ConfigForm(QWidget):
     def _show_preset_info(self) -> None:
         name = self.preset.currentData()
         if name in self.presets:
-            self.preset_info.setText(self.presets[name][1])
+            _title, description, summary = self.presets[name]
+            self.preset_info.setText(summary or description)
+            self.preset_details.setText(description)
+            self.preset_info.setToolTip(description)
         elif self._base_preset in self.presets:
-            title = self.presets[self._base_preset][0]
+            title, description, _summary = self.presets[self._base_preset]
             self.preset_info.setText(f"Your own settings, changed from the preset {title!r}.")
+            self.preset_details.setText(f"The preset {title!r} sets: {description}")
+            self.preset_info.setToolTip("")
         else:
             self.preset_info.setText("Your own settings.")
+            self.preset_details.setText("")
+            self.preset_info.setToolTip("")
+        self.preset_details_button.setVisible(bool(self.preset_details.text()))
 
     @property
     def preset_name(self) -> str:
@@ -259,7 +333,7 @@ class ConfigForm(QWidget):
         if problem is None:
             self.show_error("", None)
         else:
-            self.show_error(str(problem), problem.field)
+            self.show_error(describe_config_error(problem.field, str(problem)), problem.field)
         return cfg
 
     def _values(self) -> dict:
@@ -282,6 +356,10 @@ class ConfigForm(QWidget):
                 getattr(self.data, name).value()
             except ValueError:
                 raise engine.ConfigError(name, f"{getattr(self.data, name).text()!r} is not a number") from None
+        if not self.data.source.value():
+            raise engine.ConfigError(
+                "data", "choose the data to train on: CIFAR-10, MNIST, Fashion-MNIST, an image folder or a .zip"
+            )
         values = {
             "data": self.data.source.value(),
             "classes": self.data.selected_classes(),
@@ -303,14 +381,24 @@ class ConfigForm(QWidget):
         return values
 
     # ----------------------------------------------------------------- config -> form
-    def set_config(self, cfg) -> None:
+    def set_config(self, cfg, data_settings=None) -> None:
+        """Show ``cfg``; of the data settings (``engine.DATA_SETTINGS``) only ``data_settings``
+        when given (a preset keeps the user's data)."""
+        import engine
+
+        wanted = set(engine.DATA_SETTINGS if data_settings is None else data_settings)
         self.blockSignals(True)
         try:
-            self.data.source.set_value(cfg.data)
-            self.data.set_selected_classes(cfg.classes)
-            self.data.val_fraction.set_value(cfg.val_fraction)
-            self.data.limit.set_value(cfg.limit)
-            self.data.image_size.set_value(cfg.image_size)
+            if "data" in wanted:
+                self.data.source.set_value(cfg.data)
+            if "classes" in wanted:
+                self.data.set_selected_classes(cfg.classes)
+            if "val_fraction" in wanted:
+                self.data.val_fraction.set_value(cfg.val_fraction)
+            if "limit" in wanted:
+                self.data.limit.set_value(cfg.limit)
+            if "image_size" in wanted:
+                self.data.image_size.set_value(cfg.image_size)
             self._loaded_model, self._loaded_model_args = cfg.model, dict(cfg.model_args)
             self.model.set_model_name(cfg.model)
             self.model.set_block(cfg.model_args.get("block"))
@@ -357,6 +445,7 @@ class ConfigForm(QWidget):
         the mark stays until the form is edited. False if no field matches."""
         if self.widget_for(field) is None:
             return False
+        message = describe_config_error(field, message)
         self._external = (field, message)
         mark_invalid(self.widget_for(field), message)
         return True

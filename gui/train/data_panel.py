@@ -59,8 +59,13 @@ class DataPanel(QWidget):
         row.addWidget(self.source, 1)
         row.addWidget(self.load_button, 0, Qt.AlignmentFlag.AlignTop)
         form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)  # long paths get the width
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Source", row)
+        # The path gets a row of its own, the form's whole width (a narrow column beside the
+        # label showed only the end of a path).
+        self.source.layout().removeWidget(self.source.path)
+        form.addRow(self.source.path)
         form.addRow(self.status)
         form.addRow(self.classes)
         form.addRow("Validation fraction", self.val_fraction)

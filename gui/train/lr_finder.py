@@ -1,6 +1,7 @@
 """The learning-rate finder: a short sweep of the learning rate (engine.lr_find) in the
-background, loss against learning rate on a log axis with the engine's suggestion marked,
-and Apply to put the suggestion into the form.
+background, loss against learning rate on a log axis drawn as each step is measured, the
+engine's suggestion marked at the end, and Apply to put the suggestion into the form (and
+close the dialog).
 
 The sweep trains a throwaway copy of the configured model on the configured data, so the
 form's run is unaffected; Cancel ends it early with what was measured so far.
@@ -114,10 +115,18 @@ class LRFinderDialog(QDialog):
             return False
         self.message.clear()
         self.result = None
+        self._live_lrs: list[float] = []
+        self._live_losses: list[float] = []
+        self.raw_curve.setData([], [])
+        self.smooth_curve.setData([], [])
+        self.marker.setVisible(False)
+        self.point.setData([], [])
+        self.plot_widget.getPlotItem().enableAutoRange(y=True)
         self.progress.setValue(0)
         self.progress.setRange(0, 0)  # loading data: no step count yet
         task = self._task.start(run_calls.find_lr, self.config, self.steps.value(), name="lr finder")
         task.progress.connect(self._on_progress)
+        task.partial.connect(self._on_point)
         task.succeeded.connect(self._show_result)
         task.failed.connect(self._on_failed)
         task.finished.connect(self._on_finished)
@@ -139,6 +148,15 @@ class LRFinderDialog(QDialog):
             self.progress.setRange(0, 1000)
             self.progress.setValue(round(fraction * 1000))
         self.progress.setFormat(text or "%p%")
+
+    def _on_point(self, point) -> None:
+        """One measured step, ``(lr, smoothed loss)``: the smoothed curve grows as the sweep runs."""
+        lr, loss = point
+        if not math.isfinite(loss):
+            return
+        self._live_lrs.append(lr)
+        self._live_losses.append(loss)
+        self.smooth_curve.setData(self._live_lrs, self._live_losses)
 
     def _show_result(self, result) -> None:
         self.result = result
@@ -195,6 +213,7 @@ class LRFinderDialog(QDialog):
             return None
         lr = float(f"{self.result.suggestion:.2g}")  # a value a person would type
         self.applied.emit(lr)
+        self.accept()  # applied: the dialog has done its job
         return lr
 
     def done(self, code: int) -> None:

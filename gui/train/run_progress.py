@@ -21,6 +21,7 @@ class RunProgress(QWidget):
         layout.addWidget(self.run_bar)
         layout.addWidget(self.epoch_bar)
         self._first = (0.0, 0)  # (time, global step) of the first batch of this session
+        self._epoch = (0, 0)  # (epoch, epochs) of the last batch shown
         self.reset()
 
     def reset(self) -> None:
@@ -49,6 +50,7 @@ class RunProgress(QWidget):
         eta = (ev.total_steps - ev.global_step) * (now - t0) / steps if steps > 0 else None
         epochs = ev.total_steps // max(ev.steps_per_epoch, 1)
         self.run_bar.setValue(ev.global_step)
+        self._epoch = (ev.epoch, epochs)
         self.run_bar.setFormat(f"Run: epoch {ev.epoch}/{epochs} · %p% · ETA {format_duration(eta)}")
         self.epoch_bar.setValue(ev.step)
         self.epoch_bar.setFormat(
@@ -57,6 +59,10 @@ class RunProgress(QWidget):
         )
 
     def finished(self, status: str) -> None:
+        """The run ended (completed, stopped, failed): no ETA any more, only where it ended."""
+        epoch, epochs = self._epoch
+        where = f" in epoch {epoch}/{epochs}" if epochs else ""
+        self.run_bar.setFormat(f"Run {status}{where} · %p%")
         self.epoch_bar.setFormat(f"Epoch: {status}")
 
     def opened(self, name: str, arch: str, done: int, planned: int | None, resumable: bool) -> None:

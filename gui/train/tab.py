@@ -138,8 +138,19 @@ class TrainTab(QWidget):
         self.export_csv_button.clicked.connect(lambda: self.export_csv())
         self.open_predict_button.clicked.connect(self._open_in_predict)
         self.open_folder_button.clicked.connect(self._open_folder)
-        self.form.data.load_failed.connect(lambda msg: self.message.show_message(f"Data: {msg}", "error"))
+        self.form.data.load_failed.connect(self._on_data_failed)
+        self.form.data.loaded.connect(self._on_data_loaded)
         self._update_buttons()
+
+    def _on_data_failed(self, message: str) -> None:
+        self._data_error = f"Data: {message}"
+        self.message.show_message(self._data_error, "error")
+
+    def _on_data_loaded(self, _info) -> None:
+        """A Load that worked takes away the banner of the one that failed before it."""
+        if getattr(self, "_data_error", None) and self.message.text() == self._data_error:
+            self.message.clear()
+        self._data_error = None
 
     # ----------------------------------------------------------------- engine ready
     def engine_ready(self, info) -> None:
@@ -155,8 +166,26 @@ class TrainTab(QWidget):
         if cfg is None:
             preset = preset if preset in engine.PRESETS else "fast"
             cfg = engine.preset_config(preset)
+        # The data: the last used; else data that needs no download (CIFAR-10 downloaded
+        # earlier, the shared archive); else the user is asked to choose (Start says so).
+        found, where = getattr(info, "default_data", (None, ""))
+        note = None
+        if self.settings.train_config_json is None or (cfg.data == "cifar10" and found not in (None, "cifar10")):
+            if found is not None and found != cfg.data:
+                cfg = engine.TrainConfig.from_dict({**cfg.to_dict(), "data": found})
+                note = f"Data: {where} (no data chosen yet; choose another under Source)."
+            elif found is None and cfg.data == "cifar10":
+                note = f"Data: {where}."
+                cfg = None
         self.form.set_preset(preset)
-        self.form.set_config(cfg)
+        if cfg is None:  # nothing that trains offline: ask for data
+            self.form.set_config(engine.preset_config(preset))
+            self.form.data.source.set_value("")
+            self.form.refresh()
+        else:
+            self.form.set_config(cfg)
+        if note:
+            self.form.data.status.setText(note)
         self.setEnabled(True)
         self._update_buttons()
 
@@ -388,7 +417,18 @@ class TrainTab(QWidget):
         self.run_finished.emit(rf)
 
     def _on_failed(self, error: TaskError) -> None:
+        """The run did not start (bad data, no download, a device that is not there): the
+        previous run's bars and curves go, so nothing on screen belongs to another run."""
         message = error.message
+        if error.field:
+            from .config_form import describe_config_error
+
+            message = describe_config_error(error.field, message)
+        self.curves.reset()
+        self.progress.reset()
+        self.progress.run_bar.setFormat("Run: did not start")
+        self._opened_best = self._opened_folder = None
+        self._shown_unresumable = False
         self.message.show_message(f"Could not train: {message}", "error")
         self._append_log(f"error: {message}")
         self.state_label.setText("Failed")

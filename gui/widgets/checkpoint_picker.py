@@ -1,9 +1,11 @@
-"""Choose a checkpoint: the bundled default model, recent checkpoints, or a file; shows its
-summary (architecture, classes, validation accuracy) or its one-line CheckpointError.
-Used by the Predict and Evaluate tabs."""
+"""Choose a checkpoint: the bundled default model, the best.pt of the user's recent runs
+(newest first), recent checkpoints, or a file; shows its summary (architecture, classes,
+validation accuracy) or its one-line CheckpointError. Each file is listed once, however its
+path was spelled. Used by the Predict and Evaluate tabs."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -13,13 +15,42 @@ from ..background import engine_calls
 from ..background.current import CurrentTask
 from ..background.task import TaskError
 
-__all__ = ["CHECKPOINT_FILTER", "CheckpointPicker"]
+__all__ = ["CHECKPOINT_FILTER", "MAX_RUNS", "CheckpointPicker", "run_label"]
 
 CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth);;All files (*)"
+MAX_RUNS = 10  # the newest runs with a best.pt listed in the menu (the Runs tab has them all)
+
+
+def _same_file_key(path: str) -> str:
+    """One key per file however it is spelled (relative, ``~``, a symlink, ``..``)."""
+    try:
+        return os.path.normcase(str(Path(path).expanduser().resolve()))
+    except (OSError, RuntimeError):
+        return os.path.normcase(os.path.abspath(path))
+
+
+def _is_copy_of(path: str, other: str) -> bool:
+    """Another copy of the same file (the bundled model from a checkout and from an installed
+    package): same name and size. Never reads the files."""
+    try:
+        a, b = Path(path), Path(other)
+        return a.name == b.name and a.stat().st_size == b.stat().st_size
+    except OSError:
+        return False
+
+
+def run_label(run) -> str:
+    """ "Run 2026-12-07 13:05 — resnet20, best 61.2% (stopped)" for an engine.RunSummary."""
+    parts = [run.model or "unknown model"]
+    if run.best_val_acc is not None:
+        parts.append(f"best {run.best_val_acc:.1%}")
+    status = "" if run.status == "completed" else f" ({run.status})"
+    when = f", {run.date}" if run.date else ""
+    return f"Run {run.name} — {', '.join(parts)}{when}{status}"
 
 
 def _label(path: str, default: str | None) -> str:
-    if default and Path(path) == Path(default):
+    if default and _same_file_key(path) == _same_file_key(default):
         return f"Bundled default model ({Path(path).name})"
     p = Path(path)
     return f"{p.name} — {p.parent.name}" if p.parent.name else p.name
@@ -39,6 +70,8 @@ class CheckpointPicker(QWidget):
         super().__init__(parent)
         self.cache = cache
         self.default: str | None = None
+        self._recent: list[str] = []
+        self._runs: list = []  # engine.RunSummary of the newest runs with a best.pt
         self.info: engine_calls.CheckpointInfo | None = None
         self.error = ""
         self._loading = CurrentTask()  # the latest choice wins; an older load never reports
@@ -65,23 +98,67 @@ class CheckpointPicker(QWidget):
 
     # ----------------------------------------------------------------- entries
     def set_entries(self, default: str | None, recent: list[str]) -> None:
-        """The bundled model (when it exists) first, then recent checkpoints that still exist."""
-        current = self.current_path()
+        """The bundled model (when it exists) first, then the user's runs (:meth:`set_runs`),
+        then recent checkpoints that still exist; each file once."""
         self.default = default
+        self._recent = list(recent)
+        self._fill()
+
+    def set_runs(self, runs: list) -> None:
+        """The user's runs (engine.RunSummary, as the Runs tab lists them): the best.pt of the
+        newest :data:`MAX_RUNS` that have one, newest first, labelled with run, model and accuracy."""
+        with_best = [r for r in runs if r.best_checkpoint and Path(r.best_checkpoint).is_file()]
+        with_best.sort(key=lambda r: r.started or r.modified or 0.0, reverse=True)
+        self._runs = with_best[:MAX_RUNS]
+        self._fill()
+
+    def _fill(self) -> None:
+        current = self.current_path()
+        default = self.default
         self.combo.blockSignals(True)
         self.combo.clear()
-        for path in ([default] if default else []) + [p for p in recent if p != default and Path(p).exists()]:
-            self.combo.addItem(_label(path, default), path)
+        seen: set[str] = set()
+
+        def add(path: str, label: str) -> None:
+            key = _same_file_key(path)
+            if key in seen or (default and path != default and _is_copy_of(path, default)):
+                return
+            seen.add(key)
+            self.combo.addItem(label, path)
             self.combo.setItemData(self.combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+
+        if default:
+            add(default, _label(default, default))
+        if self._runs and self.combo.count():
+            self.combo.insertSeparator(self.combo.count())
+        for run in self._runs:
+            add(run.best_checkpoint, run_label(run))
+        recent = [p for p in self._recent if Path(p).exists() and _same_file_key(p) not in seen]
+        if recent and self.combo.count():
+            self.combo.insertSeparator(self.combo.count())
+        for path in recent:
+            add(path, _label(path, default))
         if current:
             self._select(current)
         self.combo.blockSignals(False)
 
+    def paths(self) -> list[str]:
+        """The files listed, in menu order (separators left out)."""
+        return [self.combo.itemData(i) for i in range(self.combo.count()) if self.combo.itemData(i)]
+
+    def _find(self, path: str) -> int:
+        key = _same_file_key(path)
+        for i in range(self.combo.count()):
+            data = self.combo.itemData(i)
+            if data and _same_file_key(data) == key:
+                return i
+        return -1
+
     def _select(self, path: str) -> None:
-        index = self.combo.findData(path)
+        index = self._find(path)
         if index < 0:
             self.combo.insertItem(0 if not self.default else 1, _label(path, self.default), path)
-            index = self.combo.findData(path)
+            index = self._find(path)
             self.combo.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
         self.combo.setCurrentIndex(index)
 

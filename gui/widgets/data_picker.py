@@ -24,6 +24,10 @@ class DataSourcePicker(QWidget):
         self.combo.setToolTip("Where the images come from")
         self.path = PathField("folder", placeholder="folder with one sub-folder per class")
         self.path.hide()
+        # Each kind keeps its own path: switching from a folder to a .zip (or to a built-in
+        # dataset and back) never leaves the other kind's path hidden in the box.
+        self._paths = {_FOLDER: "", _ZIP: ""}
+        self._kind = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.combo)
@@ -46,6 +50,14 @@ class DataSourcePicker(QWidget):
 
     def _on_kind(self) -> None:
         kind = self.combo.currentData()
+        if kind != self._kind:
+            if self._kind in self._paths:
+                self._paths[self._kind] = self.path.text()
+            if kind in self._paths:
+                self.path.edit.blockSignals(True)
+                self.path.setText(self._paths[kind])
+                self.path.edit.blockSignals(False)
+            self._kind = kind
         is_path = kind in (_FOLDER, _ZIP)
         self.path.setVisible(is_path)
         self.path.mode = "folder" if kind == _FOLDER else "open"
@@ -65,9 +77,14 @@ class DataSourcePicker(QWidget):
         spec = spec or ""
         index = self.combo.findData(spec)
         if index < 0:
-            index = self.combo.findData(_ZIP if spec.lower().endswith(".zip") else _FOLDER)
-            self.path.setText(spec)
+            kind = _ZIP if spec.lower().endswith(".zip") else _FOLDER
+            index = self.combo.findData(kind)
+            self._paths[kind] = spec
+            if self._kind == kind:
+                self.path.setText(spec)
+        self.combo.blockSignals(True)
         self.combo.setCurrentIndex(index)
+        self.combo.blockSignals(False)
         self._on_kind()
 
     @property

@@ -1,14 +1,17 @@
 """Export a checkpoint to another runtime (ONNX, TorchScript, safetensors) in the background.
 
 The engine writes the file and a JSON sidecar (class names, normalization, input size) and
-checks the written model against PyTorch; the dialog reports that in one line.
+checks the written model against PyTorch; the dialog reports that in one line. Only the formats
+that work in this installation can be chosen (``engine.export_formats``: ONNX needs the onnx
+package); the others are listed greyed out with the reason in their tooltip, and the default is
+one that works.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -53,21 +56,34 @@ class ExportDialog(QDialog):
     exported = Signal(object)
 
     def __init__(self, checkpoint: str | None = None, parent: QWidget | None = None):
-        import engine  # light: EXPORT_FORMATS is a plain dict
+        import engine  # light: engine.export_support imports neither torch nor the exporters
 
         super().__init__(parent)
         self.setWindowTitle("Export model")
         self.formats: dict[str, str] = dict(engine.EXPORT_FORMATS)
+        self.unavailable: dict[str, str] = {f: why for f, why in engine.export_formats().items() if why}
         self.result = None
         self._suggested = ""  # the output path last filled in automatically
         self._task = CurrentTask()
         self.checkpoint = PathField("file", CHECKPOINT_FILTER, placeholder="best.pt of a run")
         self.format = QComboBox()
+        uses = {
+            "onnx": "onnxruntime and most runtimes",
+            "torchscript": "C++ libtorch",
+            "safetensors": "weights only",
+        }
         for name in self.formats:
             self.format.addItem(name)
-        self.format.setToolTip(
-            "onnx: onnxruntime and most runtimes; torchscript: C++ libtorch; safetensors: weights only"
-        )
+            index = self.format.count() - 1
+            why = self.unavailable.get(name)
+            if why:  # listed, so the user learns it exists, but not choosable: it would fail
+                self.format.setItemText(index, f"{name} (not available)")
+                self.format.model().item(index).setEnabled(False)
+                self.format.setItemData(index, f"{name}: {why}", Qt.ItemDataRole.ToolTipRole)
+            else:
+                self.format.setItemData(index, f"{name}: {uses.get(name, '')}", Qt.ItemDataRole.ToolTipRole)
+        self.format.setCurrentIndex(list(self.formats).index(engine.default_export_format()))
+        self.format.setToolTip("; ".join(f"{n}: {self.unavailable.get(n) or uses.get(n, '')}" for n in self.formats))
         self.out = PathField("save", "All files (*)", placeholder="next to the checkpoint")
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
@@ -90,7 +106,7 @@ class ExportDialog(QDialog):
         self.resize(640, 220)
         self.export_button.clicked.connect(lambda: self.export())
         self.buttons.rejected.connect(self.reject)
-        self.format.currentTextChanged.connect(lambda _f: self._suggest_out())
+        self.format.currentIndexChanged.connect(lambda _i: self._suggest_out())
         self.checkpoint.changed.connect(lambda _t: self._suggest_out())
         if checkpoint:
             self.checkpoint.setText(checkpoint)
@@ -102,17 +118,23 @@ class ExportDialog(QDialog):
         if not ckpt or (self.out.text() and self.out.text() != self._suggested):
             return
         path = Path(ckpt)
-        self._suggested = str(
-            path.with_name(f"{path.parent.name}-{path.stem}{self.formats[self.format.currentText()]}")
-        )
+        self._suggested = str(path.with_name(f"{path.parent.name}-{path.stem}{self.formats[self.format_name]}"))
         self.out.setText(self._suggested)
+
+    @property
+    def format_name(self) -> str:
+        """The chosen format's engine name ("onnx"), whatever the combo shows."""
+        return list(self.formats)[max(self.format.currentIndex(), 0)]
 
     @property
     def busy(self) -> bool:
         return self._task.busy
 
     def export(self) -> bool:
-        ckpt, out, fmt = self.checkpoint.text(), self.out.text(), self.format.currentText()
+        ckpt, out, fmt = self.checkpoint.text(), self.out.text(), self.format_name
+        if fmt in self.unavailable:
+            self.message.show_message(f"Format {fmt}: {self.unavailable[fmt]}.", "error")
+            return False
         clear_invalid(self.checkpoint.edit)
         clear_invalid(self.out.edit)
         if not ckpt or not Path(ckpt).is_file():
@@ -126,6 +148,7 @@ class ExportDialog(QDialog):
         self.message.clear()
         self.result_label.clear()
         task = self._task.start(run_calls.export_model, ckpt, fmt, out, name="export")
+        task.saves_files = True
         task.succeeded.connect(self._on_done)
         task.failed.connect(self._on_failed)
         task.finished.connect(self._on_finished)

@@ -4,18 +4,21 @@ browse button, and helpers to mark a field invalid (and clear the mark)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
+    QStyle,
+    QStyleOptionFrame,
     QWidget,
 )
 
 from .. import theme
 
-__all__ = ["NumberEdit", "PathField", "clear_invalid", "mark_invalid"]
+__all__ = ["NumberEdit", "PathEdit", "PathField", "clear_invalid", "mark_invalid"]
 
 
 def mark_invalid(widget: QWidget, message: str) -> None:
@@ -81,8 +84,61 @@ class NumberEdit(QLineEdit):
             self.setText(short if float(short) == float(value) else repr(float(value)))
 
 
+class PathEdit(QLineEdit):
+    """A line edit for a path: while it does not have the focus, a path too long for the box is
+    shown elided in the middle (its start and its file name both stay visible); the full path is
+    in the tooltip, and editing shows it whole."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._tooltip = ""
+        self.textChanged.connect(self._update_tooltip)
+
+    def setToolTip(self, text: str) -> None:  # Qt's name; the full path is added to it
+        if self.property("invalid"):
+            super().setToolTip(text)  # mark_invalid's reason, shown as it is
+            return
+        self._tooltip = text
+        self._update_tooltip()
+
+    def toolTip(self) -> str:  # Qt's name: the tooltip set, without the path
+        return self._tooltip
+
+    def _update_tooltip(self) -> None:
+        if self.property("invalid"):
+            return  # mark_invalid's reason is showing
+        path = self.text()
+        super().setToolTip("\n".join(t for t in (path, self._tooltip) if t))
+
+    def displayed_text(self) -> str:
+        """What the box shows now (elided in the middle when the path does not fit)."""
+        text = self.text()
+        if self.hasFocus() or not text:
+            return text
+        return self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, self._text_rect().width())
+
+    def _text_rect(self):
+        opt = QStyleOptionFrame()
+        self.initStyleOption(opt)
+        return self.style().subElementRect(QStyle.SubElement.SE_LineEditContents, opt, self).adjusted(2, 0, -2, 0)
+
+    def paintEvent(self, event) -> None:
+        shown = self.displayed_text()
+        if shown == self.text():
+            super().paintEvent(event)
+            return
+        opt = QStyleOptionFrame()
+        self.initStyleOption(opt)
+        painter = QPainter(self)
+        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_PanelLineEdit, opt, painter, self)
+        painter.setPen(self.palette().color(QPalette.ColorRole.Text))
+        painter.drawText(self._text_rect(), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, shown)
+        painter.end()
+
+
 class PathField(QWidget):
-    """A path line edit with a browse button: a folder, or a file matching ``file_filter``."""
+    """A path line edit with a browse button: a folder, or a file matching ``file_filter``.
+    It stretches to the width it is given; a long path is elided in the middle (:class:`PathEdit`)."""
 
     changed = Signal(str)
 
@@ -92,8 +148,10 @@ class PathField(QWidget):
         super().__init__(parent)
         self.mode = mode
         self.file_filter = file_filter
-        self.edit = QLineEdit()
+        self.edit = PathEdit()
+        self.edit.setMinimumWidth(120)
         self.edit.setPlaceholderText(placeholder)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.edit.textChanged.connect(self.changed)
         self.button = QPushButton("Browse…")
         self.button.clicked.connect(self.browse)
