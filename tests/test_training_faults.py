@@ -330,7 +330,9 @@ def test_early_stopping_ends_the_run_as_completed(tmp_path):
     best_epoch = accs.index(max(accs)) + 1
     assert k - best_epoch == 2 and max(accs[best_epoch:]) <= accs[best_epoch - 1]
     assert result.message.startswith(f"early stop at epoch {k}") and f"epoch {best_epoch}" in result.message
-    assert load_checkpoint(tmp_path / "best.pt").epoch == best_epoch
+    # best.pt: the highest accuracy, a tie going to the lower validation loss.
+    best = min(result.history, key=lambda r: (-r["val_acc"], r["val_loss"], r["epoch"]))
+    assert load_checkpoint(tmp_path / "best.pt").epoch == best["epoch"]
     assert load_checkpoint(tmp_path / "last.pt").train_state["early_stopped"] is True
     assert find_resumable(tmp_path, unfinished_only=True) is None
 

@@ -27,7 +27,7 @@ from ..evaluate import evaluate_arrays
 from ..models import count_parameters, create_model, data_init
 from . import distributed as dist
 from .compile import CompiledStep
-from .early_stop import early_stop_message, should_stop_early
+from .early_stop import best_row, early_stop_message, improves, should_stop_early
 from .ema import ModelEma
 from .events import BatchEnd, EpochEnd, LogMessage, RunFinished, RunStarted
 from .head_mode import HeadOnly, calibrate_head_unknown, head_batches
@@ -237,9 +237,9 @@ class _Run(RunCheckpoints):
         if "scaler" in state and self.scaler.is_enabled():
             self.scaler.load_state_dict(state["scaler"])
         self.history = list(ckpt.history)
+        best = best_row(list(ckpt.history or []))
         self.best_acc = ckpt.best_val_acc
-        tied = [r.get("val_loss") for r in ckpt.history or [] if r.get("val_acc") == self.best_acc]
-        self.best_loss = min((v for v in tied if isinstance(v, (int, float))), default=None)
+        self.best_loss = best.get("val_loss") if best is not None and best["val_acc"] == self.best_acc else None
         self.start_epoch = ckpt.epoch
         self.skip_steps = int(state.get("step_in_epoch", 0))
         self.partial = state.get("partial")
@@ -553,16 +553,8 @@ class _Run(RunCheckpoints):
                     "lower the learning rate (or turn off fp16)"
                 )
         self.schedule.epoch_end(val_acc)
-        # A tie in accuracy goes to the lower validation loss: with a few held-out photos (a Teach
-        # project's 20%) accuracy reaches 100% in the first epoch, whose barely trained model
-        # would otherwise stay best.pt for the whole run.
-        tie_better = (
-            val_acc is not None
-            and val_acc == self.best_acc
-            and val_loss is not None
-            and (self.best_loss is None or val_loss < self.best_loss)
-        )
-        is_best = val_acc is None or self.best_acc is None or val_acc > self.best_acc or tie_better
+        # best.pt: the higher accuracy, a tie going to the lower loss (engine.training.early_stop).
+        is_best = val_acc is None or improves(val_acc, val_loss, self.best_acc, self.best_loss)
         if val_acc is not None and is_best:
             self.best_acc, self.best_loss = val_acc, val_loss
         elapsed = self.elapsed()
