@@ -13,7 +13,6 @@ The category names are torchvision's (the weights' metadata), loaded on first us
 from __future__ import annotations
 
 import functools
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +45,6 @@ class LooksLike:
         # categories are recognisable answers from its features; any other borrows the backbone.
         own = hasattr(model, "imagenet_logits") and getattr(model, "input_size", 0) >= OWN_HEAD_MIN_SIZE
         self._own = model if own else None
-        self._judge = None
-        self._lock = threading.Lock()
 
     def _labels(self, logits: torch.Tensor) -> list[tuple[str, float] | None]:
         probs = logits.float().softmax(1)
@@ -66,14 +63,10 @@ class LooksLike:
     def from_files(self, paths: list[str | Path]) -> list[tuple[str, float] | None]:
         """For any model: each photo decoded at 224 px (the whole frame) and run through the backbone."""
         from .errors import EngineError, ImageError
+        from .models.efficientnet_lite import shared_backbone
         from .photo import load_photo
 
-        with self._lock:
-            if self._judge is None:
-                from .models import create_model
-
-                self._judge = create_model("efficientnet_lite0", num_classes=2).eval()
-        judge = self._judge
+        judge = shared_backbone()
         mean = torch.tensor(judge.input_normalization[0]).view(1, -1, 1, 1) * 255
         std = torch.tensor(judge.input_normalization[1]).view(1, -1, 1, 1) * 255
         out: list[tuple[str, float] | None] = []

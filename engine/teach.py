@@ -335,10 +335,11 @@ def project_features(
     import numpy as np
 
     from .data.folder import decode_for_training
+    from .models.efficientnet_lite import shared_backbone
     from .training.features import FeatureCache, extract_features
 
     cfg = teach_config(project)
-    model = _backbone(cfg.model, tuple(sorted(cfg.model_args.items())))
+    model = shared_backbone(**cfg.model_args)
     mean, std = model.input_normalization
     errors: dict[str, str] = {}
     arrays = []
@@ -385,18 +386,7 @@ def _warm_up_training() -> None:
     torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
 
 
-_BACKBONES: dict = {}
 _DONE: set[tuple[str, str, int]] = set()  # (cache folder, file SHA-256, image size) already cached
-
-
-def _backbone(name: str, args: tuple):
-    """One backbone per process for background feature extraction (built once: ~0.5 s)."""
-    key = (name, args)
-    if key not in _BACKBONES:
-        from .models import create_model
-
-        _BACKBONES[key] = create_model(name, num_classes=2, **dict(args)).eval()
-    return _BACKBONES[key]
 
 
 def guidance(counts: dict[str, int], confusion=None, classes: list[str] | None = None) -> list[str]:
