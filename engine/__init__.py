@@ -97,6 +97,7 @@ _EXPORTS = {
     "DeviceInfo": "device",
     "set_thread_budget": "device",
     "default_checkpoint_path": "paths",
+    "bundled_checkpoint_paths": "paths",
     "resources_dir": "paths",
     "runs_dir": "paths",
     "data_dir": "paths",

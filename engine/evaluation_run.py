@@ -17,6 +17,7 @@ from .device import autocast_dtype, resolve_device
 from .errors import Cancelled, ConfigError, DataError
 from .evaluate import EvalResult, evaluate_arrays
 from .images import image_to_array
+from .models import get_model_info
 from .splits import SPLITS
 from .text import TTA_NAMES
 
@@ -65,6 +66,17 @@ def _resize(s: ImageSet, size: tuple[int, int], channels: int) -> ImageSet:
         image_to_array(Image.fromarray(a.squeeze(-1) if a.shape[-1] == 1 else a), size, channels) for a in s.images
     ]
     return ImageSet(np.stack(arrays), s.labels)
+
+
+def _eval_size(ck: Checkpoint, size: tuple[int, int]) -> tuple[int, int]:
+    """The size to evaluate images of ``size`` at: the checkpoint's input, except that a model
+    which resizes its input itself (``input_handling`` "upsample") gets smaller images as they
+    are. Enlarging them here and again in the model only blurs them: the bundled photo model,
+    handed CIFAR's 32 px images enlarged to 224 px, measured 90.9% instead of its CIFAR net's
+    91.8% on 2,000 validation images."""
+    info = get_model_info(ck.arch)
+    smaller = size[0] <= ck.input_size[0] and size[1] <= ck.input_size[1]
+    return tuple(size) if info.input_handling == "upsample" and smaller else ck.input_size
 
 
 _STATS_CHUNK = 1 << 20  # pixels per np.bincount call
@@ -193,7 +205,8 @@ def evaluate_checkpoint(
             f"({', '.join(ck.classes)})"
         )
     remap = np.array([ck.classes.index(c) for c in ds.classes])
-    chosen = _resize(ImageSet(chosen.images, remap[chosen.labels]), ck.input_size, ck.channels)
+    size = _eval_size(ck, chosen.images.shape[1:3])
+    chosen = _resize(ImageSet(chosen.images, remap[chosen.labels]), size, ck.channels)
     dev = resolve_device(device)
     model = ck.build_model(dev)
     batches = DeviceBatches(

@@ -18,6 +18,11 @@ classes) and ``unknown = score > threshold``. Methods (``SCORES``), all post hoc
 * ``feature_norm``: minus the L2 norm of the penultimate features. A network's pooled
   activations are strong when the image contains the patterns it learnt for its classes and
   weak otherwise.
+* ``imagenet_mass``: 1 - the probability an ImageNet head puts on the model's classes together,
+  for models that report it as their features (``photo-fusion``, the bundled model: a photo of
+  an espresso puts its ImageNet probability on cups, none on the ten classes). Its threshold is
+  fixed by rule, not by the validation split, whose 32 px CIFAR images are not photos (the
+  model card gives the rates).
 * ``feature_norm_mirror``: the same, averaged over the image and its mirror image (one more
   forward pass). Averaging two views halves the score's noise; for the bundled model this
   separated out-of-class images best (see the model card's table,
@@ -59,7 +64,16 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-SCORES = ("max_softmax", "max_logit", "energy", "feature", "nearest", "feature_norm", "feature_norm_mirror")
+SCORES = (
+    "max_softmax",
+    "max_logit",
+    "energy",
+    "feature",
+    "nearest",
+    "feature_norm",
+    "feature_norm_mirror",
+    "imagenet_mass",
+)
 FALLBACK_THRESHOLD = 0.5  # max_softmax: flag when the top class is under 50%
 
 
@@ -85,7 +99,15 @@ def _last_linear(model: nn.Module) -> nn.Linear | None:
 
 
 def forward_with_features(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Logits and the penultimate features (the input of the last linear layer, if any)."""
+    """Logits and the penultimate features (the input of the last linear layer, if any).
+
+    A model that knows better what to report defines ``forward_with_features(x)`` itself
+    (photo-fusion: its ImageNet class mass, for ``imagenet_mass``).
+    """
+    own = getattr(model, "forward_with_features", None)
+    if own is not None:
+        logits, feats = own(x)
+        return logits.float(), feats.flatten(1).float()
     head = _last_linear(model)
     seen: list[torch.Tensor] = []
     handle = head.register_forward_hook(lambda m, inp, out: seen.append(inp[0])) if head is not None else None
@@ -179,6 +201,10 @@ class UnknownDetector:
             raise CheckpointError(f"unknown-detection method {self.method!r} needs a model with a final linear layer")
         if self.needs_mirror and mirror_features is None:
             raise CheckpointError(f"unknown-detection method {self.method!r} needs the mirror images' features")
+        if self.method == "imagenet_mass":  # the features are the model's ImageNet mass per class
+            if features is None or features.shape[1] != logits.shape[1]:
+                raise CheckpointError("unknown-detection method 'imagenet_mass' needs a model reporting it")
+            return (1 - features.cpu().sum(1)).numpy()
         cpu = [None if t is None else t.cpu() for t in (features, mirror_features)]
         return compute_scores(logits.cpu(), cpu[0], self._means, cpu[1], self._prototypes)[self.method]
 
@@ -187,7 +213,7 @@ class UnknownDetector:
 
     @property
     def needs_features(self) -> bool:
-        return self.method in ("feature", "nearest", "feature_norm", "feature_norm_mirror")
+        return self.method in ("feature", "nearest", "feature_norm", "feature_norm_mirror", "imagenet_mass")
 
     @property
     def needs_mirror(self) -> bool:

@@ -12,6 +12,7 @@ from platformdirs import user_cache_dir, user_data_dir
 __all__ = [
     "APP_NAME",
     "RESOURCES_PACKAGE",
+    "bundled_checkpoint_paths",
     "cache_dir",
     "data_dir",
     "default_checkpoint_path",
@@ -60,6 +61,16 @@ def resources_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "resources"
 
 
+# The CIFAR-10 models that ship with the app, the default first: the photo model (fastnet-wide
+# times the ImageNet network, engine/models/fusion.py) and the CIFAR-only net it is built on.
+BUNDLED_MODELS = ("cifar10_fusion.pt", "cifar10_fastnet.pt")
+
+
 def default_checkpoint_path() -> Path:
-    """The pretrained CIFAR-10 model that ships with the app."""
-    return resources_dir() / "models" / "cifar10_fastnet.pt"
+    """The pretrained CIFAR-10 model that ships with the app (Predict's and ``predict``'s default)."""
+    return resources_dir() / "models" / BUNDLED_MODELS[0]
+
+
+def bundled_checkpoint_paths() -> list[Path]:
+    """Every model that ships with the app and is present, the default first."""
+    return [p for p in (resources_dir() / "models" / name for name in BUNDLED_MODELS) if p.exists()]

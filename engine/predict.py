@@ -176,7 +176,9 @@ class Predictor:
         turn them into errors.
         """
         x = self._tensor(images)
-        if self.detector.needs_mirror:  # one forward pass over the images and their mirror images
+        # One forward pass over the images and their mirror images when the score or TTA level 1
+        # needs the mirror: the plain half gives the unknown score, the pair's mean level 1.
+        if self.detector.needs_mirror or tta == 1:
             both, both_feats = forward_with_features(self.model, batch_layout(torch.cat([x, x.flip(3)])))
             n = len(x)
             logits, feats, mirror = both[:n], both_feats[:n], both_feats[n:]

@@ -6,7 +6,8 @@ Writes the weights as fp16 without training state (``engine.checkpoint.half_prec
 4.6 M-parameter net is 18 MB in fp32, 9 MB here) and refuses to write unless the copy agrees
 with the original on the held-out validation images: class probabilities within 0.01 and
 accuracy not lower by more than 0.1 point, both measured in fp32 (the top class may differ
-only where two classes tie). Afterwards run, in this order:
+only where two classes tie). Afterwards run, in this order: ``scripts/bundle_fusion.py`` (the
+default photo model is built on this net),
 ``scripts/calibrate_unknown.py`` (the unknown-detector JSON is tied to the file's hash),
 ``scripts/make_sample_expectations.py``, ``benchmarks/photo_mode.py`` and the model card's
 ``evaluate`` command.
@@ -43,7 +44,7 @@ def _probabilities(ckpt, ds) -> torch.Tensor:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("source", type=Path, help="a training run folder (its best.pt) or a checkpoint")
-    p.add_argument("--out", type=Path, default=engine.default_checkpoint_path())
+    p.add_argument("--out", type=Path, default=engine.resources_dir() / "models" / "cifar10_fastnet.pt")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "datasets" / "cifar10-train.zip"))
     args = p.parse_args(argv)
     src = args.source / "best.pt" if args.source.is_dir() else args.source

@@ -87,7 +87,7 @@ def out_of_class_images(seed: int = 0) -> dict[str, list[Image.Image]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", default=str(engine.default_checkpoint_path()))
+    ap.add_argument("--checkpoint", default=str(engine.resources_dir() / "models" / "cifar10_fastnet.pt"))
     ap.add_argument("--data", default=str(SHARED / "cifar10-train.zip"))
     ap.add_argument("--method", default="feature_norm_mirror", choices=SCORES)
     ap.add_argument("--rate", type=float, default=0.10, help="share of correct validation images flagged")

@@ -2,7 +2,7 @@
 
     python scripts/make_sample_expectations.py
 
-Run after replacing resources/models/cifar10_fastnet.pt. The photos of CIFAR-10 classes must
+Run after replacing the default model (resources/models/cifar10_fusion.pt). The photos of CIFAR-10 classes must
 come out right (a model that calls the cat anything else is not shipped); for the others the
 model's own answer is recorded, but only where its top class leads the next by a clear margin,
 so that the check does not flip on the small numeric differences between CPU and GPU builds.

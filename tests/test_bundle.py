@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.bundle, pytest.mark.timeout(2400)]
 
 BUILD_TIMEOUT_S = 1800
 RUN_TIMEOUT_S = 300
-DEFAULT_MODEL = REPO_ROOT / "resources" / "models" / "cifar10_fastnet.pt"
+DEFAULT_MODEL = REPO_ROOT / "resources" / "models" / "cifar10_fusion.pt"
 SAMPLE_PHOTO = REPO_ROOT / "resources" / "samples" / "cat-chelsea.jpg"
 
 

@@ -467,9 +467,12 @@ def test_checkpoint_loads_and_meta_builds_on_many_threads_at_once(tiny_checkpoin
 def test_the_summary_says_how_its_validation_accuracy_was_measured():
     import engine
 
-    ck = engine.load_checkpoint(engine.default_checkpoint_path())
+    ck = engine.load_checkpoint(engine.resources_dir() / "models" / "cifar10_fastnet.pt")
     assert ck.config["tta"] == 2
     assert ck.summary().endswith(f"validation accuracy {ck.val_acc:.2%} (TTA: flips and shifts)")
+    photo = engine.load_checkpoint(engine.default_checkpoint_path())  # measured with flips (bundle_fusion.py)
+    assert photo.config["tta"] == 1
+    assert photo.val_acc is None or photo.summary().endswith(f"validation accuracy {photo.val_acc:.2%} (TTA: flips)")
 
 
 # ---------------------------------------------------------------------------- issue 21: what metadata may ask for

@@ -452,3 +452,17 @@ def test_the_evaluate_tab_also_starts_on_data_that_needs_no_download(qtbot, engi
     tab.engine_ready(info)
     assert tab.data.value() == str(archive) and tab.split.currentData() == "val"
     assert str(archive) in tab.accuracy.text()
+
+
+def test_the_checkpoint_menu_lists_every_bundled_model_default_first(qtbot, tmp_path):
+    from gui.widgets.checkpoint_picker import CheckpointPicker
+
+    photo, net = tmp_path / "cifar10_fusion.pt", tmp_path / "cifar10_fastnet.pt"
+    photo.write_bytes(b"x" * 10)
+    net.write_bytes(b"y" * 20)
+    picker = CheckpointPicker()
+    qtbot.addWidget(picker)
+    picker.set_entries(str(photo), [str(net)], [str(net)])
+    assert picker.paths() == [str(photo), str(net)]  # the recent copy of the CIFAR net once
+    labels = [picker.combo.itemText(i) for i in range(picker.combo.count())]
+    assert labels == ["Bundled default model (cifar10_fusion.pt)", "Bundled model (cifar10_fastnet.pt)"]

@@ -23,14 +23,17 @@ REAL = ["cat-chelsea.jpg", "astronaut.jpg", "coffee-cup.jpg", "rocket-launch.jpg
 _TOLERANCE = {"cat-chelsea.jpg": 0.04, "astronaut.jpg": 0.08, "coffee-cup.jpg": 0.08, "rocket-launch.jpg": 0.08}
 
 
+FASTNET = engine.resources_dir() / "models" / "cifar10_fastnet.pt"  # photo framing at 32 px
+
+
 @pytest.fixture(scope="module")
 def fast() -> engine.Predictor:
-    return engine.Predictor()
+    return engine.Predictor(FASTNET)
 
 
 @pytest.fixture(scope="module")
 def full() -> engine.Predictor:
-    return engine.Predictor(fast_decode=False)
+    return engine.Predictor(FASTNET, fast_decode=False)
 
 
 def _variants(name: str, folder: Path) -> dict[str, Path]:

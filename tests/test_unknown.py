@@ -19,18 +19,32 @@ from engine.ood import FALLBACK_THRESHOLD, UnknownDetector, calibrate, compute_s
 from engine.predict import NON_FINITE, Prediction
 
 SAMPLES = engine.resources_dir() / "samples"
+FASTNET = engine.resources_dir() / "models" / "cifar10_fastnet.pt"  # the CIFAR-only bundled net
 
 
 @pytest.fixture(scope="module")
 def bundled() -> engine.Predictor:
-    return engine.Predictor()
+    return engine.Predictor(FASTNET)
 
 
 def test_the_bundled_model_has_a_calibrated_detector(bundled):
     det = bundled.detector
     assert det.calibrated and det.method == "feature_norm_mirror"
     assert det.info["checkpoint_sha256"] and det.info["validation_images"] == 5000
-    assert sidecar_path(engine.default_checkpoint_path()).name == "cifar10_fastnet.ood.json"
+    assert sidecar_path(FASTNET).name == "cifar10_fastnet.ood.json"
+
+
+def test_the_default_photo_model_flags_by_imagenet_mass_and_names_what_it_sees(tmp_path):
+    default = engine.Predictor()
+    assert sidecar_path(engine.default_checkpoint_path()).name == "cifar10_fusion.ood.json"
+    det = default.detector
+    assert det.calibrated and det.method == "imagenet_mass" and det.threshold == pytest.approx(0.8)
+    grey = tmp_path / "grey.png"
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(grey)
+    cat, cup, flat = default.predict_paths([SAMPLES / "cat-chelsea.jpg", SAMPLES / "coffee-cup.jpg", grey])
+    assert cat.top == "cat" and cat.unknown is False and cat.unknown_score < 0.5
+    assert cup.unknown and cup.looks_like == "espresso"
+    assert flat.unknown and 0 <= flat.unknown_score <= 1
 
 
 def test_noise_and_flat_colours_are_unknown_a_cat_is_not(bundled, tmp_path):

@@ -5,7 +5,17 @@ filled the registry (a leaf, :mod:`.registry`) before anyone asks it; the menu o
 ``registry.FAMILIES``, not the order of these imports.
 """
 
-from . import cifar_resnet, classic, densenet, efficientnet_lite, fast, googlenet, resnet, small  # noqa: F401  (they register)
+from . import (  # noqa: F401  (they register)
+    cifar_resnet,
+    classic,
+    densenet,
+    efficientnet_lite,
+    fast,
+    fusion,
+    googlenet,
+    resnet,
+    small,
+)
 from .factory import (
     check_model_args,
     count_parameters,

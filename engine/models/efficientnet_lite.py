@@ -41,6 +41,7 @@ __all__ = [
     "LITE_NORMALIZATION",
     "TRANSFER_MODES",
     "EfficientNetLite",
+    "build_lite0",
     "lite_weights_path",
     "load_lite_weights",
     "shared_backbone",
@@ -234,7 +235,7 @@ def load_lite_weights() -> dict[str, torch.Tensor]:
     return dict(state)
 
 
-def _build(
+def build_lite0(
     num_classes: int,
     in_channels: int,
     input_size: int = 224,
@@ -270,7 +271,7 @@ def shared_backbone(**args) -> EfficientNetLite:
     """One eval-mode model per set of arguments and process, for work that only reads its
     features: the Teach tab's background extraction and the "looks like" labels of every
     Predictor (building one costs about 0.5 s and 19 MB). Callers never train or modify it."""
-    return _build(num_classes=2, in_channels=3, **args).eval()
+    return build_lite0(num_classes=2, in_channels=3, **args).eval()
 
 
 def _on_meta(model: nn.Module) -> bool:
@@ -287,4 +288,4 @@ register(
     transfer="head",
     pretrained=True,
     dropout=0.2,
-)(_build)
+)(build_lite0)

@@ -42,8 +42,8 @@ def on_meta_device() -> Iterator[None]:
 
 
 def list_models() -> list[ModelInfo]:
-    """Registered architectures in menu order (torchvision models not included)."""
-    return registered()
+    """Trainable registered architectures in menu order (torchvision models not included)."""
+    return [info for info in registered() if info.trainable]
 
 
 def get_model_info(name: str) -> ModelInfo:

@@ -38,9 +38,14 @@ class ModelInfo:
     # "upsample" (the original needs ~224 px, the model resizes its input first).
     input_handling: str = "native"
     defaults: dict[str, Any] = field(default_factory=dict)
+    # False for a model assembled from trained parts (photo-fusion): it loads from checkpoints
+    # but is not offered for training (menus, `python -m engine models`, train refuses it).
+    trainable: bool = True
 
 
-def register(name: str, family: str, description: str, input_handling: str = "native", **defaults):
+def register(
+    name: str, family: str, description: str, input_handling: str = "native", trainable: bool = True, **defaults
+):
     """Decorator adding a factory ``fn(num_classes, in_channels, **kwargs) -> nn.Module``."""
     if family not in FAMILIES:
         raise ValueError(f"model {name!r}: family {family!r} is not in FAMILIES (the menu order)")
@@ -48,7 +53,7 @@ def register(name: str, family: str, description: str, input_handling: str = "na
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelInfo(name, family, description, fn, input_handling, dict(defaults))
+        _REGISTRY[name] = ModelInfo(name, family, description, fn, input_handling, dict(defaults), trainable)
         return fn
 
     return wrap

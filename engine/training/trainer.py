@@ -24,7 +24,7 @@ from ..data.sources import DataSpec, load_dataset
 from ..device import autocast_context, autocast_dtype, grad_scaler, resolve_device, set_thread_budget, threads_label
 from ..errors import CheckpointError, EngineError
 from ..evaluate import evaluate_arrays
-from ..models import count_parameters, create_model, data_init
+from ..models import count_parameters, create_model, data_init, get_model_info
 from . import distributed as dist
 from .compile import CompiledStep
 from .early_stop import best_row, early_stop_message, improves, should_stop_early
@@ -109,6 +109,9 @@ class _Run(RunCheckpoints):
         elif config is None:
             raise EngineError("a training config is needed unless resuming")
         self.cfg = config.validate()
+        info = get_model_info(self.cfg.model)
+        if not info.trainable:  # assembled from trained parts (photo-fusion)
+            raise EngineError(f"{self.cfg.model} is not trained but built: {info.description}")
         self.out = out_dir
         self.overwrite = overwrite
         self.lock = None

@@ -49,6 +49,8 @@ class EngineInfo:
     # Data that trains without a download (CIFAR-10 already downloaded, the shared archive):
     # (spec or None, where it came from), for a first start with no data chosen yet.
     default_data: tuple[str | None, str] = (None, "")
+    # The other models that ship with the app (the CIFAR-only net the default is built on).
+    bundled_checkpoints: list[str] = field(default_factory=list)
 
 
 def _torch_version() -> str:
@@ -87,6 +89,7 @@ def load_engine(state) -> EngineInfo:
         models,
         engine.compile_unavailable_reason(device.torch_device),
         engine.find_default_data(),
+        [str(p) for p in engine.bundled_checkpoint_paths() if p != default],
     )
 
 

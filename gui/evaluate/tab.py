@@ -165,7 +165,7 @@ class EvaluateTab(QWidget):
                     # the bundled model never trained on (what its model card reports).
                     self.split.setCurrentIndex(self.split.findData("val"))
                 self.accuracy.setText(f"Choose a checkpoint, then Evaluate. Data: {where}.")
-        self.picker.set_entries(info.default_checkpoint, self.settings.recent_checkpoints)
+        self.picker.set_entries(info.default_checkpoint, self.settings.recent_checkpoints, info.bundled_checkpoints)
         self.setEnabled(True)
 
     def follow_checkpoint(self, path: str, info=None) -> None:

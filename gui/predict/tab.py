@@ -148,7 +148,7 @@ class PredictTab(QWidget):
         at start-up the load competes for the GIL with whatever the user starts on the tab in
         front of them, and the GUI thread waits for it."""
         self.cache.device = info.torch_device
-        self.picker.set_entries(info.default_checkpoint, self.settings.recent_checkpoints)
+        self.picker.set_entries(info.default_checkpoint, self.settings.recent_checkpoints, info.bundled_checkpoints)
         last = self.settings.last_checkpoint
         initial = last if last and Path(last).is_file() else info.default_checkpoint
         self.setEnabled(True)

@@ -1,4 +1,4 @@
-"""Choose a checkpoint: the bundled default model, the best.pt of the user's recent runs
+"""Choose a checkpoint: the bundled models (the default first), the best.pt of the user's recent runs
 (newest first), recent checkpoints, or a file; shows its summary (architecture, classes,
 validation accuracy) or its one-line CheckpointError. Each file is listed once, however its
 path was spelled. Used by the Predict and Evaluate tabs."""
@@ -71,6 +71,7 @@ class CheckpointPicker(QWidget):
         self.cache = cache
         self.default: str | None = None
         self._recent: list[str] = []
+        self._bundled: list[str] = []
         self._runs: list = []  # engine.RunSummary of the newest runs with a best.pt
         self.info: engine_calls.CheckpointInfo | None = None
         self.error = ""
@@ -97,10 +98,11 @@ class CheckpointPicker(QWidget):
         self.combo.activated.connect(lambda _i: self._load(self.combo.currentData()))
 
     # ----------------------------------------------------------------- entries
-    def set_entries(self, default: str | None, recent: list[str]) -> None:
-        """The bundled model (when it exists) first, then the user's runs (:meth:`set_runs`),
-        then recent checkpoints that still exist; each file once."""
+    def set_entries(self, default: str | None, recent: list[str], bundled: list[str] = ()) -> None:
+        """The bundled default model (when it exists) first, the other bundled models, then the
+        user's runs (:meth:`set_runs`), then recent checkpoints that still exist; each file once."""
         self.default = default
+        self._bundled = list(bundled)
         self._recent = list(recent)
         self._fill()
 
@@ -129,6 +131,8 @@ class CheckpointPicker(QWidget):
 
         if default:
             add(default, _label(default, default))
+        for path in self._bundled:
+            add(path, f"Bundled model ({Path(path).name})")
         if self._runs and self.combo.count():
             self.combo.insertSeparator(self.combo.count())
         for run in self._runs:
