@@ -55,8 +55,8 @@ def main() -> int:
         print(f"{args.data}: no photos-dev folder", file=sys.stderr)
         return 2
     import engine
+    from engine.imaging.photo import load_photo
     from engine.models import create_model
-    from engine.photo import load_photo
 
     bundled = engine.Predictor(looks_like=False)
     lite = create_model("efficientnet_lite0", num_classes=2).eval()

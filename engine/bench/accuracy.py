@@ -35,13 +35,13 @@ def clock_factor(cfg, progress: float) -> float:
 
 
 def _train_for(budget: float, recipe: str, ds, device, classic_workers: int) -> dict:
-    from ..classic_pipeline import classic_loader
     from ..data.loader import DeviceBatches, channel_stats
     from ..device import autocast_dtype
-    from ..evaluate import evaluate_arrays
+    from ..evaluation.metrics import evaluate_arrays
     from ..models import create_model, data_init
     from ..presets import preset_config
     from ..training.optim import build_optimizer
+    from .classic_pipeline import classic_loader
 
     preset, pipeline = RECIPES[recipe]
     fast = pipeline == "fast"

@@ -39,7 +39,7 @@ def _cache_folder(folder: Path):
 
 def _files(path: Path):
     """(name, bytes reader) of every image file in a folder or zip, in name order."""
-    from ..images import IMAGE_EXTENSIONS
+    from ..imaging.decode import IMAGE_EXTENSIONS
 
     if path.is_dir():
         for f in sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()):

@@ -21,8 +21,8 @@ __all__ = ["bench_evaluation", "report_lines"]
 
 def _straightforward(ck, data: str, spec, split: str, batch_size: int) -> tuple[int, float]:
     """The tutorials' loop over the images ``evaluate_checkpoint`` chose; (images, accuracy)."""
-    from ..classic_pipeline import classic_loader
     from ..data.sources import load_dataset
+    from .classic_pipeline import classic_loader
 
     ds = load_dataset(spec, for_training=False)
     chosen = {"val": ds.val, "test": ds.test, "train": ds.train}.get(split) or ds.test or ds.train
@@ -39,10 +39,10 @@ def _straightforward(ck, data: str, spec, split: str, batch_size: int) -> tuple[
 
 
 def bench_evaluation(checkpoint, data: str, batch_size: int = 256) -> dict:
-    from ..checkpoint import load_checkpoint
+    from ..checkpoints.format import load_checkpoint
     from ..data.sources import DataSpec, load_dataset
     from ..errors import DataError
-    from ..evaluation_run import evaluate_checkpoint, training_data_spec
+    from ..evaluation.run import evaluate_checkpoint, training_data_spec
 
     ck = load_checkpoint(checkpoint)
     say("  decoding the data once (not timed)...")

@@ -243,7 +243,7 @@ def train_peer(train_set, classes, device: torch.device, amp_dtype, epochs: floa
 
 def _train_fast(ds, device: torch.device, epochs: int, seed: int, changes: dict | None = None):
     """The ``fast`` preset through ``engine.train``; returns (model, mean, std, images seen, seconds)."""
-    from ..checkpoint import load_checkpoint
+    from ..checkpoints.format import load_checkpoint
     from ..training import train
 
     cfg = fast_config(changes, epochs=epochs, seed=seed, device=str(device), data=ds.name or "bench")
@@ -266,7 +266,7 @@ def _train_fast(ds, device: torch.device, epochs: int, seed: int, changes: dict 
 
 def _score(model, ds, device, mean, std, amp_dtype) -> dict:
     from ..data.loader import DeviceBatches
-    from ..evaluate import evaluate_arrays
+    from ..evaluation.metrics import evaluate_arrays
 
     val = DeviceBatches(ds.val.images, ds.val.labels, 500, device, mean, std, channels_last=True)
     plain = evaluate_arrays(model, val, ds.num_classes, 0, amp_dtype, device).accuracy

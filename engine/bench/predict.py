@@ -115,7 +115,7 @@ def bench_predict(
     folder_megapixels: float = 3.0,
     megapixels: tuple[float, ...] = MEGAPIXELS,
 ) -> dict:
-    from ..predict import Predictor
+    from ..inference.predict import Predictor
 
     t = time.perf_counter()
     fast = Predictor(checkpoint, device="cpu")

@@ -159,7 +159,7 @@ def claim_run_folder(out: Path, resume: Path | None = None, overwrite: bool = Fa
                     "output folder, or overwrite it (--overwrite)"
                 )
             _clear(out)
-        from ..checkpoint import remove_stale_temp_files
+        from ..checkpoints.format import remove_stale_temp_files
 
         for p in remove_stale_temp_files(out):
             _logger.info("removed %s, left by an interrupted save", p.name)
@@ -188,7 +188,7 @@ def find_resumable(path: str | Path, unfinished_only: bool = False) -> Path | No
     A run that finished (all its epochs, or stopped early) can still be extended with more
     epochs; ``unfinished_only`` leaves those out (what a "Resume" button wants).
     """
-    from ..checkpoint import load_checkpoint
+    from ..checkpoints.format import load_checkpoint
 
     path = Path(path)
     last = path / "last.pt" if path.is_dir() else path

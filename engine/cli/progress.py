@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from .cli_stage_progress import is_terminal
+from .stage_progress import is_terminal
 
 __all__ = ["TrainProgress"]
 
@@ -31,7 +31,7 @@ class TrainProgress:
             self.bar = None
 
     def __call__(self, ev) -> None:
-        from .training import BatchEnd, EpochEnd, LogMessage, RunStarted
+        from ..training import BatchEnd, EpochEnd, LogMessage, RunStarted
 
         if isinstance(ev, RunStarted):
             self.write(

@@ -21,12 +21,22 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps
-
-from .errors import ConfigError
+from PIL import ExifTags, Image
 
 # The thumbnail path opens files with exactly the same safety checks as a full decode.
-from .images import one_file, open_checked, open_image, reader, to_mode
+from .decode import one_file, open_checked, open_image, reader
+from .framing import (
+    DEFAULT_PHOTO_VIEW,
+    DEFAULT_RESAMPLING,
+    DEFAULT_VIEW,
+    PHOTO_VIEW_NAMES,
+    PHOTO_VIEWS,
+    RESAMPLING,
+    VIEW_DESCRIPTIONS,
+    VIEW_NAMES,
+    VIEWS,
+    photo_view,
+)
 
 __all__ = [
     "DEFAULT_PHOTO_TTA",
@@ -46,25 +56,11 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-# Each view in words, as the export sidecar's ``input.resize`` tells other runtimes.
-VIEW_DESCRIPTIONS = {
-    "crop": "the centred region with the input's aspect ratio, resized to height x width",
-    "full": "the whole photo resized to height x width (its aspect ratio is not kept)",
-    "letterbox": "the whole photo padded with its mean colour to the input's aspect ratio, then resized",
-}
-VIEWS = tuple(VIEW_DESCRIPTIONS)
-# Each view in a few words, as results show it beside the answer.
-VIEW_NAMES = {"crop": "centre square", "full": "whole photo", "letterbox": "whole photo, padded"}
-# Chosen by benchmarks/photo_mode.py on photos-dev (see the model card's "Photo mode" section).
-DEFAULT_VIEW = "full"
-PHOTO_VIEWS, DEFAULT_PHOTO_VIEW, PHOTO_VIEW_NAMES = VIEWS, DEFAULT_VIEW, VIEW_NAMES  # as engine/__init__ exports them
 # Photos are classified by default with test-time augmentation level 1: the logits of the view
-# and of its left-right mirror, averaged (engine.evaluate.tta_logits). On photos-dev with the
+# and of its left-right mirror, averaged (engine.evaluation.metrics.tta_logits). On photos-dev with the
 # bundled model it measured 93.7% macro accuracy against 91.7% for the view alone; it costs no
-# extra forward pass, because the unknown score already runs the mirror image (engine.ood).
+# extra forward pass, because the unknown score already runs the mirror image (engine.inference.ood).
 DEFAULT_PHOTO_TTA = 1
-RESAMPLING = {"box": Image.Resampling.BOX, "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS}
-DEFAULT_RESAMPLING = "bicubic"
 
 # The reduced decode keeps at least this many times the model input on the short side, so the
 # final downscale still averages several source pixels into each model pixel. Measured on
@@ -147,31 +143,6 @@ def open_photo(
         if thumb is not None:
             return thumb
     return open_image(source, name, min_side)
-
-
-def photo_view(
-    img: Image.Image, size: tuple[int, int], channels: int, view: str = DEFAULT_VIEW, resample: str = DEFAULT_RESAMPLING
-) -> np.ndarray:
-    """The uint8 ``(H, W, C)`` model input for ``img`` under ``view`` (see :data:`VIEWS`)."""
-    if view not in VIEWS:
-        raise ConfigError("view", f"unknown photo view {view!r}; choose one of {', '.join(VIEWS)}")
-    img = to_mode(img, channels)
-    h, w = size
-    if view == "crop" and img.width * h != img.height * w:
-        # The largest centred region with the model's aspect ratio.
-        scale = min(img.width / w, img.height / h)
-        cw, ch = round(w * scale), round(h * scale)
-        left, top = (img.width - cw) // 2, (img.height - ch) // 2
-        img = img.crop((left, top, left + cw, top + ch))
-    elif view == "letterbox" and img.width * h != img.height * w:
-        # Pad with the photo's mean colour: a neutral border carries no class evidence.
-        mean = np.asarray(img).reshape(-1, channels).mean(0).round().astype(int)
-        fill = int(mean[0]) if channels == 1 else tuple(int(v) for v in mean)
-        img = ImageOps.pad(img, (max(img.width, img.height * w // h), max(img.height, img.width * h // w)), color=fill)
-    if img.size != (w, h):
-        img = img.resize((w, h), RESAMPLING[resample], reducing_gap=None if resample == "box" else 3.0)
-    arr = np.array(img, dtype=np.uint8)  # a writable copy (torch.from_numpy warns on read-only)
-    return arr[:, :, None] if arr.ndim == 2 else arr
 
 
 def load_photo(

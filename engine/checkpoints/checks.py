@@ -1,4 +1,4 @@
-"""What :func:`engine.checkpoint.load_checkpoint` checks before it trusts a file.
+"""What :func:`engine.checkpoints.format.load_checkpoint` checks before it trusts a file.
 
 A checkpoint may come from a stranger, so everything it declares is checked before the
 engine acts on it, in the order the loader meets it:
@@ -33,7 +33,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import CheckpointError, EngineError
+from ..errors import CheckpointError, EngineError
+from .state_dict import clean_state_dict
 
 __all__ = ["LIMITS", "check_container", "check_depth", "check_metadata", "check_weights", "short", "tensor_finite"]
 
@@ -346,8 +347,6 @@ def check_weights(ckpt, name: str) -> None:
     """Tensors only, finite, and shaped as the declared architecture (checked on ``meta``)."""
     import torch
 
-    from .checkpoint import clean_state_dict
-
     state = ckpt.state_dict
     if not all(isinstance(k, str) for k in state) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{name}: malformed checkpoint metadata (state_dict must map names to tensors)")
@@ -398,7 +397,7 @@ class _BuildTooSlow(Exception):
 def _meta_shapes(ckpt, name: str) -> dict[str, tuple] | None:
     """The declared architecture's state_dict shapes, built on ``meta`` within a time limit."""
 
-    from .models.factory import create_model, on_meta_device
+    from ..models.factory import create_model, on_meta_device
 
     deadline = time.monotonic() + LIMITS["build_seconds"]
 

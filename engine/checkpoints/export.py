@@ -8,7 +8,7 @@ probabilities). The models take float32 NCHW input::
     x = (pixels / 255 - mean) / std        # pixels: RGB (or grey) uint8, H x W as in "input"
 
 Photos are framed and resized to the input size first as the app's photo mode does
-(engine/photo.py; the sidecar's ``input.resize`` says how). The batch dimension of the ONNX
+(engine/imaging/photo.py; the sidecar's ``input.resize`` says how). The batch dimension of the ONNX
 graph is dynamic. ``verify_export`` runs the exported file (onnxruntime, ``torch.jit.load``,
 ``safetensors``) and compares its probabilities with PyTorch's. Writes are atomic: a temporary file renamed into place.
 """
@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import Checkpoint, clean_state_dict, library_versions, load_checkpoint
-from .errors import CheckpointError, EngineError
-from .export_support import EXPORT_FORMATS, EXPORT_INSTALL_HINT
-from .photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEW_DESCRIPTIONS
+from ..errors import CheckpointError, EngineError
+from ..imaging.photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEW_DESCRIPTIONS
+from .export_formats import EXPORT_FORMATS, EXPORT_INSTALL_HINT
+from .format import Checkpoint, clean_state_dict, library_versions, load_checkpoint
 
 # What the app does at each TTA level, for runtimes that want the app's answers exactly.
 TTA_DESCRIPTIONS = (

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 __all__ = [
     "SCORES",

@@ -1,29 +1,29 @@
 """``python -m engine`` commands for iterating on models: runs, lr-find, export, explain, weights
-and ``models --summary``. Same conventions as engine/cli.py: progress on stderr, ``--json`` on
+and ``models --summary``. Same conventions as engine/cli/program.py: progress on stderr, ``--json`` on
 stdout (never NaN), exit 2 with one line on stderr for bad usage or input.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import signal
 import sys
 from pathlib import Path
 
-from .text import format_size
+from ..checkpoints.export_formats import EXPORT_FORMATS
+from ..config import OPTIMIZERS, PRECISIONS
+from ..errors import EngineError
+from ..runs.command import format_command, resume_command, train_command
+from ..text import TTA_NAMES, format_size
+from .common import _DEVICE, _DEVICE_METAVAR, _default, _err, _out, add_tta_arguments, all_failed
+from .stage_progress import is_terminal
+from .train_args import _train_config, train_defaults
 
+# Start-up: the commands import what needs torch, PIL or numpy (models, training, checkpoints,
+# prediction, photo views) inside their functions, so building the parser imports none of them and
+# `--help` answers at once (tests/test_cli.py measures it in a subprocess).
 __all__ = ["add_parsers", "add_summary_arguments", "cmd_model_summary", "cmd_weights", "download_with_progress"]
-
-
-def _out(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
-
-
-def _err(msg: str) -> None:
-    if sys.stderr is not None:
-        sys.stderr.write(msg + "\n")
 
 
 # ---------------------------------------------------------------------------- models --summary
@@ -37,7 +37,7 @@ def add_summary_arguments(s: argparse.ArgumentParser) -> None:
 
 
 def cmd_model_summary(args) -> int:
-    from .summary import model_summary
+    from ..models.summary import model_summary
 
     summary = model_summary(args.summary, args.num_classes, args.channels, (args.size, args.size))
     if args.json:
@@ -49,9 +49,7 @@ def cmd_model_summary(args) -> int:
 
 # ---------------------------------------------------------------------------- runs
 def cmd_runs(args) -> int:
-    from .errors import EngineError
-    from .run_command import format_command, resume_command, train_command
-    from .runs import list_runs, read_run
+    from ..runs.catalog import list_runs, read_run
 
     if args.show:
         details = read_run(args.show)
@@ -104,10 +102,8 @@ def cmd_runs(args) -> int:
 
 # ---------------------------------------------------------------------------- lr-find
 def _lr_config(args):
-    from .cli import _train_config, build_parser
-
     # Every train option at its default, then ours: _train_config reads the same settings.
-    base = vars(build_parser().parse_args(["train", "--out", "unused"]))
+    base = train_defaults()
     ours = {k: v for k, v in vars(args).items() if k in base and k not in ("fn", "command", "json", "quiet")}
     return _train_config(argparse.Namespace(**{**base, **ours}))
 
@@ -115,9 +111,8 @@ def _lr_config(args):
 def cmd_lr_find(args) -> int:
     from tqdm import tqdm
 
-    from .cli_stage_progress import is_terminal
-    from .lr_range import lr_find
-    from .training import StopFlag
+    from ..training import StopFlag
+    from ..training.lr_range import lr_find
 
     cfg = _lr_config(args)
     stop = StopFlag()
@@ -157,7 +152,7 @@ def cmd_lr_find(args) -> int:
 
 # ---------------------------------------------------------------------------- export
 def cmd_export(args) -> int:
-    from .export import export_checkpoint
+    from ..checkpoints.export import export_checkpoint
 
     result = export_checkpoint(args.checkpoint, args.format, args.out, verify=not args.no_verify)
     if args.json:
@@ -176,10 +171,8 @@ def cmd_export(args) -> int:
 
 # ---------------------------------------------------------------------------- explain
 def cmd_explain(args) -> int:
-    from .cli import all_failed
-    from .explain import explain_files
-    from .predict import expand_inputs
-    from .text import TTA_NAMES
+    from ..inference.explain import explain_files
+    from ..inference.predict import expand_inputs
 
     if not expand_inputs(args.paths):
         _err(f"error: no image files found in {', '.join(args.paths)}")
@@ -205,7 +198,7 @@ def cmd_explain(args) -> int:
 def download_with_progress(name: str, quiet: bool = False) -> Path:
     """engine.download_weights with a byte-count bar on stderr (only on a terminal) and one
     line saying where the file went; already cached: says so and returns its path."""
-    from .models.weights_download import download_weights, weights_status
+    from ..models.weights_download import download_weights, weights_status
 
     status = weights_status(name)
     if status.cached:
@@ -237,7 +230,7 @@ def download_with_progress(name: str, quiet: bool = False) -> Path:
 
 
 def cmd_weights(args) -> int:
-    from .models.weights_download import list_weights, weights_status
+    from ..models.weights_download import list_weights, weights_status
 
     if args.list:
         rows = list_weights() if not args.names else [weights_status(n) for n in args.names]
@@ -264,9 +257,7 @@ def cmd_weights(args) -> int:
 # ---------------------------------------------------------------------------- parsers
 def add_parsers(command) -> None:
     """Register runs, lr-find, export, explain and weights; ``command(name, **kwargs)`` adds a subparser."""
-    from .cli import _DEVICE, _DEVICE_METAVAR, _default, add_tta_arguments
-    from .config import OPTIMIZERS, PRECISIONS
-    from .photo import DEFAULT_PHOTO_TTA
+    from ..imaging.photo import DEFAULT_PHOTO_TTA
 
     s = command("runs", help="list training runs (status, accuracy, size) or show one")
     s.add_argument("folders", nargs="*", metavar="FOLDER", help="more folders to look in (besides the runs folder)")
@@ -299,8 +290,6 @@ def add_parsers(command) -> None:
     s.add_argument("--quiet", action="store_true", help="no progress bar (bars are drawn on a terminal only)")
     s.add_argument("--json", action="store_true", help="print the sweep and the suggestion as JSON on stdout")
     s.set_defaults(fn=cmd_lr_find)
-
-    from .export_support import EXPORT_FORMATS  # light: --help imports no torch
 
     s = command("export", help="write a checkpoint as ONNX, TorchScript or safetensors (+ a JSON sidecar)")
     s.add_argument("--checkpoint", required=True, help="the checkpoint to export (a run's best.pt)")

@@ -1,6 +1,6 @@
 """ "None of these, it looks like ...": the ImageNet label of a photo that fits no class.
 
-A model flags a photo as none of its classes (engine.ood); the ImageNet head of the pretrained
+A model flags a photo as none of its classes (engine.inference.ood); the ImageNet head of the pretrained
 backbone then says what the photo most likely shows, out of ImageNet's 1,000 categories
 ("espresso", "tabby", "mountain bike"). Models built on that backbone (efficientnet_lite0) answer
 from the features they already computed. Any other model (the bundled CIFAR-10 net, a ResNet
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .text import with_article
+from ..text import with_article
 
 __all__ = ["LooksLike", "imagenet_categories", "with_article"]
 
@@ -62,9 +62,9 @@ class LooksLike:
     @torch.inference_mode()
     def from_files(self, paths: list[str | Path]) -> list[tuple[str, float] | None]:
         """For any model: each photo decoded at 224 px (the whole frame) and run through the backbone."""
-        from .errors import EngineError, ImageError
-        from .models.efficientnet_lite import shared_backbone
-        from .photo import load_photo
+        from ..errors import EngineError, ImageError
+        from ..imaging.photo import load_photo
+        from ..models.efficientnet_lite import shared_backbone
 
         judge = shared_backbone()
         mean = torch.tensor(judge.input_normalization[0]).view(1, -1, 1, 1) * 255

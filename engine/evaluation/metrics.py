@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .device import autocast_context
+from ..device import autocast_context
 
 __all__ = ["EvalResult", "evaluate_arrays", "metrics_from_predictions", "tta_logits"]
 

@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import DataError, EngineError, ImageError
-from .paths import cache_dir
+from ..errors import DataError, EngineError, ImageError
+from ..paths import cache_dir
 
 __all__ = [
     "MIN_PHOTOS",
@@ -208,9 +208,9 @@ class TeachProject:
     def add_photos(self, class_name: str, paths: list[str | Path]) -> AddReport:
         """Add image files (folders: the images under them) to a class; see :class:`AddReport`."""
         # Imported here, not at the top: this module stays free of torch so that the Teach tab can
-        # open and edit a project before the engine's torch side has loaded (engine.predict has it).
-        from .images import probe_image
-        from .predict import expand_inputs
+        # open and edit a project before the engine's torch side has loaded (engine.inference.predict has it).
+        from ..imaging.decode import probe_image
+        from ..inference.predict import expand_inputs
 
         target = self.get(class_name)
         report = AddReport()
@@ -315,7 +315,7 @@ class TeachProject:
 
 def teach_config(project: TeachProject | str | Path, **changes):
     """The training config for a project: the "photos" preset on its folder."""
-    from .presets import preset_config
+    from ..presets import preset_config
 
     folder = project.folder if isinstance(project, TeachProject) else Path(project)
     return preset_config("photos", data=str(folder), **changes)
@@ -334,9 +334,9 @@ def project_features(
     """
     import numpy as np
 
-    from .data.folder import decode_for_training
-    from .models.efficientnet_lite import shared_backbone
-    from .training.features import FeatureCache, extract_features
+    from ..data.folder import decode_for_training
+    from ..models.efficientnet_lite import shared_backbone
+    from ..training.features import FeatureCache, extract_features
 
     cfg = teach_config(project)
     model = shared_backbone(**cfg.model_args)
@@ -350,7 +350,7 @@ def project_features(
     done = []
     for i, (cname, photo) in enumerate(photos):
         if should_stop is not None and should_stop():
-            from .errors import Cancelled
+            from ..errors import Cancelled
 
             raise Cancelled("stopped while computing features")
         try:

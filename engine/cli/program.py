@@ -1,5 +1,5 @@
 """``python -m engine``: models, presets, train, evaluate, predict, bench, info (and, from
-engine/cli_tools.py: runs, lr-find, export, explain, weights).
+engine/cli/tools.py: runs, lr-find, export, explain, weights).
 
 Progress goes to stderr; ``--json`` puts machine-readable results on stdout. Exit status:
 see :data:`EXIT_CODES` (also the epilog of ``--help``).
@@ -11,7 +11,6 @@ Building the parser imports no torch, so ``--help`` and ``--version`` answer at 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -19,9 +18,21 @@ import sys
 import time
 from pathlib import Path
 
-from .config import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
-from .errors import ConfigError
+from .._version import __version__
+from ..bench import add_bench_arguments, run_bench
+from ..errors import EngineError
+from ..presets import PRESETS
+from ..splits import SPLITS
+from ..text import TTA_NAMES, with_article
+from .common import _DEVICE, _DEVICE_METAVAR, _err, _out, add_tta_arguments, all_failed
+from .progress import TrainProgress
+from .stage_progress import StageProgress
+from .tools import add_parsers, add_summary_arguments, cmd_model_summary, download_with_progress
+from .train_args import _train_config, add_train_arguments
 
+# Start-up: the commands import what needs torch, PIL or numpy (models, training, checkpoints,
+# prediction, photo views) inside their functions, so building the parser imports none of them and
+# `--help` answers at once (tests/test_cli.py measures it in a subprocess).
 __all__ = ["EXIT_CODES", "build_parser", "main", "prog_name"]
 
 EXIT_CODES = (
@@ -32,28 +43,14 @@ EXIT_CODES = (
 )
 ENTRY_POINT = "cifar-studio-engine"  # the console script of pyproject.toml
 
-_logger = logging.getLogger("engine.cli")
-
-
-def _out(obj) -> None:
-    from .training.run_files import json_safe
-
-    # Strict JSON: NaN / infinity become null (json.dumps would write the invalid `NaN`).
-    sys.stdout.write(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
-
-
-def _err(msg: str) -> None:
-    if sys.stderr is not None:
-        sys.stderr.write(msg + "\n")
+_logger = logging.getLogger("engine.cli.program")
 
 
 # ---------------------------------------------------------------------------- models / presets / info
 def cmd_models(args) -> int:
-    from .models import list_models, parameter_count
+    from ..models import list_models, parameter_count
 
     if getattr(args, "summary", None):
-        from .cli_tools import cmd_model_summary
-
         return cmd_model_summary(args)
     rows = []
     for info in list_models():
@@ -80,8 +77,6 @@ def cmd_models(args) -> int:
 
 
 def cmd_presets(args) -> int:
-    from .presets import PRESETS
-
     if args.json:
         _out(
             {
@@ -98,9 +93,8 @@ def cmd_presets(args) -> int:
 def cmd_info(args) -> int:
     import torch
 
-    from . import __version__
-    from .device import cpu_has_fast_bf16, detect_device
-    from .paths import cache_dir, data_dir, default_checkpoint_path
+    from ..device import cpu_has_fast_bf16, detect_device
+    from ..paths import cache_dir, data_dir, default_checkpoint_path
 
     info = {
         "cifar_studio": __version__,
@@ -121,88 +115,9 @@ def cmd_info(args) -> int:
 
 
 # ---------------------------------------------------------------------------- train
-def _train_flags(args) -> dict:
-    """The TrainConfig settings given as flags (None: not given)."""
-    return {
-        "data": args.data,
-        "model": args.model,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "micro_batch": args.micro_batch,
-        "lr": args.lr,
-        "device": args.device,
-        "limit": args.limit,
-        "optimizer": args.optimizer,
-        "schedule": args.schedule,
-        "seed": args.seed,
-        "val_fraction": args.val_fraction,
-        "mixed_precision": args.precision,
-        "tta": args.tta,
-        "ema_decay": args.ema,
-        "classes": args.classes.split(",") if args.classes else None,
-        "early_stop_patience": args.early_stop_patience,
-        "compile": args.compile,
-        "pretrained_path": args.pretrained_path,
-        "model_args": _model_args(args.model_arg) if args.model_arg else None,
-    }
-
-
-def _model_args(pairs: list[str]) -> dict:
-    """``--model-arg KEY=VALUE`` (repeatable): values are JSON where they parse (224, true,
-    0.5), text otherwise (finetune); the model's builder checks each (engine.models.factory)."""
-    out = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError("model_args", f"--model-arg {pair!r}: expected KEY=VALUE, e.g. transfer=finetune")
-        try:
-            out[key.strip()] = json.loads(text)
-        except json.JSONDecodeError:
-            out[key.strip()] = text
-    return out
-
-
-def _train_config(args):
-    from .checkpoint import load_checkpoint
-    from .config import TrainConfig
-    from .presets import preset_config
-
-    flags = _train_flags(args)
-    if args.resume:
-        # A resumed run keeps its own settings; only --epochs changes its length (the trainer
-        # refuses one it is already past). A fresh config would silently replace them with
-        # defaults, so every other setting given is named as ignored.
-        from .run_command import FLAGS  # each setting's flag, written once
-
-        others = [FLAGS[f][0] for f, v in flags.items() if v is not None and f != "epochs"]
-        others += [f"--{f}" for f in ("preset", "config") if getattr(args, f) is not None]
-        if others:
-            _err(f"note: --resume continues the saved run's settings; ignoring {', '.join(others)}")
-        if args.epochs is None:
-            return None
-        path = Path(args.resume)
-        saved = TrainConfig.from_dict(load_checkpoint(path / "last.pt" if path.is_dir() else path).config)
-        return saved.replace(epochs=args.epochs)
-    cfg = preset_config(args.preset) if args.preset else TrainConfig()
-    if args.config:
-        # Only the settings the file names change (a partial file keeps the preset's others);
-        # loading it alone first checks it: JSON, known fields, valid values.
-        TrainConfig.load(args.config)
-        given = json.loads(Path(args.config).read_text())
-        merged = cfg.to_dict()
-        for key, value in given.items():
-            nested = key == "augment" and isinstance(value, dict)
-            merged[key] = {**merged[key], **value} if nested else value
-        cfg = TrainConfig.from_dict(merged)
-    changes = {k: v for k, v in flags.items() if v is not None}
-    return cfg.replace(**changes) if changes else cfg.validate()
-
-
 def _download_weights_first(cfg, resuming: bool, quiet: bool) -> None:
     """--download-weights: fetch a tv: model's ImageNet weights into the cache unless they are
     there, a weights file is named, or the run is resumed (its checkpoint holds the weights)."""
-    from .cli_tools import download_with_progress
-
     model = cfg.model if cfg is not None else ""
     if resuming:
         _err("note: --download-weights ignored: a resumed run continues from its checkpoint")
@@ -215,8 +130,7 @@ def _download_weights_first(cfg, resuming: bool, quiet: bool) -> None:
 
 
 def cmd_train(args) -> int:
-    from .cli_progress import TrainProgress
-    from .training import StopFlag, train
+    from ..training import StopFlag, train
 
     cfg = _train_config(args)
     if args.download_weights:
@@ -262,8 +176,7 @@ def cmd_train(args) -> int:
 
 # ---------------------------------------------------------------------------- evaluate / predict
 def cmd_evaluate(args) -> int:
-    from .cli_stage_progress import StageProgress
-    from .evaluation_run import evaluate_checkpoint
+    from ..evaluation.run import evaluate_checkpoint
 
     bar = StageProgress(quiet=args.quiet)
     started = time.perf_counter()
@@ -304,9 +217,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .cli_stage_progress import StageProgress
-    from .predict import Predictor
-    from .text import TTA_NAMES, with_article
+    from ..inference.predict import Predictor
 
     predictor = Predictor(args.checkpoint, device=args.device if args.device != "auto" else "cpu", view=args.view)
     bar = StageProgress(unit="img", quiet=args.quiet)
@@ -341,17 +252,7 @@ def cmd_predict(args) -> int:
     return all_failed(results)
 
 
-def all_failed(results) -> int:
-    """Exit status of a command that handles files one by one: 1 when not one of them worked."""
-    if results and all(r.error for r in results):
-        _err(f"error: all {len(results)} input{'s' if len(results) != 1 else ''} failed")
-        return 1
-    return 0
-
-
 def cmd_bench(args) -> int:
-    from .bench import run_bench
-
     return run_bench(args)
 
 
@@ -364,37 +265,6 @@ def prog_name(argv0: str | None = None) -> str:
     for suffix in (".exe", "-script.py", ".py"):  # Windows wraps console scripts
         name = name.removesuffix(suffix)
     return ENTRY_POINT if name == ENTRY_POINT else "python -m engine"
-
-
-def _choice(name: str, choices: tuple[str, ...], extra=None):
-    """An argparse type accepting ``choices`` (and what ``extra`` accepts), with a one-line error."""
-
-    def check(value: str) -> str:
-        if value in choices or (extra is not None and extra(value)):
-            return value
-        shown = ", ".join(choices) + (" or cuda:N" if name == "device" else "")
-        raise argparse.ArgumentTypeError(f"{value!r} is not a {name}: choose {shown}")
-
-    check.__name__ = name
-    return check
-
-
-def _cuda_index(value: str) -> bool:
-    return value.startswith("cuda:") and value[5:].isdigit()
-
-
-_DEVICE = _choice("device", DEVICES, _cuda_index)
-_DEVICE_METAVAR = "{" + ",".join(DEVICES) + ",cuda:N}"
-
-
-def _default(name: str) -> str:
-    """``(default X)`` for a TrainConfig setting, as the flag would write it."""
-    value = getattr(TrainConfig(), name)
-    if value in (None, "", []):
-        value = {"limit": "all", "classes": "all", "pretrained_path": "none"}.get(name, value)
-    elif name == "compile":
-        value = "off"
-    return f"(default {value})"
 
 
 def _epilog() -> str:
@@ -412,8 +282,6 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    from ._version import __version__
-
     prog = prog or prog_name()
     p = argparse.ArgumentParser(
         prog=prog,
@@ -430,8 +298,6 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
     s = command("models", help="list architectures with parameter counts (--summary NAME: layer by layer)")
     s.add_argument("--json", action="store_true", help="print the list as JSON on stdout")
-    from .cli_tools import add_summary_arguments
-
     add_summary_arguments(s)
     s.set_defaults(fn=cmd_models)
 
@@ -449,98 +315,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         description="Settings: defaults, then --preset, then --config FILE, then the flags given here. "
         "The defaults shown are those without a preset or config file.",
     )
-    s.add_argument("--data", help=f"cifar10, mnist, fashion-mnist, an image folder or a .zip of one {_default('data')}")
-    s.add_argument("--model", help=f"architecture name (see `models`; tv:NAME for torchvision's) {_default('model')}")
-    s.add_argument(
-        "--epochs", type=int, metavar="N", help=f"epochs to train (resuming: the new length) {_default('epochs')}"
-    )
-    s.add_argument("--out", help="run folder for checkpoints and metrics (resuming: default the resumed run's folder)")
-    s.add_argument("--batch-size", type=int, metavar="N", help=f"images per optimizer step {_default('batch_size')}")
-    s.add_argument(
-        "--micro-batch",
-        type=int,
-        metavar="N",
-        help="run each batch in chunks of at most N images, adding up gradients (0 = whole batch, "
-        f"-1 = automatic: small chunks on a CPU) {_default('micro_batch')}",
-    )
-    s.add_argument("--lr", type=float, help=f"learning rate {_default('lr')}")
-    s.add_argument("--optimizer", choices=OPTIMIZERS, help=_default("optimizer"))
-    s.add_argument("--schedule", choices=SCHEDULES, help=f"learning-rate schedule {_default('schedule')}")
-    s.add_argument(
-        "--device",
-        type=_DEVICE,
-        metavar=_DEVICE_METAVAR,
-        help=f"where to train; auto picks a GPU when there is one {_default('device')}",
-    )
-    s.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        help=f"mixed precision; auto: bf16/fp16 on a GPU, bf16 on CPUs that have it {_default('mixed_precision')}",
-    )
-    s.add_argument(
-        "--limit", type=int, metavar="N", help=f"use at most N training images (quick tries) {_default('limit')}"
-    )
-    s.add_argument(
-        "--val-fraction",
-        type=float,
-        metavar="F",
-        help=f"fraction held out for validation when the data has no val/ split {_default('val_fraction')}",
-    )
-    s.add_argument("--classes", help=f"comma-separated subset of classes, e.g. airplane,bird {_default('classes')}")
-    s.add_argument("--seed", type=int, help=f"random seed (data split, initialisation, batches) {_default('seed')}")
-    s.add_argument(
-        "--tta",
-        type=int,
-        choices=(0, 1, 2),
-        help=f"validation test-time augmentation: 0 off, 1 flips, 2 flips and shifts {_default('tta')}",
-    )
-    s.add_argument("--ema", type=float, metavar="DECAY", help=f"weight EMA decay (0 = off) {_default('ema_decay')}")
-    s.add_argument("--preset", help="start from a named recipe (see `presets`) (default none)")
-    s.add_argument(
-        "--config", metavar="FILE", help="JSON file with TrainConfig fields, see engine/config.py (default none)"
-    )
-    s.add_argument(
-        "--early-stop-patience",
-        type=int,
-        metavar="N",
-        help=f"stop after N epochs without better validation accuracy (0 = off) {_default('early_stop_patience')}",
-    )
-    s.add_argument(
-        "--compile",
-        action="store_const",
-        const=True,
-        help=f"torch.compile the model (falls back to eager, and says so) {_default('compile')}",
-    )
-    s.add_argument(
-        "--model-arg",
-        action="append",
-        metavar="KEY=VALUE",
-        help="an architecture argument, repeatable: efficientnet_lite0 transfer=head|finetune "
-        "(frozen ImageNet features, or fine-tune everything), input_size=224; CIFAR ResNets block=a..e "
-        "(default: the preset's or the model's own)",
-    )
-    s.add_argument(
-        "--pretrained-path",
-        metavar="FILE",
-        help="tv: models: a local torchvision weights file (state dict) to fine-tune from, offline "
-        f"{_default('pretrained_path')}",
-    )
-    s.add_argument(
-        "--resume",
-        metavar="RUN",
-        help="continue any stopped run from its folder or last.pt (--epochs: new length) (default: a new run)",
-    )
-    s.add_argument(
-        "--download-weights",
-        action="store_true",
-        help="tv: models: download the ImageNet weights first when they are not cached (see `weights`)",
-    )
-    s.add_argument("--overwrite", action="store_true", help="replace the run already in --out (deletes its files)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar (bars are drawn on a terminal only)")
-    s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    add_train_arguments(s)
     s.set_defaults(fn=cmd_train)
-
-    from .splits import SPLITS
 
     s = command("evaluate", help="accuracy, per-class metrics and confusion matrix")
     s.add_argument("--checkpoint", required=True, help="the checkpoint to evaluate (a run's best.pt)")
@@ -571,7 +347,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
     s.set_defaults(fn=cmd_evaluate)
 
-    from .photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEWS
+    from ..imaging.photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEWS
 
     s = command("predict", help="classify images and folders")
     s.add_argument("paths", nargs="+", metavar="PATH", help="image files and folders of them")
@@ -590,35 +366,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_predict)
 
     s = command("bench", help="measure training and prediction speed on this machine")
-    from .bench import add_bench_arguments
-
     add_bench_arguments(s)
     s.set_defaults(fn=cmd_bench)
 
-    from .cli_tools import add_parsers  # runs, lr-find, export, explain
-
     add_parsers(command)
     return p
-
-
-def add_tta_arguments(s: argparse.ArgumentParser, default: int) -> None:
-    """``--tta`` / ``--tta-level`` of the commands that classify photos (predict, explain)."""
-    s.add_argument(
-        "--tta",
-        dest="tta",
-        action="store_const",
-        const=2,
-        default=default,
-        help="test-time augmentation level 2: average over mirror images and 1-pixel shifts",
-    )
-    s.add_argument(
-        "--tta-level",
-        dest="tta",
-        type=int,
-        choices=(0, 1, 2),
-        help=f"0 off, 1 the image and its mirror averaged, 2 mirrors and shifts (default {default}, "
-        "measured best on photos)",
-    )
 
 
 def _not_an_event(record: logging.LogRecord) -> bool:
@@ -637,8 +389,6 @@ def _complete(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .errors import EngineError
-
     parser = build_parser(prog_name())
     if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions (nothing is imported otherwise)
         _complete(parser)

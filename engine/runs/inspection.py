@@ -1,4 +1,4 @@
-"""Reading the pieces of a run folder for engine/runs.py: JSON and JSON-lines files (damage
+"""Reading the pieces of a run folder for engine/runs/catalog.py: JSON and JSON-lines files (damage
 reported as one line, never raised), the metrics table, size on disk, the trainer's lock, and
 what ``last.pt`` says about how the run ended (cached: a runs view asks again and again).
 """
@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import CheckpointError
-from .training.run_files import BATCHES_FILE
-from .training.run_folder import LOCK_NAME, run_is_finished
+from ..errors import CheckpointError
+from ..training.run_files import BATCHES_FILE
+from ..training.run_folder import LOCK_NAME, run_is_finished
 
 __all__ = [
     "CONFIG_FILE",
@@ -153,7 +153,7 @@ _LAST_INFO: dict[tuple[str, int, int], dict | str] = {}
 
 def last_checkpoint_info(last: Path) -> dict | str:
     """How ``last.pt`` says the run ended (a dict), or a one-line problem (a str)."""
-    from .checkpoint import load_checkpoint
+    from ..checkpoints.format import load_checkpoint
 
     try:
         st = last.stat()

@@ -38,8 +38,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import CheckpointError, DiskFull, EngineError
-from .text import TTA_NAMES
+from ..errors import CheckpointError, DiskFull, EngineError
+from ..models import check_model_args, create_model, get_model_info
+from ..models.factory import META_LOCK
+from ..text import TTA_NAMES
+from .checks import check_container, check_depth, check_metadata, check_weights, short
+from .state_dict import clean_state_dict
 
 __all__ = [
     "FORMAT",
@@ -62,7 +66,7 @@ _REQUIRED = ("arch", "state_dict", "classes", "normalization", "input")
 
 
 def library_versions() -> dict[str, str]:
-    from . import __version__
+    from .. import __version__
 
     versions = {"cifar_studio": __version__, "torch": str(torch.__version__)}  # TorchVersion is not plain data
     try:
@@ -72,20 +76,6 @@ def library_versions() -> dict[str, str]:
     except Exception:
         pass
     return versions
-
-
-def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Strip wrapper prefixes (``module.`` from DDP, ``_orig_mod.`` from torch.compile)."""
-    out = {}
-    for k, v in state.items():
-        stripped = True
-        while stripped:  # in any order: compile(DDP(model)) gives "_orig_mod.module."
-            stripped = False
-            for prefix in ("module.", "_orig_mod."):
-                if k.startswith(prefix):
-                    k, stripped = k[len(prefix) :], True
-        out[k.replace("._orig_mod.", ".")] = v
-    return out
 
 
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
@@ -195,8 +185,6 @@ class Checkpoint:
     data_stats: dict[str, list[float]] | None = None
 
     def build_model(self, device: torch.device | str = "cpu") -> nn.Module:
-        from .models import create_model
-
         model = create_model(self.arch, num_classes=len(self.classes), in_channels=self.channels, **self.arch_args)
         try:
             model.load_state_dict(clean_state_dict(self.state_dict))
@@ -265,12 +253,9 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Load and check a checkpoint; any problem is a one-line :class:`CheckpointError`.
 
-    Nothing is trusted before it is checked (see :mod:`engine.checkpoint_checks`): the
+    Nothing is trusted before it is checked (see :mod:`engine.checkpoints.checks`): the
     container, then the plain data, then the weights against the declared architecture.
     """
-    from .checkpoint_checks import check_container, check_weights
-    from .models.factory import META_LOCK
-
     path = Path(path)
     name = path.name
     try:
@@ -305,8 +290,6 @@ def _first_line(exc: BaseException) -> str:
 
 
 def checkpoint_from_payload(payload: Any, path: Path | None = None) -> Checkpoint:
-    from .checkpoint_checks import check_depth, check_metadata, short
-
     name = path.name if path else "checkpoint"
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{name}: not a CIFAR Studio checkpoint (a bare state_dict or another tool's file?)")
@@ -325,13 +308,10 @@ def checkpoint_from_payload(payload: Any, path: Path | None = None) -> Checkpoin
         raise CheckpointError(f"{name}: malformed checkpoint metadata (state_dict)")
     check_metadata(payload, name)
     arch = payload["arch"]
-    from .models import get_model_info
-
     try:
         get_model_info(arch["name"])
     except EngineError:
         raise CheckpointError(f"{name}: names unknown architecture {short(arch['name'])}") from None
-    from .models import check_model_args
 
     try:  # each argument known to the architecture, of its type, within range
         check_model_args(arch["name"], dict(arch.get("args") or {}), from_file=True)
@@ -360,8 +340,6 @@ def checkpoint_from_payload(payload: Any, path: Path | None = None) -> Checkpoin
 
 
 def _data_stats(value: Any, channels: int, name: str) -> dict[str, list[float]] | None:
-    from .checkpoint_checks import short
-
     if value is None:
         return None
     ok = isinstance(value, dict) and set(value) == {"mean", "std"}

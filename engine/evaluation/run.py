@@ -8,17 +8,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import Checkpoint, load_checkpoint
-from .config import PRECISIONS
-from .data.dataset import ImageSet
-from .data.loader import DeviceBatches
-from .data.sources import DataSpec, load_dataset
-from .device import autocast_dtype, resolve_device
-from .errors import Cancelled, ConfigError, DataError
-from .evaluate import EvalResult, evaluate_arrays
-from .images import image_to_array
-from .splits import SPLITS
-from .text import TTA_NAMES
+from ..checkpoints.format import Checkpoint, load_checkpoint
+from ..config import PRECISIONS
+from ..data.dataset import ImageSet
+from ..data.loader import DeviceBatches
+from ..data.sources import DataSpec, load_dataset
+from ..device import autocast_dtype, resolve_device
+from ..errors import Cancelled, ConfigError, DataError
+from ..imaging.decode import image_to_array
+from ..splits import SPLITS
+from ..text import TTA_NAMES
+from .metrics import EvalResult, evaluate_arrays
 
 __all__ = [
     "SPLITS",

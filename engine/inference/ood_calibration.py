@@ -1,6 +1,6 @@
 """Calibrate "none of these" for a checkpoint on its own held-out validation split.
 
-The result is written beside the checkpoint as ``NAME.ood.json`` (see :mod:`engine.ood`);
+The result is written beside the checkpoint as ``NAME.ood.json`` (see :mod:`engine.inference.ood`);
 ``Predictor`` picks it up from there. Only in-distribution data is needed: the threshold is
 the score that flags a chosen small fraction of the correctly classified validation images.
 """
@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import Checkpoint, load_checkpoint
-from .data.sources import load_dataset
-from .errors import DataError
-from .evaluation_run import training_data_spec
+from ..checkpoints.format import Checkpoint, load_checkpoint
+from ..data.sources import load_dataset
+from ..errors import DataError
+from ..evaluation.run import training_data_spec
 from .ood import UnknownDetector, calibrate, compute_scores, file_sha256, forward_with_features, sidecar_path
 
 __all__ = ["ModelOutputs", "calibrate_unknown", "model_outputs"]

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig
-from .errors import EngineError
+from ..config import TrainConfig
+from ..errors import EngineError
 
 __all__ = ["PROGRAM", "format_command", "fresh_run_folder", "resume_command", "train_command"]
 
@@ -40,7 +40,7 @@ def _switch(v) -> str | None:
 
 
 def _model_args(args: dict) -> list[str] | None:
-    """``--model-arg`` values, as ``engine.cli`` parses them back (JSON, or bare text)."""
+    """``--model-arg`` values, as ``engine.cli.program`` parses them back (JSON, or bare text)."""
     out = []
     for key, value in args.items():
         text = value if isinstance(value, str) and not _looks_like_json(value) else json.dumps(value)

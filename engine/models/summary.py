@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from .errors import EngineError
+from ..errors import EngineError
 
 __all__ = ["LayerRow", "ModelSummary", "model_summary", "summarize_module"]
 
@@ -170,7 +170,7 @@ def model_summary(
     Raises :class:`EngineError` for an unknown name, bad arguments, or an input the model
     cannot take (too small for its pooling, for instance).
     """
-    from .models.factory import create_model, on_meta_device
+    from .factory import create_model, on_meta_device
 
     h, w = input_size
     if h < 1 or w < 1:

@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from ..errors import ImageError
+from .framing import DEFAULT_VIEW, photo_view, to_mode
 
 __all__ = [
     "AVIF_EXTENSIONS",
@@ -79,8 +80,6 @@ IMAGE_EXTENSIONS |= AVIF_EXTENSIONS if _avif_available() else set()
 
 # Grayscale modes keep one channel when a dataset is entirely grayscale.
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "La"}
-_ALPHA_MODES = ("RGBA", "LA", "La", "RGBa", "PA")
-_WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 _EXIF_ORIENTATION = 0x0112
 
 Source = str | Path | bytes
@@ -269,40 +268,20 @@ def open_image(source: Source, name: str | None = None, min_side: int | None = N
         return _decode(source, label, min_side)
 
 
-def to_mode(img: Image.Image, channels: int) -> Image.Image:
-    """``img`` as 8-bit "L" (``channels`` 1) or "RGB": wide modes rescaled, transparency over white."""
-    if img.mode in _WIDE_MODES:
-        # 16/32-bit data: convert("L") would clip at 255, so rescale to 8 bits instead.
-        arr = np.asarray(img, dtype=np.float64)
-        hi = 65535.0 if img.mode.startswith("I;16") else max(float(arr.max()), 1.0)
-        img = Image.fromarray(np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    if img.mode in _ALPHA_MODES:
-        # Composite transparency over white, as image viewers show it.
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba).convert("RGB")
-    want = "L" if channels == 1 else "RGB"
-    return img if img.mode == want else img.convert(want)
-
-
 def _to_array(img: Image.Image, size: tuple[int, int] | None, channels: int, view: str | None = None) -> np.ndarray:
-    """uint8 ``(H, W, C)``; with ``size``, framed by :func:`engine.photo.photo_view`.
+    """uint8 ``(H, W, C)``; with ``size``, framed by :func:`engine.imaging.framing.photo_view`.
 
     Framing is photo mode's, ``view`` None meaning its default: a model trained on a folder of
     photos then sees each photo the way ``predict`` will show it one later.
     """
     if size is not None:
-        from .photo import DEFAULT_VIEW, photo_view  # photo.py builds on this module
-
         return photo_view(img, size, channels, view or DEFAULT_VIEW)
     arr = np.array(to_mode(img, channels), dtype=np.uint8)  # a writable copy (torch.from_numpy warns on read-only)
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 
 def image_to_array(img: Image.Image, size: tuple[int, int], channels: int, view: str | None = None) -> np.ndarray:
-    """uint8 ``(H, W, C)`` at ``size`` (H, W), framed as ``predict`` frames photos (``view``: see engine.photo)."""
+    """uint8 ``(H, W, C)`` at ``size`` (H, W), framed as ``predict`` frames photos (``view``: see framing)."""
     with one_file("image"):
         return _to_array(img, size, channels, view)
 

@@ -2,7 +2,7 @@
 
 ONNX export needs the ``onnx`` package and safetensors export the ``safetensors`` package
 (the ``export`` extra); TorchScript needs only torch. The window offers only the formats that
-work here and says why the others do not; ``engine.export`` refuses them with the same reason.
+work here and says why the others do not; ``engine.checkpoints.export`` refuses them with the same reason.
 """
 
 from __future__ import annotations

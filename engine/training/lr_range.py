@@ -35,8 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import TrainConfig
-from .errors import EngineError
+from ..config import TrainConfig
+from ..errors import EngineError
 
 __all__ = ["SUGGESTION_RULE", "LRFindResult", "centred_average", "lr_find", "suggest_lr"]
 
@@ -158,11 +158,11 @@ def lr_find(
 
 class _Sweep:
     def __init__(self, cfg: TrainConfig, dataset, model, optimizer):
-        from .data.loader import DeviceBatches, channel_stats
-        from .data.sources import DataSpec, load_dataset
-        from .device import autocast_dtype, grad_scaler, resolve_device
-        from .models import create_model, data_init
-        from .training.optim import build_optimizer
+        from ..data.loader import DeviceBatches, channel_stats
+        from ..data.sources import DataSpec, load_dataset
+        from ..device import autocast_dtype, grad_scaler, resolve_device
+        from ..models import create_model, data_init
+        from .optim import build_optimizer
 
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
@@ -210,7 +210,7 @@ class _Sweep:
         return guard()
 
     def sweep(self, start_lr, end_lr, steps, beta, diverge, progress, should_stop) -> LRFindResult:
-        from .device import autocast_context
+        from ..device import autocast_context
 
         result = LRFindResult()
         avg, best = 0.0, math.inf

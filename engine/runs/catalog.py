@@ -28,9 +28,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import EngineError
-from .paths import runs_dir
-from .run_inspect import (
+from ..errors import EngineError
+from ..paths import runs_dir
+from ..training.run_files import read_batch_history
+from ..training.run_folder import CHECKPOINTS
+from .inspection import (
     CONFIG_FILE,
     METRICS_FILE,
     folder_size_and_mtime,
@@ -41,8 +43,6 @@ from .run_inspect import (
     read_metrics,
     trained_past,
 )
-from .training.run_files import read_batch_history
-from .training.run_folder import CHECKPOINTS
 
 __all__ = [
     "RUN_STATUSES",

@@ -19,14 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import Checkpoint, load_checkpoint
-from .errors import CheckpointError, ConfigError, ImageError
-from .evaluate import batch_layout, tta_logits
-from .images import IMAGE_EXTENSIONS
+from ..checkpoints.format import Checkpoint, load_checkpoint
+from ..errors import CheckpointError, ConfigError, ImageError
+from ..evaluation.metrics import batch_layout, tta_logits
+from ..imaging.decode import IMAGE_EXTENSIONS
+from ..imaging.photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEWS, load_photo
+from ..paths import default_checkpoint_path
+from .gradcam import gradcam
 from .looks_like import LooksLike
 from .ood import UnknownDetector, forward_with_features
-from .paths import default_checkpoint_path
-from .photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEWS, load_photo
 
 __all__ = ["LOW_CONFIDENCE", "Prediction", "Predictor", "expand_inputs"]
 
@@ -200,8 +201,6 @@ class Predictor:
 
     def explain(self, image: np.ndarray, class_index: int | None = None) -> tuple[np.ndarray, int]:
         """Grad-CAM heatmap (H, W) in [0, 1] for one uint8 ``(H, W, C)`` input, and the class explained."""
-        from .explain import gradcam
-
         x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None]
         x = (x.float() - self._mean) / self._std
         heat, cls = gradcam(self.model, x, class_index)

@@ -1,7 +1,5 @@
-"""Grad-CAM heatmaps: which parts of the input drove a class score (Selvaraju et al. 2017).
-
-Also the overlays: the heatmap coloured and blended over the photo, and ``explain_files``
-behind ``python -m engine explain`` (one PNG per image, any class).
+"""Grad-CAM overlays: the heatmap (engine/inference/gradcam.py) coloured and blended over the
+photo, and ``explain_files`` behind ``python -m engine explain`` (one PNG per image, any class).
 """
 
 from __future__ import annotations
@@ -12,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
+from PIL import Image
 
-from .errors import EngineError, ImageError
+from ..errors import EngineError, ImageError
+from ..imaging.photo import DEFAULT_PHOTO_TTA, open_photo, photo_view
+from .gradcam import gradcam, pick_cam_layer
+from .predict import Predictor, expand_inputs
 
 __all__ = [
     "ExplainResult",
@@ -27,61 +26,6 @@ __all__ = [
     "pick_cam_layer",
     "resolve_class",
 ]
-
-
-def pick_cam_layer(model: nn.Module, sample: torch.Tensor) -> nn.Module:
-    """The last convolution whose output is still at least 4x4.
-
-    The very last feature map of a CIFAR net is often 1x1-3x3, too coarse to point at
-    anything; one stage earlier is still class-specific and shows where.
-    """
-    sizes: dict[nn.Module, int] = {}
-    hooks = [
-        m.register_forward_hook(lambda mod, i, o: sizes.__setitem__(mod, o.shape[-1]))
-        for m in model.modules()
-        if isinstance(m, nn.Conv2d)
-    ]
-    try:
-        with torch.no_grad():
-            model(sample)
-    finally:
-        for h in hooks:
-            h.remove()
-    if not sizes:
-        raise ValueError("model has no convolution layers for Grad-CAM")
-    convs = list(sizes)  # in call order
-    big = [m for m in convs if sizes[m] >= 4]
-    return (big or convs)[-1]
-
-
-def gradcam(
-    model: nn.Module, x: torch.Tensor, class_index: int | None = None, layer: nn.Module | None = None
-) -> tuple[torch.Tensor, int]:
-    """Heatmap in [0, 1] at the input's size for one image ``x`` (1, C, H, W); returns (map, class)."""
-    model.eval()
-    layer = layer or pick_cam_layer(model, x)
-    store: dict[str, torch.Tensor] = {}
-
-    def keep(mod, inputs, output):
-        output.retain_grad()
-        store["act"] = output
-
-    handle = layer.register_forward_hook(keep)
-    try:
-        with torch.enable_grad():
-            x = x.detach().requires_grad_(True)  # frozen first layers still need a graph
-            logits = model(x)
-            cls = int(logits.argmax(1)) if class_index is None else int(class_index)
-            model.zero_grad(set_to_none=True)
-            logits[0, cls].backward()
-    finally:
-        handle.remove()
-    act, grad = store["act"].detach(), store["act"].grad
-    weights = grad.mean(dim=(2, 3), keepdim=True)
-    cam = F.relu((weights * act).sum(1, keepdim=True))
-    cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
-    cam = cam - cam.min()
-    return (cam / cam.max() if cam.max() > 0 else cam).cpu(), cls
 
 
 # ---------------------------------------------------------------------------- overlays and files
@@ -95,8 +39,6 @@ def colorize(heat: np.ndarray) -> np.ndarray:
 
 def overlay_heatmap(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np.ndarray:
     """Blend ``heat`` (H', W') over uint8 ``image`` (H, W, C); the map is resized to the image."""
-    from PIL import Image
-
     h, w = image.shape[:2]
     if heat.shape != (h, w):
         heat = np.asarray(Image.fromarray(heat.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR))
@@ -146,8 +88,6 @@ def resolve_class(classes: list[str], name: str) -> int:
 def _display_image(path: Path, input_size: tuple[int, int], view: str) -> np.ndarray:
     """The photo framed as the model sees it (the predictor's photo view), at a size people can
     look at, so the heatmap lies over the right places."""
-    from .photo import open_photo, photo_view
-
     h, w = input_size
     # At least 256 px (a 32x32 input is a smudge on screen), at most 512 or the photo's own size.
     img = open_photo(path, min_side=512)
@@ -173,15 +113,10 @@ def explain_files(
 
     ``class_name`` explains that class for every image (default: each image's top class).
     The probabilities (and so the top class) are ``predict``'s: the same photo view and ``tta``
-    level, by default predict's (``engine.photo.DEFAULT_PHOTO_TTA``); each result names them.
+    level, by default predict's (``engine.imaging.photo.DEFAULT_PHOTO_TTA``); each result names them.
     A bad image gets its own error and the rest go on; an unknown class or a model without
     convolutions raises :class:`EngineError` before anything is written.
     """
-    from PIL import Image
-
-    from .photo import DEFAULT_PHOTO_TTA
-    from .predict import Predictor, expand_inputs
-
     tta = DEFAULT_PHOTO_TTA if tta is None else tta
     predictor = Predictor(checkpoint, device=device)
     classes = list(predictor.classes)
