@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from PIL import Image
+from torchvision import transforms as T
 
 __all__ = ["PILImageDataset", "classic_loader"]
 
@@ -40,8 +41,6 @@ def classic_loader(
     shuffle: bool = True,
     seed: int = 0,
 ) -> torch.utils.data.DataLoader:
-    from torchvision import transforms as T
-
     steps = [T.RandomCrop(images.shape[1], padding=4), T.RandomHorizontalFlip()] if augment else []
     transform = T.Compose([*steps, T.ToTensor(), T.Normalize(mean, std)])
     return torch.utils.data.DataLoader(

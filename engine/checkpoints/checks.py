@@ -33,7 +33,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..errors import CheckpointError, EngineError
+from ..models.factory import create_model, on_meta_device
 from .state_dict import clean_state_dict
 
 __all__ = ["LIMITS", "check_container", "check_depth", "check_metadata", "check_weights", "short", "tensor_finite"]
@@ -184,8 +187,6 @@ def _written_global(module: str, attr: str) -> bool:
         return True
     if module != "torch":
         return False
-    import torch
-
     # A storage class (FloatStorage...) or a dtype (torch.float32...): names, never called with data.
     return attr.endswith("Storage") or isinstance(getattr(torch, attr, None), torch.dtype)
 
@@ -263,8 +264,6 @@ def _scan_pickle(path: Path) -> str:
 # ---------------------------------------------------------------------------- 2. plain data
 def check_depth(obj: Any, name: str) -> None:
     """Refuse deeply nested containers (iteratively: a deep one would overflow recursion)."""
-    import torch
-
     stack = [(obj, 1)]
     while stack:
         item, depth = stack.pop()
@@ -345,8 +344,6 @@ def check_metadata(payload: dict, name: str) -> None:
 # ---------------------------------------------------------------------------- 3. weights
 def check_weights(ckpt, name: str) -> None:
     """Tensors only, finite, and shaped as the declared architecture (checked on ``meta``)."""
-    import torch
-
     state = ckpt.state_dict
     if not all(isinstance(k, str) for k in state) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{name}: malformed checkpoint metadata (state_dict must map names to tensors)")
@@ -377,8 +374,6 @@ def tensor_finite(t) -> bool:
     """No NaN or infinity in ``t``. A sum is finite exactly when no element is NaN or
     infinite (or the sum overflowed, checked element-wise then): far faster than
     ``isfinite().all()`` on channels-last CPU tensors."""
-    import torch
-
     if not (t.is_floating_point() or t.is_complex()):
         return True
     # Reduce over memory order (a channels-last weight is a permuted contiguous block).
@@ -396,8 +391,6 @@ class _BuildTooSlow(Exception):
 
 def _meta_shapes(ckpt, name: str) -> dict[str, tuple] | None:
     """The declared architecture's state_dict shapes, built on ``meta`` within a time limit."""
-
-    from ..models.factory import create_model, on_meta_device
 
     deadline = time.monotonic() + LIMITS["build_seconds"]
 

@@ -171,7 +171,7 @@ def _export_torchscript(model, ck: Checkpoint, tmp: Path) -> None:
 
 def _export_safetensors(model, ck: Checkpoint, tmp: Path, meta: dict) -> None:
     try:
-        from safetensors.torch import save_file
+        from safetensors.torch import save_file  # optional (the export extra): imported only to export
     except ImportError:
         raise EngineError(f"safetensors export needs the safetensors package: {_INSTALL_HINT}") from None
     # safetensors refuses shared or non-contiguous storage: give each tensor its own copy.
@@ -237,7 +237,7 @@ def run_exported(path: str | Path, x: np.ndarray, fmt: str | None = None) -> np.
     fmt = fmt or next((f for f, ext in EXPORT_FORMATS.items() if path.suffix == ext), None)
     x = np.ascontiguousarray(x, dtype=np.float32)
     if fmt == "onnx":
-        import onnxruntime as ort
+        import onnxruntime as ort  # optional (the export extra): ImportError without it, as documented
 
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return session.run(["logits"], {"input": x})[0]
@@ -269,7 +269,7 @@ def verify_export(
 
 def load_safetensors_checkpoint(path: str | Path) -> Checkpoint:
     """A :class:`Checkpoint` (weights and metadata) from a safetensors file this module wrote."""
-    from safetensors import safe_open
+    from safetensors import safe_open  # optional (the export extra)
 
     path = Path(path)
     try:

@@ -32,12 +32,14 @@ import secrets
 import shutil
 import zipfile
 from dataclasses import dataclass, field, replace
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from .._version import __version__
 from ..errors import CheckpointError, DiskFull, EngineError
 from ..models import check_model_args, create_model, get_model_info
 from ..models.factory import META_LOCK
@@ -66,13 +68,9 @@ _REQUIRED = ("arch", "state_dict", "classes", "normalization", "input")
 
 
 def library_versions() -> dict[str, str]:
-    from .. import __version__
-
     versions = {"cifar_studio": __version__, "torch": str(torch.__version__)}  # TorchVersion is not plain data
     try:
-        from importlib.metadata import version
-
-        versions["torchvision"] = version("torchvision")
+        versions["torchvision"] = metadata.version("torchvision")
     except Exception:
         pass
     return versions

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..checkpoints.format import Checkpoint, load_checkpoint
 from ..config import PRECISIONS
@@ -59,8 +60,6 @@ class EvaluationReport:
 def _resize(s: ImageSet, size: tuple[int, int], channels: int) -> ImageSet:
     if s.images.shape[1:3] == size and s.images.shape[3] == channels:
         return s
-    from PIL import Image
-
     arrays = [
         image_to_array(Image.fromarray(a.squeeze(-1) if a.shape[-1] == 1 else a), size, channels) for a in s.images
     ]

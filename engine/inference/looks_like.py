@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import EngineError, ImageError
+from ..imaging.photo import load_photo
+from ..models.efficientnet_lite import shared_backbone
 from ..text import with_article
 
 __all__ = ["LooksLike", "imagenet_categories", "with_article"]
@@ -32,6 +35,8 @@ OWN_HEAD_MIN_SIZE = 160
 
 @functools.lru_cache(maxsize=1)
 def imagenet_categories() -> tuple[str, ...]:
+    # Start-up: torchvision is a large import (12 s after torch on a busy 2-core machine), needed only
+    # once a photo is flagged and named.
     from torchvision.models import ResNet18_Weights
 
     return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
@@ -62,10 +67,6 @@ class LooksLike:
     @torch.inference_mode()
     def from_files(self, paths: list[str | Path]) -> list[tuple[str, float] | None]:
         """For any model: each photo decoded at 224 px (the whole frame) and run through the backbone."""
-        from ..errors import EngineError, ImageError
-        from ..imaging.photo import load_photo
-        from ..models.efficientnet_lite import shared_backbone
-
         judge = shared_backbone()
         mean = torch.tensor(judge.input_normalization[0]).view(1, -1, 1, 1) * 255
         std = torch.tensor(judge.input_normalization[1]).view(1, -1, 1, 1) * 255

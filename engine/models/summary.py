@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..errors import EngineError
+from .factory import create_model, on_meta_device
 
 __all__ = ["LayerRow", "ModelSummary", "model_summary", "summarize_module"]
 
@@ -170,8 +171,6 @@ def model_summary(
     Raises :class:`EngineError` for an unknown name, bad arguments, or an input the model
     cannot take (too small for its pooling, for instance).
     """
-    from .factory import create_model, on_meta_device
-
     h, w = input_size
     if h < 1 or w < 1:
         raise EngineError(f"input size must be positive, got {h}x{w}")

@@ -5,11 +5,13 @@ what ``last.pt`` says about how the run ended (cached: a runs view asks again an
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from ..checkpoints.format import load_checkpoint
 from ..errors import CheckpointError
 from ..training.run_files import BATCHES_FILE
 from ..training.run_folder import LOCK_NAME, run_is_finished
@@ -70,8 +72,6 @@ def read_jsonl(path: Path) -> tuple[list[dict], str | None]:
 
 
 def _read_csvread_metrics(path: Path) -> list[dict]:
-    import csv
-
     def num(v: str):
         if v in ("", "None"):
             return None
@@ -153,8 +153,6 @@ _LAST_INFO: dict[tuple[str, int, int], dict | str] = {}
 
 def last_checkpoint_info(last: Path) -> dict | str:
     """How ``last.pt`` says the run ended (a dict), or a one-line problem (a str)."""
-    from ..checkpoints.format import load_checkpoint
-
     try:
         st = last.stat()
     except OSError as exc:

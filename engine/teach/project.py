@@ -28,8 +28,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import DataError, EngineError, ImageError
+from ..errors import Cancelled, DataError, EngineError, ImageError
 from ..paths import cache_dir
+from ..presets import preset_config
 
 __all__ = [
     "MIN_PHOTOS",
@@ -315,8 +316,6 @@ class TeachProject:
 
 def teach_config(project: TeachProject | str | Path, **changes):
     """The training config for a project: the "photos" preset on its folder."""
-    from ..presets import preset_config
-
     folder = project.folder if isinstance(project, TeachProject) else Path(project)
     return preset_config("photos", data=str(folder), **changes)
 
@@ -332,6 +331,7 @@ def project_features(
     preset (same size, same framing), so training finds every feature in the cache. Returns
     the photos that could not be read: ``{"class/name": one-line reason}``.
     """
+    # Start-up: torch and numpy load here, not when the Teach tab opens a project (see add_photos).
     import numpy as np
 
     from ..data.folder import decode_for_training
@@ -350,8 +350,6 @@ def project_features(
     done = []
     for i, (cname, photo) in enumerate(photos):
         if should_stop is not None and should_stop():
-            from ..errors import Cancelled
-
             raise Cancelled("stopped while computing features")
         try:
             arrays.append(decode_for_training(project.photo_path(cname, photo), cfg.image_size))

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
 from torch import nn
 
+from ..inference.ood import UnknownDetector, encode_prototypes, file_sha256, sidecar_path
 from .features import FeatureBatches, FeatureCache, extract_features
 
 __all__ = ["HeadOnly", "head_batches"]
@@ -115,10 +117,6 @@ def calibrate_head_unknown(run, feats: dict) -> str | None:
     others (leave one out: a photo is its own nearest neighbour otherwise), each held-out photo
     against the training photos.
     """
-    import numpy as np
-
-    from ..inference.ood import UnknownDetector, encode_prototypes, file_sha256, sidecar_path
-
     best = run.out / "best.pt"
     if not best.exists() or "training" not in feats:
         return None

@@ -24,6 +24,7 @@ sweep never ran.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -36,7 +37,12 @@ import torch
 import torch.nn.functional as F
 
 from ..config import TrainConfig
+from ..data.loader import DeviceBatches, channel_stats
+from ..data.sources import DataSpec, load_dataset
+from ..device import autocast_context, autocast_dtype, grad_scaler, resolve_device
 from ..errors import EngineError
+from ..models import create_model, data_init
+from .optim import build_optimizer
 
 __all__ = ["SUGGESTION_RULE", "LRFindResult", "centred_average", "lr_find", "suggest_lr"]
 
@@ -158,12 +164,6 @@ def lr_find(
 
 class _Sweep:
     def __init__(self, cfg: TrainConfig, dataset, model, optimizer):
-        from ..data.loader import DeviceBatches, channel_stats
-        from ..data.sources import DataSpec, load_dataset
-        from ..device import autocast_dtype, grad_scaler, resolve_device
-        from ..models import create_model, data_init
-        from .optim import build_optimizer
-
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         ds = dataset or load_dataset(DataSpec.of(cfg))
@@ -193,7 +193,6 @@ class _Sweep:
 
     def restoring(self):
         """Context manager: put weights, optimizer state and train/eval mode back afterwards."""
-        import contextlib
 
         @contextlib.contextmanager
         def guard():
@@ -210,8 +209,6 @@ class _Sweep:
         return guard()
 
     def sweep(self, start_lr, end_lr, steps, beta, diverge, progress, should_stop) -> LRFindResult:
-        from ..device import autocast_context
-
         result = LRFindResult()
         avg, best = 0.0, math.inf
         self.model.train()

@@ -8,6 +8,7 @@ import errno
 import logging
 import math
 import random
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,8 +51,6 @@ class StopFlag:
     """Thread-safe stop request the loop checks between batches (``threading.Event`` works too)."""
 
     def __init__(self):
-        import threading
-
         self._event = threading.Event()
 
     def set(self) -> None:
