@@ -30,9 +30,10 @@ from .stage_progress import StageProgress
 from .tools import add_parsers, add_summary_arguments, cmd_model_summary, download_with_progress
 from .train_args import _train_config, add_train_arguments
 
-# Start-up: the commands import what needs torch, PIL or numpy (models, training, checkpoints,
-# prediction, photo views) inside their functions, so building the parser imports none of them and
-# `--help` answers at once (tests/test_cli.py measures it in a subprocess).
+# Start-up: the commands import what needs torch (models, training, checkpoints, evaluation,
+# prediction) inside their functions, so building the parser imports no torch and `--help` answers
+# at once (tests/test_cli.py checks it in a subprocess); the photo views (Pillow, numpy) load only
+# when the parser is built.
 __all__ = ["EXIT_CODES", "build_parser", "main", "prog_name"]
 
 EXIT_CODES = (
