@@ -10,8 +10,6 @@ import argparse
 import json
 import sys
 
-from ..config import DEVICES, TrainConfig
-
 __all__ = ["add_tta_arguments", "all_failed"]
 
 
@@ -34,37 +32,6 @@ def all_failed(results) -> int:
         _err(f"error: all {len(results)} input{'s' if len(results) != 1 else ''} failed")
         return 1
     return 0
-
-
-def _choice(name: str, choices: tuple[str, ...], extra=None):
-    """An argparse type accepting ``choices`` (and what ``extra`` accepts), with a one-line error."""
-
-    def check(value: str) -> str:
-        if value in choices or (extra is not None and extra(value)):
-            return value
-        shown = ", ".join(choices) + (" or cuda:N" if name == "device" else "")
-        raise argparse.ArgumentTypeError(f"{value!r} is not a {name}: choose {shown}")
-
-    check.__name__ = name
-    return check
-
-
-def _cuda_index(value: str) -> bool:
-    return value.startswith("cuda:") and value[5:].isdigit()
-
-
-_DEVICE = _choice("device", DEVICES, _cuda_index)
-_DEVICE_METAVAR = "{" + ",".join(DEVICES) + ",cuda:N}"
-
-
-def _default(name: str) -> str:
-    """``(default X)`` for a TrainConfig setting, as the flag would write it."""
-    value = getattr(TrainConfig(), name)
-    if value in (None, "", []):
-        value = {"limit": "all", "classes": "all", "pretrained_path": "none"}.get(name, value)
-    elif name == "compile":
-        value = "off"
-    return f"(default {value})"
 
 
 def add_tta_arguments(s: argparse.ArgumentParser, default: int) -> None:

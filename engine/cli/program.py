@@ -24,7 +24,8 @@ from ..errors import EngineError
 from ..presets import PRESETS
 from ..splits import SPLITS
 from ..text import TTA_NAMES, with_article
-from .common import _DEVICE, _DEVICE_METAVAR, _err, _out, add_tta_arguments, all_failed
+from ..train_flags import DEVICE_METAVAR, device_type
+from .common import _err, _out, add_tta_arguments, all_failed
 from .progress import TrainProgress
 from .stage_progress import StageProgress
 from .tools import add_parsers, add_summary_arguments, cmd_model_summary, download_with_progress
@@ -336,7 +337,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         choices=(0, 1, 2),
         help="test-time augmentation: 0 off, 1 flips, 2 flips and shifts (default 0)",
     )
-    s.add_argument("--device", type=_DEVICE, metavar=_DEVICE_METAVAR, default="auto", help="(default auto)")
+    s.add_argument("--device", type=device_type, metavar=DEVICE_METAVAR, default="auto", help="(default auto)")
     s.add_argument(
         "--precision",
         default="auto",
@@ -354,7 +355,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="+", metavar="PATH", help="image files and folders of them")
     s.add_argument("--checkpoint", help="the model to use (default: the bundled CIFAR-10 model)")
     add_tta_arguments(s, DEFAULT_PHOTO_TTA)
-    s.add_argument("--device", type=_DEVICE, metavar=_DEVICE_METAVAR, default="cpu", help="(default cpu)")
+    s.add_argument("--device", type=device_type, metavar=DEVICE_METAVAR, default="cpu", help="(default cpu)")
     s.add_argument(
         "--view",
         default=DEFAULT_VIEW,

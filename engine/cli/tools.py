@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 from ..checkpoints.export_formats import EXPORT_FORMATS
-from ..config import OPTIMIZERS, PRECISIONS
 from ..errors import EngineError
 from ..runs.command import format_command, resume_command, train_command
 from ..text import TTA_NAMES, format_size
-from .common import _DEVICE, _DEVICE_METAVAR, _default, _err, _out, add_tta_arguments, all_failed
+from ..train_flags import DEVICE_METAVAR, device_type
+from .common import _err, _out, add_tta_arguments, all_failed
 from .stage_progress import is_terminal
-from .train_args import _train_config, train_defaults
+from .train_args import _train_config, add_settings_arguments, train_defaults
 
 # Start-up: the commands import what needs torch, PIL or numpy (models, training, checkpoints,
 # prediction, photo views) inside their functions, so building the parser imports none of them and
@@ -275,15 +275,7 @@ def add_parsers(command) -> None:
     )
     s.add_argument("--config", metavar="FILE", help="JSON file with TrainConfig fields (default none)")
     s.add_argument("--preset", help="start from a named recipe (see `presets`) (default none)")
-    s.add_argument("--data", help=f"cifar10, mnist, fashion-mnist, an image folder or a .zip of one {_default('data')}")
-    s.add_argument("--model", help=f"architecture name (see `models`) {_default('model')}")
-    s.add_argument("--batch-size", type=int, metavar="N", help=f"images per step {_default('batch_size')}")
-    s.add_argument("--optimizer", choices=OPTIMIZERS, help=_default("optimizer"))
-    s.add_argument("--device", type=_DEVICE, metavar=_DEVICE_METAVAR, help=_default("device"))
-    s.add_argument("--precision", choices=PRECISIONS, help=f"mixed precision {_default('mixed_precision')}")
-    s.add_argument("--limit", type=int, metavar="N", help=f"use at most N training images {_default('limit')}")
-    s.add_argument("--classes", help=f"comma-separated subset of classes {_default('classes')}")
-    s.add_argument("--seed", type=int, help=f"random seed {_default('seed')}")
+    add_settings_arguments(s, lr_find=True)  # train's settings that the sweep reads
     s.add_argument("--start", type=float, default=1e-7, help="first learning rate (default 1e-7)")
     s.add_argument("--end", type=float, default=10.0, help="last learning rate (default 10)")
     s.add_argument("--steps", type=int, default=100, help="training steps in the sweep (default 100)")
@@ -305,7 +297,7 @@ def add_parsers(command) -> None:
     s.add_argument("--out", required=True, help="folder for the PNG overlays")
     s.add_argument("--class", dest="class_name", metavar="NAME", help="explain this class (default: the top class)")
     add_tta_arguments(s, DEFAULT_PHOTO_TTA)  # the probabilities shown: the same as predict's
-    s.add_argument("--device", type=_DEVICE, metavar=_DEVICE_METAVAR, default="cpu", help="(default cpu)")
+    s.add_argument("--device", type=device_type, metavar=DEVICE_METAVAR, default="cpu", help="(default cpu)")
     s.add_argument("--json", action="store_true", help="print one result per image as JSON on stdout")
     s.set_defaults(fn=cmd_explain)
 

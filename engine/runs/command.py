@@ -12,7 +12,6 @@ into a folder holding another run is refused.
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -20,65 +19,18 @@ from typing import Any
 
 from ..config import TrainConfig
 from ..errors import EngineError
+from ..train_flags import TRAIN_FLAGS
 
 __all__ = ["PROGRAM", "format_command", "fresh_run_folder", "resume_command", "train_command"]
 
 PROGRAM = ["python", "-m", "engine"]
 
 
-def _number(v) -> str:
-    return repr(v)  # repr of a float round-trips exactly; argparse's float() reads it back
-
-
-def _classes(v: list[str]) -> str | None:
-    # The CLI splits --classes on commas: a class name with a comma needs the config file.
-    return ",".join(v) if all("," not in c and c.strip() == c and c for c in v) else None
-
-
-def _switch(v) -> str | None:
-    return "" if v is True else None  # a store_true flag: present means True
-
-
-def _model_args(args: dict) -> list[str] | None:
-    """``--model-arg`` values, as ``engine.cli.program`` parses them back (JSON, or bare text)."""
-    out = []
-    for key, value in args.items():
-        text = value if isinstance(value, str) and not _looks_like_json(value) else json.dumps(value)
-        out.append(f"{key}={text}")
-    return out
-
-
-def _looks_like_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
-
-
 # TrainConfig field -> (train flag, how the value is written: None when it cannot be, "" for a
-# switch). tests/test_runs.py checks this covers every settings flag of the train parser.
-FLAGS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
-    "data": ("--data", str),
-    "model": ("--model", str),
-    "epochs": ("--epochs", str),
-    "batch_size": ("--batch-size", str),
-    "micro_batch": ("--micro-batch", str),
-    "lr": ("--lr", _number),
-    "optimizer": ("--optimizer", str),
-    "schedule": ("--schedule", str),
-    "device": ("--device", str),
-    "mixed_precision": ("--precision", str),
-    "limit": ("--limit", str),
-    "val_fraction": ("--val-fraction", _number),
-    "classes": ("--classes", _classes),
-    "seed": ("--seed", str),
-    "tta": ("--tta", str),
-    "ema_decay": ("--ema", _number),
-    "early_stop_patience": ("--early-stop-patience", str),
-    "compile": ("--compile", _switch),
-    "pretrained_path": ("--pretrained-path", str),
-    "model_args": ("--model-arg", _model_args),  # repeated: one KEY=VALUE per argument
+# switch), from the one table of the settings' flags. tests/test_runs.py checks this covers every
+# settings flag of the train parser.
+FLAGS: dict[str, tuple[str, Callable[[Any], str | list[str] | None]]] = {
+    row.field: (row.flag, row.write) for row in TRAIN_FLAGS
 }
 
 
