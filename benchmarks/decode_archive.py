@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("CIFAR_STUDIO_CACHE", tempfile.mkdtemp(prefix="decode-bench-cache-"))
 
 from engine.data.folder import load_image_folder  # noqa: E402 - after the cache folder is chosen
-from engine.images import load_image_array  # noqa: E402
+from engine.imaging.decode import load_image_array  # noqa: E402
 
 DEFAULT_ZIP = ROOT.parent / "shared" / "datasets" / "cifar10-train.zip"
 

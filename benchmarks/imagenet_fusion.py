@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import engine  # noqa: E402
-from engine.images import IMAGE_EXTENSIONS  # noqa: E402
+from engine.imaging.decode import IMAGE_EXTENSIONS  # noqa: E402
 
 SETS = ("photos-dev", "photos-dev2", "ood-dev")
 

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.data.sources import DataSpec, load_dataset  # noqa: E402
-from engine.photo import DEFAULT_PHOTO_TTA, VIEWS, open_photo, photo_view  # noqa: E402
-from engine.predict import Predictor, expand_inputs  # noqa: E402
+from engine.imaging.photo import DEFAULT_PHOTO_TTA, VIEWS, open_photo, photo_view  # noqa: E402
+from engine.inference.predict import Predictor, expand_inputs  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 

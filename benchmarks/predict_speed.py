@@ -41,9 +41,9 @@ import engine  # noqa: E402
 from engine.data.loader import DeviceBatches  # noqa: E402
 from engine.data.sources import DataSpec, load_dataset  # noqa: E402
 from engine.device import autocast_dtype  # noqa: E402
-from engine.evaluate import evaluate_arrays  # noqa: E402
-from engine.images import load_image_array  # noqa: E402
-from engine.photo import load_photo  # noqa: E402
+from engine.evaluation.metrics import evaluate_arrays  # noqa: E402
+from engine.imaging.decode import load_image_array  # noqa: E402
+from engine.imaging.photo import load_photo  # noqa: E402
 
 ARCHIVE = ROOT.parent / "shared" / "datasets" / "cifar10-train.zip"
 

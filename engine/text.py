@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __all__ = ["TTA_NAMES", "format_size", "plural", "with_article"]
 
-# Each test-time augmentation level (engine.evaluate.tta_logits) as results name it; index = level.
+# Each test-time augmentation level (engine.evaluation.metrics.tta_logits) as results name it; index = level.
 TTA_NAMES = ("no TTA", "TTA: flips", "TTA: flips and shifts")
 
 

@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import engine  # noqa: E402
-from engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
+from engine.checkpoints.format import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
+from engine.inference.ood import UnknownDetector, file_sha256, sidecar_path  # noqa: E402
 from engine.models.efficientnet_lite import LITE_NORMALIZATION  # noqa: E402
 from engine.models.fusion import CIFAR10_CLASSES  # noqa: E402
-from engine.ood import UnknownDetector, file_sha256, sidecar_path  # noqa: E402
 
 LIMIT_BYTES = 10 * 1000 * 1000  # issue 19: the bundled model is at most 10 MB
 # "None of these" when the ImageNet head puts under 20% on the ten classes together (weighted by

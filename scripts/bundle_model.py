@@ -2,7 +2,7 @@
 
     python scripts/bundle_model.py RUN_DIR_OR_CHECKPOINT [--out PATH] [--data ../shared/datasets/cifar10-train.zip]
 
-Writes the weights as fp16 without training state (``engine.checkpoint.half_precision``: a
+Writes the weights as fp16 without training state (``engine.checkpoints.format.half_precision``: a
 4.6 M-parameter net is 18 MB in fp32, 9 MB here) and refuses to write unless the copy agrees
 with the original on the held-out validation images: class probabilities within 0.01 and
 accuracy not lower by more than 0.1 point, both measured in fp32 (the top class may differ
@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import engine  # noqa: E402
-from engine.checkpoint import half_precision, load_checkpoint, save_checkpoint  # noqa: E402
+from engine.checkpoints.format import half_precision, load_checkpoint, save_checkpoint  # noqa: E402
 from engine.data.loader import DeviceBatches  # noqa: E402
 from engine.data.sources import load_dataset  # noqa: E402
-from engine.evaluate import evaluate_arrays  # noqa: E402
-from engine.evaluation_run import training_data_spec  # noqa: E402
+from engine.evaluation.metrics import evaluate_arrays  # noqa: E402
+from engine.evaluation.run import training_data_spec  # noqa: E402
 
 LIMIT_BYTES = 10 * 1000 * 1000  # issue 10: the bundled model is at most 10 MB
 TOLERANCE = 0.01

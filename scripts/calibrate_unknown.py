@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import engine  # noqa: E402
-from engine.ood import SCORES, calibrate, compute_scores  # noqa: E402
-from engine.ood_calibration import calibrate_unknown, model_outputs  # noqa: E402
-from engine.photo import photo_view  # noqa: E402
+from engine.imaging.photo import photo_view  # noqa: E402
+from engine.inference.ood import SCORES, calibrate, compute_scores  # noqa: E402
+from engine.inference.ood_calibration import calibrate_unknown, model_outputs  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 # scikit-image samples that are not CIFAR-10 classes (chelsea/cat and horse are left out).

@@ -17,7 +17,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from engine.checkpoints.format import Checkpoint, load_checkpoint, save_checkpoint
 from engine.errors import CheckpointError
 from engine.models import create_model
 
@@ -49,7 +49,7 @@ def workdir():
 
 
 def _checkpoint_from(payload: dict) -> Checkpoint:
-    from engine.checkpoint import checkpoint_from_payload
+    from engine.checkpoints.format import checkpoint_from_payload
 
     return checkpoint_from_payload(payload)
 

@@ -171,7 +171,7 @@ def test_train_limit_and_classes(tmp_path, capsys):
     )
     assert code == 0, err
     assert "6 train / 4 validation images" in err
-    from engine.checkpoint import load_checkpoint
+    from engine.checkpoints.format import load_checkpoint
 
     ck = load_checkpoint(json.loads(out)["best_checkpoint"])
     assert ck.classes == ["red", "blue"] and ck.config["limit"] == 6
@@ -204,7 +204,7 @@ def test_train_config_file_and_flags(tmp_path, capsys):
 
 
 def test_a_partial_config_file_changes_only_its_settings_of_the_preset(tmp_path):
-    from engine.cli import _train_config, build_parser
+    from engine.cli.program import _train_config, build_parser
     from engine.presets import preset_config
 
     cfg = tmp_path / "cfg.json"
@@ -300,7 +300,7 @@ def test_evaluate_other_splits_and_text(trained, capsys):
 
 def test_evaluate_val_split_reproduces_the_training_validation(trained, capsys):
     """``--split val`` rebuilds the held-out split: same images, so the accuracy training saw."""
-    from engine.checkpoint import load_checkpoint
+    from engine.checkpoints.format import load_checkpoint
 
     _, data, out = trained
     ck = load_checkpoint(out / "best.pt")
@@ -510,7 +510,7 @@ def test_help_and_version_import_no_torch():
 
 def test_version_help_defaults_choices_and_exit_codes(capsys):
     from engine import __version__
-    from engine.cli import EXIT_CODES, build_parser
+    from engine.cli.program import EXIT_CODES, build_parser
 
     with pytest.raises(SystemExit) as info:
         main(["--version"])
@@ -551,7 +551,7 @@ def test_version_help_defaults_choices_and_exit_codes(capsys):
     ],
 )
 def test_usage_names_the_program_as_it_was_run(argv0, prog):
-    from engine.cli import build_parser, prog_name
+    from engine.cli.program import build_parser, prog_name
 
     assert prog_name(argv0) == prog
     assert build_parser(prog_name(argv0)).format_usage().startswith(f"usage: {prog} ")
@@ -575,7 +575,7 @@ class _Terminal(io.StringIO):
 
 
 def test_training_progress_bars_only_on_a_terminal():
-    from engine.cli_progress import TrainProgress
+    from engine.cli.progress import TrainProgress
     from engine.training import BatchEnd, EpochEnd, LogMessage
 
     def feed(file):

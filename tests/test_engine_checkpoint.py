@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.checkpoint import (
+from engine.checkpoints.format import (
     FORMAT,
     FORMAT_VERSION,
     Checkpoint,
@@ -326,7 +326,7 @@ def test_architecture_too_large_is_refused_before_building(tmp_path):
 
 
 def test_slow_architecture_build_is_refused(tmp_path, monkeypatch):
-    from engine import checkpoint_checks
+    from engine.checkpoints import checks as checkpoint_checks
 
     monkeypatch.setitem(checkpoint_checks.LIMITS, "build_seconds", 0.0)
     path = _save_payload(tmp_path)
@@ -409,7 +409,7 @@ def test_compressed_record_is_refused(tmp_path):
 
 
 def test_record_sizes_beyond_the_file_are_refused(tmp_path, monkeypatch):
-    from engine import checkpoint_checks
+    from engine.checkpoints import checks as checkpoint_checks
 
     path = save_checkpoint(_checkpoint(), tmp_path / "big.pt")
     monkeypatch.setitem(checkpoint_checks.LIMITS, "pickle_bytes", 16)

@@ -564,7 +564,7 @@ def test_large_jpegs_are_decoded_at_reduced_scale(tmp_path, monkeypatch):
     """Photos larger than needed decode through JPEG draft mode, at least twice the target size."""
     from PIL import Image, JpegImagePlugin
 
-    from engine.images import load_image_array
+    from engine.imaging.decode import load_image_array
 
     rng = np.random.default_rng(0)
     for cls in ("a", "b"):

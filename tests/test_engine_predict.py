@@ -11,13 +11,13 @@ import pytest
 import torch
 from PIL import Image, features
 
-from engine.checkpoint import Checkpoint, save_checkpoint
+from engine.checkpoints.format import Checkpoint, save_checkpoint
 from engine.errors import CheckpointError, ConfigError, ImageError
-from engine.images import load_image_array
+from engine.imaging.decode import load_image_array
+from engine.imaging.photo import DEFAULT_PHOTO_TTA
+from engine.inference.ood import UnknownDetector
+from engine.inference.predict import LOW_CONFIDENCE, Prediction, Predictor, expand_inputs
 from engine.models import create_model
-from engine.ood import UnknownDetector
-from engine.photo import DEFAULT_PHOTO_TTA
-from engine.predict import LOW_CONFIDENCE, Prediction, Predictor, expand_inputs
 
 CLASSES = ["cat", "dog", "frog"]
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
@@ -386,7 +386,7 @@ def test_evaluation_reports_progress_and_can_be_cancelled(tiny_checkpoint, tmp_p
     from conftest import write_image_folder
 
     from engine.errors import Cancelled
-    from engine.evaluation_run import evaluate_checkpoint
+    from engine.evaluation.run import evaluate_checkpoint
 
     data = write_image_folder(tmp_path / "data", per_class=6)
     stages = []
@@ -406,7 +406,7 @@ def test_evaluation_reports_progress_and_can_be_cancelled(tiny_checkpoint, tmp_p
 def test_cli_progress_bar_draws_on_a_terminal_only():
     import io
 
-    from engine.cli_stage_progress import StageProgress
+    from engine.cli.stage_progress import StageProgress
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -430,7 +430,7 @@ def test_small_cpu_batches_run_in_nchw_large_ones_channels_last():
     CPU, and speeds up batches of 16 and more); the logits do not depend on it."""
     import torch
 
-    from engine.evaluate import CHANNELS_LAST_MIN_CPU_BATCH, batch_layout
+    from engine.evaluation.metrics import CHANNELS_LAST_MIN_CPU_BATCH, batch_layout
 
     small = batch_layout(torch.randn(2, 3, 8, 8).contiguous(memory_format=torch.channels_last))
     big = batch_layout(torch.randn(CHANNELS_LAST_MIN_CPU_BATCH, 3, 8, 8))

@@ -16,7 +16,7 @@ import pytest
 import torch
 from conftest import CLASSES, REPO_ROOT, tiny_config, tiny_dataset, write_image_folder
 
-from engine.checkpoint import load_checkpoint
+from engine.checkpoints.format import load_checkpoint
 from engine.config import TrainConfig
 from engine.data.loader import Augment
 from engine.errors import DataError, EngineError
@@ -344,7 +344,7 @@ def test_failed_checkpoint_write_keeps_the_previous_files(tmp_path, monkeypatch)
 
 
 def test_atomic_torch_save_replaces_only_on_success(tmp_path, monkeypatch):
-    from engine.checkpoint import atomic_torch_save
+    from engine.checkpoints.format import atomic_torch_save
 
     target = tmp_path / "x.pt"
     atomic_torch_save({"a": torch.ones(2)}, target)

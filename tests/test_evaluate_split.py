@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from conftest import CLASSES, write_image_folder
 
-from engine.checkpoint import load_checkpoint
+from engine.checkpoints.format import load_checkpoint
 from engine.cli import main
 from engine.data.loader import channel_stats
 from engine.errors import DataError
-from engine.evaluation_run import evaluate_checkpoint, pixel_stats
+from engine.evaluation.run import evaluate_checkpoint, pixel_stats
 from engine.splits import SPLITS
 
 
@@ -71,7 +71,7 @@ def run(tmp_path_factory):
 
 @pytest.mark.parametrize("chunk", [1 << 20, 1000])  # 1000 pixels: the histogram adds up across chunks
 def test_pixel_stats_match_the_training_normalisation(chunk, monkeypatch):
-    import engine.evaluation_run as evaluation_run
+    import engine.evaluation.run as evaluation_run
 
     monkeypatch.setattr(evaluation_run, "_STATS_CHUNK", chunk)
     images = np.random.default_rng(0).integers(0, 256, (50, 8, 8, 3), dtype=np.uint8)
@@ -137,7 +137,7 @@ def test_val_split_is_rebuilt_with_the_runs_classes_and_limit(tmp_path, capsys):
 
 def test_split_names_are_declared_once():
     import engine
-    from engine.cli import build_parser
+    from engine.cli.program import build_parser
 
     assert engine.SPLITS is SPLITS
     sub = build_parser()._subparsers._group_actions[0].choices["evaluate"]

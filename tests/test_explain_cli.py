@@ -1,4 +1,4 @@
-"""Grad-CAM overlays as files (engine/explain.py ``explain_files``, ``python -m engine explain``)."""
+"""Grad-CAM overlays as files (engine/inference/explain.py ``explain_files``, ``python -m engine explain``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import cli
+from engine.cli import program as cli
 from engine.errors import EngineError
-from engine.explain import colorize, explain_files, overlay_heatmap
+from engine.inference.explain import colorize, explain_files, overlay_heatmap
 from engine.paths import default_checkpoint_path, resources_dir
 
 SAMPLES = resources_dir() / "samples"
@@ -97,8 +97,8 @@ def test_cli_explain(tiny_checkpoint, tmp_path, capsys):
 def test_explain_gives_predicts_probability_with_the_same_tta_and_says_so(bundled, tmp_path, capsys):
     """The same photo was 62.7% in predict and 75.3% in explain: explain ran without TTA and
     did not say so. Now both default to the photo TTA and both name it."""
-    from engine.photo import DEFAULT_PHOTO_TTA
-    from engine.predict import Predictor
+    from engine.imaging.photo import DEFAULT_PHOTO_TTA
+    from engine.inference.predict import Predictor
 
     photo = SAMPLES / "cat-chelsea.jpg"
     (predicted,) = Predictor(bundled).predict_paths([photo])

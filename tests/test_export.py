@@ -1,4 +1,4 @@
-"""Export (engine/export.py, ``python -m engine export``): every format round-trips, ONNX runs
+"""Export (engine/checkpoints/export.py, ``python -m engine export``): every format round-trips, ONNX runs
 in onnxruntime with PyTorch's probabilities on real photos, the sidecar says how to feed it."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine import cli
-from engine.checkpoint import load_checkpoint
+from engine.checkpoints.export import export_checkpoint, load_safetensors_checkpoint, sidecar_path
+from engine.checkpoints.format import load_checkpoint
+from engine.cli import program as cli
 from engine.errors import EngineError
-from engine.export import export_checkpoint, load_safetensors_checkpoint, sidecar_path
+from engine.inference.predict import Predictor
 from engine.paths import default_checkpoint_path, resources_dir
-from engine.predict import Predictor
 
 SAMPLES = sorted(p for p in (resources_dir() / "samples").iterdir() if p.suffix in (".jpg", ".png"))
 
@@ -133,7 +133,7 @@ def test_onnx_export_without_onnxruntime_is_written_but_not_checked(tiny_checkpo
 
 
 def test_sidecar_describes_the_photo_view_predict_uses(tiny_checkpoint, tmp_path):
-    from engine import photo
+    from engine.imaging import photo
 
     assert set(photo.VIEW_DESCRIPTIONS) == set(photo.VIEWS) and all(photo.VIEW_DESCRIPTIONS.values())
     result = export_checkpoint(tiny_checkpoint, "torchscript", tmp_path / "m")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.images import IMAGE_EXTENSIONS, decode_array, load_image_array, open_image
+from engine.imaging.decode import IMAGE_EXTENSIONS, decode_array, load_image_array, open_image
 
 SIZE = (32, 32)
 MIN_SIDE = 2 * max(SIZE)
@@ -124,8 +124,8 @@ def test_real_photos_fast_path_pixels_and_probabilities_match_full_decode():
     For scale: the full decode and a Lanczos resize of the same photos differ by about 1.5
     levels per pixel and 0.14 in the largest probability; the fast path is no further away.
     """
+    from engine.inference.predict import Predictor
     from engine.paths import default_checkpoint_path
-    from engine.predict import Predictor
 
     files = _photos()
     assert len(files) > 100

@@ -94,7 +94,7 @@ def test_training_settings_save_and_load_as_the_cli_reads_them(
     from conftest import tiny_config
 
     import engine
-    from engine import cli
+    from engine.cli import program as cli
     from gui.train.config_files import load_training_settings, save_training_settings
     from gui.train.tab import TrainTab
 

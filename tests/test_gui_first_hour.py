@@ -408,7 +408,7 @@ def test_the_checkpoint_menu_lists_the_users_runs_newest_first_and_each_file_onc
 def test_export_offers_only_the_formats_that_work_here(qtbot, monkeypatch, tiny_checkpoint):
     from PySide6.QtCore import Qt
 
-    import engine.export_support as support
+    import engine.checkpoints.export_formats as support
     from gui.widgets.export_dialog import ExportDialog
 
     monkeypatch.setattr(support, "_installed", lambda package: package != "onnx")

@@ -166,7 +166,7 @@ def test_open_config_command_rename_and_trash(qtbot, engine_info, gui_settings, 
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QPlainTextEdit
 
-    from engine import cli
+    from engine.cli import program as cli
 
     tab = _tab(qtbot, engine_info, gui_settings)
     alpha = runs_root / "alpha"

@@ -288,7 +288,7 @@ def test_mixed_bad_files_never_stop_the_rest(tmp_path):
 @pytest.mark.parametrize("as_zip", [False, True])
 def test_evaluate_auto_uses_a_lone_test_folder(tiny_checkpoint, tmp_path, as_zip):
     """CIFAR-10's test split usually arrives as ``test/<class>/...``: evaluated as the test split."""
-    from engine.evaluation_run import evaluate_checkpoint
+    from engine.evaluation.run import evaluate_checkpoint
 
     write_image_folder(tmp_path / "held" / "test", per_class=3)
     data = zip_folder(tmp_path / "held", tmp_path / "held.zip") if as_zip else tmp_path / "held"

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image, ImageFile
 
 from engine.errors import ImageError
-from engine.images import decode_array, load_image_array, open_image, pillow_formats, probe_image
+from engine.imaging.decode import decode_array, load_image_array, open_image, pillow_formats, probe_image
 
 
 def _png(size=(16, 12), colour=(200, 30, 30)) -> bytes:
@@ -312,7 +312,7 @@ def _phone_photo(tmp_path, fmt: str, suffix: str, size=(64, 48), colour=(200, 30
 @pytest.mark.parametrize(("fmt", "suffix"), [("HEIF", ".heic"), ("HEIF", ".HEIF"), ("AVIF", ".avif")])
 def test_iphone_heic_and_avif_photos_are_read(tmp_path, fmt, suffix):
     """HEIC/HEIF (iPhone) and AVIF photos were "not an image in a supported format"."""
-    from engine.images import IMAGE_EXTENSIONS
+    from engine.imaging.decode import IMAGE_EXTENSIONS
 
     path = _phone_photo(tmp_path, fmt, suffix)
     assert suffix.lower() in IMAGE_EXTENSIONS  # so folders and file dialogs include them
@@ -343,7 +343,7 @@ def test_hostile_heic_and_avif_are_that_files_one_line_error(tmp_path, monkeypat
 
 def test_a_folder_of_phone_photos_is_listed_and_predicted(tmp_path):
     """Folders (and so datasets and predict) include the new formats."""
-    from engine.predict import expand_inputs
+    from engine.inference.predict import expand_inputs
 
     pytest.importorskip("pillow_heif")
     folder = tmp_path / "photos"

@@ -1,4 +1,4 @@
-"""The learning-rate finder (engine/lr_range.py, ``python -m engine lr-find``) on synthetic data."""
+"""The learning-rate finder (engine/training/lr_range.py, ``python -m engine lr-find``) on synthetic data."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 import torch
 from conftest import tiny_config, tiny_dataset, write_image_folder
 
-from engine import cli
+from engine.cli import program as cli
 from engine.errors import EngineError
-from engine.lr_range import lr_find, suggest_lr
 from engine.training import StopFlag
+from engine.training.lr_range import lr_find, suggest_lr
 
 
 def test_rule_picks_the_steepest_descent_just_below_the_minimum_of_a_known_curve():

@@ -12,7 +12,7 @@ from phone_photos import exif_with_thumbnail, phone_jpeg
 from PIL import Image
 
 import engine
-from engine.photo import OVERSAMPLE, THUMBNAIL_OVERSAMPLE, load_photo, open_photo
+from engine.imaging.photo import OVERSAMPLE, THUMBNAIL_OVERSAMPLE, load_photo, open_photo
 
 SAMPLES = engine.resources_dir() / "samples"
 REAL = ["cat-chelsea.jpg", "astronaut.jpg", "coffee-cup.jpg", "rocket-launch.jpg"]
@@ -152,7 +152,7 @@ def test_a_folder_dataset_frames_photos_as_predict_does(fast, tmp_path, monkeypa
     """Non-square photos in a training folder become exactly the arrays predict shows the model."""
     from engine.data import folder as folder_module
     from engine.data.folder import load_image_folder
-    from engine.photo import DEFAULT_VIEW
+    from engine.imaging.photo import DEFAULT_VIEW
 
     rng = np.random.default_rng(0)
     paths = []

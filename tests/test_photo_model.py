@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 
 import engine
-from engine.checkpoint import load_checkpoint
+from engine.checkpoints.format import load_checkpoint
 from engine.errors import EngineError
+from engine.imaging.photo import load_photo
 from engine.models import create_model, get_model_info, list_models
 from engine.models.fusion import CIFAR10_CLASSES, CIFAR_FROM_IMAGENET, detail_gate, imagenet_to_cifar
-from engine.photo import load_photo
 
 MODELS = engine.resources_dir() / "models"
 FUSION, FASTNET = MODELS / "cifar10_fusion.pt", MODELS / "cifar10_fastnet.pt"
@@ -78,7 +78,7 @@ def test_photos_get_the_imagenet_vote_and_its_mass_is_the_unknown_score():
 
 
 def test_the_mapping_names_real_imagenet_categories_and_every_class():
-    from engine.looks_like import imagenet_categories
+    from engine.inference.looks_like import imagenet_categories
 
     names = imagenet_categories()
     assert set(CIFAR_FROM_IMAGENET) == set(CIFAR10_CLASSES)

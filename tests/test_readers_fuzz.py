@@ -27,7 +27,7 @@ from PIL import Image
 from engine.data.folder import load_image_folder
 from engine.data.sources import load_dataset
 from engine.errors import DataError, ImageError
-from engine.images import load_image_array
+from engine.imaging.decode import load_image_array
 
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning", "ignore::UserWarning")
 

@@ -1,4 +1,4 @@
-"""The run-folder reader (engine/runs.py) on real run folders from tiny real trainings, the
+"""The run-folder reader (engine/runs/catalog.py) on real run folders from tiny real trainings, the
 equivalent train command (round trip through the CLI parser), rename, and ``engine runs``."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import tiny_config, tiny_dataset, write_image_folder
 
-from engine import cli
+from engine.cli import program as cli
 from engine.errors import EngineError
-from engine.run_command import format_command, resume_command, train_command
-from engine.runs import list_runs, read_run, rename_run, summarize_run
+from engine.runs.catalog import list_runs, read_run, rename_run, summarize_run
+from engine.runs.command import format_command, resume_command, train_command
 from engine.training import BatchEnd, EpochEnd, StopFlag, train
 
 
@@ -208,7 +208,7 @@ def test_train_command_round_trips_through_the_cli_parser(tmp_path):
         compile=True,
     )
     from engine.config import TrainConfig
-    from engine.run_command import FLAGS
+    from engine.runs.command import FLAGS
 
     # Every setting with a flag differs from the default; nothing else does.
     cfg = TrainConfig(**{k: getattr(every_flag, k) for k in FLAGS}).validate()
@@ -222,7 +222,7 @@ def test_train_command_round_trips_through_the_cli_parser(tmp_path):
 
 
 def test_command_builder_knows_every_settings_flag_of_train():
-    from engine.run_command import FLAGS
+    from engine.runs.command import FLAGS
 
     train = next(a for a in cli.build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "train")[1]
     options = {o for action in train._actions for o in action.option_strings if o.startswith("--")}

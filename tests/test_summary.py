@@ -1,4 +1,4 @@
-"""Layer-by-layer model summary (engine/summary.py, ``python -m engine models --summary``)."""
+"""Layer-by-layer model summary (engine/models/summary.py, ``python -m engine models --summary``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import json
 import pytest
 from torch import nn
 
-from engine import cli
+from engine.cli import program as cli
 from engine.errors import EngineError
 from engine.models import list_models, parameter_count
-from engine.summary import model_summary, summarize_module
+from engine.models.summary import model_summary, summarize_module
 
 
 class _Tiny(nn.Module):

@@ -21,7 +21,7 @@ import torch
 from conftest import REPO_ROOT, tiny_config, tiny_dataset, write_image_folder
 
 from engine import find_resumable, run_in_progress
-from engine.checkpoint import load_checkpoint
+from engine.checkpoints.format import load_checkpoint
 from engine.cli import main
 from engine.errors import EngineError
 from engine.training import BatchEnd, LogMessage, RunStarted, StopFlag, train
@@ -114,7 +114,7 @@ class _FullDisk:
 
 
 def test_disk_full_says_so_and_keeps_the_good_checkpoints(tmp_path, monkeypatch, capsys):
-    from engine import checkpoint
+    from engine.checkpoints import format as checkpoint
 
     data = write_image_folder(tmp_path / "data", per_class=6)
     out = tmp_path / "run"
@@ -219,7 +219,7 @@ def test_two_processes_never_write_one_folder(tmp_path):
 
 # ---------------------------------------------------------------------------- strict JSON
 def test_every_json_is_strict(tmp_path, capsys):
-    from engine.cli import _out
+    from engine.cli.program import _out
     from engine.config import TrainConfig
     from engine.training.run_files import RunFiles
 
@@ -397,7 +397,7 @@ def test_progress_bar_first_step_shows_no_absurd_rate():
     by the microseconds since it was created."""
     import re
 
-    from engine.cli_progress import TrainProgress
+    from engine.cli.progress import TrainProgress
 
     class Terminal(io.StringIO):  # bars are drawn on a terminal only
         def isatty(self):

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 import engine
-from engine.checkpoint import load_checkpoint
+from engine.checkpoints.format import load_checkpoint
 from engine.device import autocast_dtype
 from engine.models import create_model
 from engine.models import efficientnet_lite as lite
@@ -29,8 +29,8 @@ SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
 
 
 def _imagenet_top(model, path: Path, k: int = 3) -> list[str]:
-    from engine.looks_like import imagenet_categories
-    from engine.photo import load_photo
+    from engine.imaging.photo import load_photo
+    from engine.inference.looks_like import imagenet_categories
 
     arr = load_photo(path, (224, 224), 3, "full")
     mean, std = model.input_normalization
@@ -198,7 +198,7 @@ def test_flagged_photos_say_what_they_look_like(tmp_path, small_photos_config):
 
 
 def test_models_without_an_imagenet_head_borrow_the_backbone_to_name_photos():
-    from engine.looks_like import LooksLike
+    from engine.inference.looks_like import LooksLike
 
     names = LooksLike(None).from_files([SAMPLES / "coffee-cup.jpg", SAMPLES / "cat-chelsea.jpg", "/no/such.jpg"])
     assert names[0][0] in ("espresso", "cup", "coffee mug")
@@ -284,7 +284,7 @@ def test_guidance_speaks_plainly():
 
 
 def test_model_arg_flag_chooses_the_transfer_mode(tmp_path, capsys):
-    from engine import cli
+    from engine.cli import program as cli
 
     parser = cli.build_parser()
     args = parser.parse_args(

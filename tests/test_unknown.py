@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 
 import engine
-from engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from engine.checkpoints.format import Checkpoint, load_checkpoint, save_checkpoint
 from engine.errors import CheckpointError
-from engine.ood import FALLBACK_THRESHOLD, UnknownDetector, calibrate, compute_scores, sidecar_path
-from engine.predict import NON_FINITE, Prediction
+from engine.inference.ood import FALLBACK_THRESHOLD, UnknownDetector, calibrate, compute_scores, sidecar_path
+from engine.inference.predict import NON_FINITE, Prediction
 
 SAMPLES = engine.resources_dir() / "samples"
 FASTNET = engine.resources_dir() / "models" / "cifar10_fastnet.pt"  # the CIFAR-only bundled net
@@ -142,7 +142,7 @@ def test_uncalibrated_fallback_is_the_low_confidence_rule(tiny_checkpoint, tmp_p
 def test_calibrating_a_trained_checkpoint_writes_the_file_predict_uses(tiny_checkpoint, tmp_path):
     from conftest import write_image_folder
 
-    from engine.ood_calibration import calibrate_unknown
+    from engine.inference.ood_calibration import calibrate_unknown
 
     ck = load_checkpoint(tiny_checkpoint)
     model = save_checkpoint(ck, tmp_path / "best.pt")
@@ -199,7 +199,7 @@ def test_the_model_cards_unknown_rates_hold(bundled):
     sys.path.insert(0, str(engine.resources_dir().parent / "scripts"))
     from calibrate_unknown import out_of_class_images
 
-    from engine.photo import photo_view
+    from engine.imaging.photo import photo_view
 
     images = [im for group in out_of_class_images().values() for im in group]
     _, scores, _ = bundled.classify_arrays(np.stack([photo_view(im, (32, 32), 3) for im in images]))

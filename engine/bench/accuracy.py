@@ -13,6 +13,13 @@ import time
 
 import torch
 
+from ..data.loader import DeviceBatches, channel_stats
+from ..device import autocast_dtype
+from ..evaluation.metrics import evaluate_arrays
+from ..models import create_model, data_init
+from ..presets import preset_config
+from ..training.optim import LRSchedule, build_optimizer
+from .classic_pipeline import classic_loader
 from .common import cycle, say, sync, train_step
 
 __all__ = ["RECIPES", "bench_accuracy", "clock_factor", "report_lines"]
@@ -23,8 +30,6 @@ _STEPS_PER_EPOCH = 1000  # resolution of the clock-driven schedule
 
 
 def _schedule(cfg):
-    from ..training.optim import LRSchedule
-
     return LRSchedule(cfg, _STEPS_PER_EPOCH)
 
 
@@ -35,14 +40,6 @@ def clock_factor(cfg, progress: float) -> float:
 
 
 def _train_for(budget: float, recipe: str, ds, device, classic_workers: int) -> dict:
-    from ..classic_pipeline import classic_loader
-    from ..data.loader import DeviceBatches, channel_stats
-    from ..device import autocast_dtype
-    from ..evaluate import evaluate_arrays
-    from ..models import create_model, data_init
-    from ..presets import preset_config
-    from ..training.optim import build_optimizer
-
     preset, pipeline = RECIPES[recipe]
     fast = pipeline == "fast"
     cfg = preset_config(preset)

@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..device import autocast_context
+
 __all__ = ["cycle", "default_data", "ms", "say", "sync", "time_calls", "time_interleaved", "train_step"]
 
 
@@ -43,7 +45,6 @@ def default_data() -> str:
 
 def train_step(model, optimizer, device, amp_dtype, label_smoothing: float = 0.0) -> Callable:
     """One optimizer step on a batch, under autocast when ``amp_dtype`` is set."""
-    from ..device import autocast_context
 
     def step(x, y):
         with autocast_context(device, amp_dtype):

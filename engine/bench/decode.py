@@ -19,6 +19,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
+from ..data.folder import _cores, _decode_workers
+from ..data.listing import Listing
+from ..data.sources import DataSpec, load_dataset
+from ..imaging.decode import IMAGE_EXTENSIONS
 
 __all__ = ["bench_decode", "report_lines", "straightforward_decode"]
 
@@ -39,8 +45,6 @@ def _cache_folder(folder: Path):
 
 def _files(path: Path):
     """(name, bytes reader) of every image file in a folder or zip, in name order."""
-    from ..images import IMAGE_EXTENSIONS
-
     if path.is_dir():
         for f in sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()):
             yield f.name, f.read_bytes
@@ -53,8 +57,6 @@ def _files(path: Path):
 
 def straightforward_decode(path: Path, size: tuple[int, int]) -> int:
     """Decode every image of ``path`` the plain way into ``size`` (H, W) RGB arrays; the count."""
-    from PIL import Image
-
     h, w = size
     count = 0
     for _name, read in _files(path):
@@ -75,8 +77,6 @@ def _folder_bytes(folder: Path) -> int:
 
 
 def bench_decode(data: str) -> dict:
-    from ..data.sources import DataSpec, load_dataset
-
     path = Path(data).expanduser()
     if not path.exists():
         return {"skipped": f"{data} is not an image folder or zip (the decode benchmark reads files)"}
@@ -117,9 +117,6 @@ def bench_decode(data: str) -> dict:
 
 def _threads(path: Path) -> int:
     """How many threads the engine decoded ``path`` with (one for folders of small files)."""
-    from ..data.folder import _cores, _decode_workers
-    from ..data.listing import Listing
-
     src = Listing(path)
     try:
         return _decode_workers(src, None) or _cores()

@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 import sys
 
+import torch
+
+from .. import paths
+from ..data.sources import DataSpec, load_dataset
+from ..device import detect_device, resolve_device, set_thread_budget
 from . import accuracy, decode, evaluation, peer, predict, throughput
 from .common import default_data, say
 from .options import PARTS
@@ -16,12 +21,6 @@ assert tuple(_MODULES) == PARTS  # the options name every benchmark, in the orde
 
 
 def run_bench(args) -> int:
-    import torch
-
-    from ..data.sources import DataSpec, load_dataset
-    from ..device import detect_device, resolve_device, set_thread_budget
-    from ..paths import default_checkpoint_path
-
     threads = set_thread_budget()
     device = resolve_device(args.device)
     report: dict = {"device": str(device), "torch": str(torch.__version__), "threads": threads}
@@ -45,7 +44,7 @@ def run_bench(args) -> int:
     if "decode" not in args.skip:
         say("first decode of the data (engine, then the straightforward loop):")
         report["decode"] = decode.bench_decode(args.data or default_data())
-    ckpt = args.checkpoint or (default_checkpoint_path() if default_checkpoint_path().exists() else None)
+    ckpt = args.checkpoint or (paths.default_checkpoint_path() if paths.default_checkpoint_path().exists() else None)
     for part in ("predict", "evaluation"):
         if part in args.skip:
             continue

@@ -14,6 +14,11 @@ import time
 import numpy as np
 import torch
 
+from ..checkpoints.format import load_checkpoint
+from ..data.sources import DataSpec, load_dataset
+from ..errors import DataError
+from ..evaluation.run import evaluate_checkpoint, training_data_spec
+from .classic_pipeline import classic_loader
 from .common import say
 
 __all__ = ["bench_evaluation", "report_lines"]
@@ -21,9 +26,6 @@ __all__ = ["bench_evaluation", "report_lines"]
 
 def _straightforward(ck, data: str, spec, split: str, batch_size: int) -> tuple[int, float]:
     """The tutorials' loop over the images ``evaluate_checkpoint`` chose; (images, accuracy)."""
-    from ..classic_pipeline import classic_loader
-    from ..data.sources import load_dataset
-
     ds = load_dataset(spec, for_training=False)
     chosen = {"val": ds.val, "test": ds.test, "train": ds.train}.get(split) or ds.test or ds.train
     remap = np.array([ck.classes.index(c) for c in ds.classes])
@@ -39,11 +41,6 @@ def _straightforward(ck, data: str, spec, split: str, batch_size: int) -> tuple[
 
 
 def bench_evaluation(checkpoint, data: str, batch_size: int = 256) -> dict:
-    from ..checkpoint import load_checkpoint
-    from ..data.sources import DataSpec, load_dataset
-    from ..errors import DataError
-    from ..evaluation_run import evaluate_checkpoint, training_data_spec
-
     ck = load_checkpoint(checkpoint)
     say("  decoding the data once (not timed)...")
     spec = training_data_spec(ck, data)  # the checkpoint's own split of the data, when it is that data

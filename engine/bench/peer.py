@@ -42,6 +42,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoints.format import load_checkpoint
+from ..data.loader import DeviceBatches
+from ..device import autocast_context, autocast_dtype, threads_label
+from ..errors import EngineError
+from ..evaluation.metrics import evaluate_arrays
+from ..presets import preset_config
+from ..training import train
 from .common import say, sync
 from .options import DEFAULT_PEER_SCALE
 
@@ -74,8 +81,6 @@ def peer_unavailable() -> str | None:
 def fast_config(changes: dict | None = None, **fixed):
     """The ``fast`` preset with ``changes`` (an ``augment.NAME`` key changes that one
     augmentation setting), then ``fixed``: what the comparison trains as "ours"."""
-    from ..presets import preset_config
-
     flat = dict(changes or {})
     augment = {key.split(".", 1)[1]: flat.pop(key) for key in list(flat) if key.startswith("augment.")}
     if augment:
@@ -163,8 +168,6 @@ def train_peer(train_set, classes, device: torch.device, amp_dtype, epochs: floa
     from airbench import utils as ab
     from airbench.lib_airbench94 import hyp
 
-    from ..device import autocast_context
-
     if len(train_set) < hyp["opt"]["batch_size"]:
         raise ValueError(f"airbench94 drops partial batches: it needs >= {hyp['opt']['batch_size']} training images")
     torch.manual_seed(seed)
@@ -243,9 +246,6 @@ def train_peer(train_set, classes, device: torch.device, amp_dtype, epochs: floa
 
 def _train_fast(ds, device: torch.device, epochs: int, seed: int, changes: dict | None = None):
     """The ``fast`` preset through ``engine.train``; returns (model, mean, std, images seen, seconds)."""
-    from ..checkpoint import load_checkpoint
-    from ..training import train
-
     cfg = fast_config(changes, epochs=epochs, seed=seed, device=str(device), data=ds.name or "bench")
     # No validation inside the run: the harness scores both models itself, outside the clock.
     train_only = dataclasses.replace(ds, val=None, test=None)
@@ -265,9 +265,6 @@ def _train_fast(ds, device: torch.device, epochs: int, seed: int, changes: dict 
 
 
 def _score(model, ds, device, mean, std, amp_dtype) -> dict:
-    from ..data.loader import DeviceBatches
-    from ..evaluate import evaluate_arrays
-
     val = DeviceBatches(ds.val.images, ds.val.labels, 500, device, mean, std, channels_last=True)
     plain = evaluate_arrays(model, val, ds.num_classes, 0, amp_dtype, device).accuracy
     tta = evaluate_arrays(model, val, ds.num_classes, 2, amp_dtype, device).accuracy
@@ -311,8 +308,6 @@ def compare(ds, device: torch.device, scale: float = 1.0, seed: int = 0, log=say
     ``changes`` are TrainConfig settings applied to our preset (see :func:`fast_config`), to
     measure an option against the peer; ``epochs`` among them is the full length before scaling.
     """
-    from ..device import autocast_dtype
-
     problem = peer_unavailable()
     if problem:
         raise RuntimeError(problem)
@@ -350,8 +345,6 @@ def compare(ds, device: torch.device, scale: float = 1.0, seed: int = 0, log=say
 
 def bench_peer(ds, device: torch.device, scale: float = DEFAULT_SCALE) -> dict:
     """``python -m engine bench``'s figure: :func:`compare`, or why it was skipped."""
-    from ..errors import EngineError
-
     if not 0 < scale <= 1:
         raise EngineError(f"--peer-scale must be in (0, 1] (0 skips the comparison), got {scale:g}")
     problem = peer_unavailable() or unfit_data(ds)
@@ -361,8 +354,6 @@ def bench_peer(ds, device: torch.device, scale: float = DEFAULT_SCALE) -> dict:
 
 
 def report_lines(r: dict) -> list[str]:
-    from ..device import threads_label
-
     if "skipped" in r:
         return [f"fast preset vs airbench94: skipped ({r['skipped']})"]
     scale = r["budget_scale"]

@@ -24,7 +24,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from .. import paths
+from ..inference.predict import Predictor
 from .common import ms, time_calls, time_interleaved
 from .options import MEGAPIXELS
 
@@ -35,13 +38,9 @@ __all__ = ["MEGAPIXELS", "bench_predict", "make_photo", "report_lines"]
 
 def make_photo(path: Path, megapixels: float, seed: int = 0) -> Path:
     """A 4:3 JPEG of about ``megapixels`` from the first sample photo (or a gradient), with grain."""
-    from PIL import Image
-
-    from ..paths import resources_dir
-
     w = round((megapixels * 1e6 * 4 / 3) ** 0.5)
     h = round(w * 3 / 4)
-    samples = sorted((resources_dir() / "samples").glob("*.jpg"))
+    samples = sorted((paths.resources_dir() / "samples").glob("*.jpg"))
     if samples:
         with Image.open(samples[0]) as im:
             base = im.convert("RGB").resize((w, h), Image.Resampling.BICUBIC)
@@ -57,8 +56,6 @@ def make_photo(path: Path, megapixels: float, seed: int = 0) -> Path:
 def _libjpeg_floor(path: Path) -> None:
     """The JPEG decoded at the smallest scale libjpeg offers (1/8 a side) and nothing else: its
     entropy decoding still reads every byte of the file, so no code around it can go below this."""
-    from PIL import Image
-
     with Image.open(path) as im:
         im.draft("RGB", (1, 1))
         im.load()
@@ -74,8 +71,6 @@ def _one_photo(fast, slow, path: Path, repeats: int) -> dict:
         repeats,
     )
     diff = np.abs(fast.predict_arrays(fast.prepare(path)[None]) - slow.predict_arrays(slow.prepare(path)[None]))
-    from PIL import Image
-
     with Image.open(path) as im:
         w, h = im.size
     return {
@@ -115,8 +110,6 @@ def bench_predict(
     folder_megapixels: float = 3.0,
     megapixels: tuple[float, ...] = MEGAPIXELS,
 ) -> dict:
-    from ..predict import Predictor
-
     t = time.perf_counter()
     fast = Predictor(checkpoint, device="cpu")
     load_s = time.perf_counter() - t

@@ -13,6 +13,12 @@ import time
 
 import torch
 
+from ..data.loader import DeviceBatches, channel_stats
+from ..device import autocast_dtype
+from ..models import create_model
+from ..presets import preset_config
+from ..training.optim import build_optimizer
+from .classic_pipeline import classic_loader
 from .common import cycle, say, sync, train_step
 
 __all__ = ["CLASSIC_PRESET", "FAST_PRESET", "bench_throughput", "report_lines"]
@@ -23,13 +29,6 @@ FAST_PRESET, CLASSIC_PRESET = "fast", "resnet32-keras"
 def bench_throughput(
     ds, model_name: str, batch_size: int, device: torch.device, rounds: int, steps: int, classic_workers: int
 ) -> dict:
-    from ..classic_pipeline import classic_loader
-    from ..data.loader import DeviceBatches, channel_stats
-    from ..device import autocast_dtype
-    from ..models import create_model
-    from ..presets import preset_config
-    from ..training.optim import build_optimizer
-
     cfg = preset_config(CLASSIC_PRESET).replace(model=model_name, batch_size=batch_size)
     mean, std = channel_stats(ds.train.images)
     torch.manual_seed(0)

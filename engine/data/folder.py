@@ -24,8 +24,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from ..errors import Cancelled, DataError, ImageError
-from ..images import decode_array
-from ..photo import DEFAULT_VIEW
+from ..imaging.decode import decode_array
+from ..imaging.photo import DEFAULT_VIEW
 from .cache import cache_key, load_cached, store_cached
 from .dataset import Dataset, ImageSet, LoadSummary
 from .listing import Listing

@@ -24,7 +24,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from ..errors import DataError, ImageError
-from ..images import check_regular
+from ..imaging.decode import check_regular
 
 __all__ = ["MAX_MEMBER_BYTES", "Listing", "is_metadata"]
 

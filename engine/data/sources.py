@@ -91,6 +91,8 @@ class DataSpec:
         )
 
 
+# Each source's reader is imported when that source is loaded (start-up: the folder reader brings
+# Pillow's decoders, MNIST's download torchvision), so asking for the built-in names imports none.
 def _load_idx(kind: str) -> Dataset:
     from .idx import FASHION_CLASSES, MNIST_CLASSES, find_idx_folder, load_idx_dataset
 

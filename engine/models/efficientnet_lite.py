@@ -137,7 +137,7 @@ class EfficientNetLite(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.imagenet_fc = nn.Linear(_HEAD, 1000)
         # Registered last: the unknown score reads the input of the model's last linear layer
-        # (engine.ood.forward_with_features), which must be the classifier that forward() runs.
+        # (engine.inference.ood.forward_with_features), which must be the classifier that forward() runs.
         self.classifier = nn.Linear(_HEAD, num_classes)
         self.imagenet_fc.requires_grad_(False)  # never trained: it names what a photo looks like
         # Grayscale input is the gray image in all three channels: exact for these weights, whose

@@ -28,7 +28,7 @@ photos at 224 px at least 0.87, 98% of them over 1.0 (130 photos of ../shared/da
 vote grows from nothing at :data:`GATE` 0.8 to full at 1.1. So CIFAR-sized images are answered
 by the CIFAR net exactly as before, photos by both.
 
-``mass`` (weighted by the same gate) is also the "none of these" score (``engine.ood``'s
+``mass`` (weighted by the same gate) is also the "none of these" score (``engine.inference.ood``'s
 ``imagenet_mass`` method): a photo of an espresso puts its ImageNet probability on cups, not on
 any of the ten classes.
 
@@ -149,7 +149,7 @@ class PhotoFusion(nn.Module):
         return self.cifar((small - self.cifar_mean) / self.cifar_std)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The ImageNet network's pooled features (engine.looks_like reads its head from them)."""
+        """The ImageNet network's pooled features (engine.inference.looks_like reads its head from them)."""
         return self.imagenet.features(x)
 
     def imagenet_logits(self, features: torch.Tensor) -> torch.Tensor:
@@ -161,7 +161,7 @@ class PhotoFusion(nn.Module):
 
     # --- the product ---------------------------------------------------------------------
     def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fused logits and the (N, 10) class mass that ``engine.ood`` scores: the ImageNet
+        """Fused logits and the (N, 10) class mass that ``engine.inference.ood`` scores: the ImageNet
         head's, or as far as it abstains (:func:`detail_gate`), the CIFAR net's probabilities."""
         pixels = self.pixels(x)
         cifar = F.log_softmax(self.cifar_logits(pixels).float(), 1)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
 from torch import nn
 
+from ..inference.ood import UnknownDetector, encode_prototypes, file_sha256, sidecar_path
 from .features import FeatureBatches, FeatureCache, extract_features
 
 __all__ = ["HeadOnly", "head_batches"]
@@ -110,19 +112,15 @@ def calibrate_head_unknown(run, feats: dict) -> str | None:
     sidecar (``best.ood.json``) is written beside it. Returns a line for the log.
 
     Score: one minus the cosine similarity of a photo's features to the nearest training
-    photo's (the ``nearest`` method of :mod:`engine.ood`). The threshold flags
+    photo's (the ``nearest`` method of :mod:`engine.inference.ood`). The threshold flags
     :data:`UNKNOWN_FLAG_RATE` of the in-class photos: each training photo scored against the
     others (leave one out: a photo is its own nearest neighbour otherwise), each held-out photo
     against the training photos.
     """
-    import numpy as np
-
-    from ..ood import UnknownDetector, encode_prototypes, file_sha256, sidecar_path
-
     best = run.out / "best.pt"
     if not best.exists() or "training" not in feats:
         return None
-    # The plain view's features: the ones the unknown score reads at prediction time (engine.predict).
+    # The plain view's features: the ones the unknown score reads at prediction time (engine.inference.predict).
     f = torch.nn.functional.normalize(feats["training"][0], dim=1)
     if len(f) < 2:
         return None

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..config import TrainConfig
+from .muon import MuonSGD
 
 __all__ = ["LRSchedule", "build_optimizer", "param_groups", "schedule_preview"]
 
@@ -78,8 +79,6 @@ def _scale_backbone(model: nn.Module, groups: list[dict], factor: float) -> list
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     groups = [g for g in param_groups(model, cfg) if g["params"]]
     if cfg.optimizer == "muon":
-        from .muon import MuonSGD
-
         return MuonSGD(groups, lr=cfg.lr, momentum=cfg.momentum)
     if cfg.optimizer in ("sgd", "nesterov"):
         return torch.optim.SGD(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..checkpoint import Checkpoint
+from ..checkpoints.format import Checkpoint
 from ..config import TrainConfig
 from ..errors import EngineError
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from ..checkpoint import Checkpoint, save_checkpoint
-from ..checkpoint_checks import tensor_finite
+from ..checkpoints.checks import tensor_finite
+from ..checkpoints.format import Checkpoint, save_checkpoint
 from ..errors import EngineError
 
 __all__ = ["RunCheckpoints", "TrainingFailed"]

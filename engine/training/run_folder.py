@@ -14,6 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from ..checkpoints.format import load_checkpoint, remove_stale_temp_files
 from ..errors import CheckpointError, EngineError
 
 __all__ = [
@@ -159,8 +160,6 @@ def claim_run_folder(out: Path, resume: Path | None = None, overwrite: bool = Fa
                     "output folder, or overwrite it (--overwrite)"
                 )
             _clear(out)
-        from ..checkpoint import remove_stale_temp_files
-
         for p in remove_stale_temp_files(out):
             _logger.info("removed %s, left by an interrupted save", p.name)
     except BaseException:
@@ -188,8 +187,6 @@ def find_resumable(path: str | Path, unfinished_only: bool = False) -> Path | No
     A run that finished (all its epochs, or stopped early) can still be extended with more
     epochs; ``unfinished_only`` leaves those out (what a "Resume" button wants).
     """
-    from ..checkpoint import load_checkpoint
-
     path = Path(path)
     last = path / "last.pt" if path.is_dir() else path
     if not last.is_file():

@@ -8,6 +8,7 @@ import errno
 import logging
 import math
 import random
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,14 +17,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checkpoint import Checkpoint, load_checkpoint
+from ..checkpoints.format import Checkpoint, load_checkpoint
 from ..config import TrainConfig, micro_batch_size
 from ..data.dataset import Dataset
 from ..data.loader import DeviceBatches, channel_stats
 from ..data.sources import DataSpec, load_dataset
 from ..device import autocast_context, autocast_dtype, grad_scaler, resolve_device, set_thread_budget, threads_label
 from ..errors import CheckpointError, EngineError
-from ..evaluate import evaluate_arrays
+from ..evaluation.metrics import evaluate_arrays
 from ..models import count_parameters, create_model, data_init, get_model_info
 from . import distributed as dist
 from .compile import CompiledStep
@@ -50,8 +51,6 @@ class StopFlag:
     """Thread-safe stop request the loop checks between batches (``threading.Event`` works too)."""
 
     def __init__(self):
-        import threading
-
         self._event = threading.Event()
 
     def set(self) -> None:
@@ -146,7 +145,7 @@ class _Run(RunCheckpoints):
         _h, _w, c = ds.image_shape
         self.mean, self.std = channel_stats(ds.train.images)
         # Kept in checkpoints: they tell the training data apart even when the normalisation
-        # below becomes a pretrained network's (engine.evaluation_run.check_same_training_data).
+        # below becomes a pretrained network's (engine.evaluation.run.check_same_training_data).
         self.data_stats = {"mean": list(self.mean), "std": list(self.std)}
         # A local weights file (tv: models) is read for a new run only; a resume has its weights.
         weights = {"weights_path": cfg.pretrained_path} if cfg.pretrained_path and self.resume_ckpt is None else {}

@@ -56,7 +56,7 @@ class ExportDialog(QDialog):
     exported = Signal(object)
 
     def __init__(self, checkpoint: str | None = None, parent: QWidget | None = None):
-        import engine  # light: engine.export_support imports neither torch nor the exporters
+        import engine  # light: engine.checkpoints.export_formats imports neither torch nor the exporters
 
         super().__init__(parent)
         self.setWindowTitle("Export model")
