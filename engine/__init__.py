@@ -88,6 +88,7 @@ _EXPORTS = {
     "ProjectPhoto": "teach",
     "AddReport": "teach",
     "project_features": "teach",
+    "warm_up_teach": "teach",
     "teach_config": "teach",
     "guidance": "teach",
     "MIN_PHOTOS": "teach",

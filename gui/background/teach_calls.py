@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PySide6.QtGui import QImage
 
+from . import gui_thread_gc
 from .qimages import load_photo
 
 __all__ = [
@@ -110,6 +111,8 @@ def compute_features(state, project) -> dict[str, str]:
     import engine
 
     state.set_progress(None, "preparing the ImageNet network")
+    with gui_thread_gc.lasting_imports():  # the first pass imports torch._dynamo and sympy
+        engine.warm_up_teach()
 
     def report(done: int, total: int, stage: str) -> None:
         n = max(total // 2, 1)  # the engine counts each photo twice: decoded, then read
