@@ -263,6 +263,7 @@ def _print_task(name: str, r: dict) -> None:
             "phases_s",
             "stalls_at_s",
             "stalls_ms",
+            "stalls_gui_cpu_ms",
             "longest_collection_ms",
             "collections_over_50ms",
         )

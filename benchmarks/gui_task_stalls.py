@@ -118,6 +118,8 @@ def run_in_window(prepare, begin, tmp: Path, timeout_s: float, trace_stalls: Pat
         "extra": {},
         "late": [],
         "late_ms": [],
+        "late_cpu_ms": [],
+        "last_cpu": 0.0,
     }
 
     def now_ms() -> float:
@@ -140,13 +142,16 @@ def run_in_window(prepare, begin, tmp: Path, timeout_s: float, trace_stalls: Pat
     def tick():
         if trace is not None and state["measuring"]:
             faulthandler.dump_traceback_later(STALL_TARGET_MS / 1000, file=trace)  # re-armed by every tick
-        now = now_ms()
+        now, cpu = now_ms(), time.thread_time() * 1000
         if state["measuring"] and state["last"] is not None:
             state["gaps"].append(now - state["last"])
             if now - state["last"] > STALL_TARGET_MS:  # when: start-up of the task, its middle or its end
                 state["late"].append(round(time.perf_counter() - state["t0"], 2))
                 state["late_ms"].append(round(now - state["last"], 1))
-        state["last"] = now
+                # The GUI thread's own CPU time in the gap: small when it was waiting (for the GIL
+                # or for a core), large when it was working (layout, painting, a slot).
+                state["late_cpu_ms"].append(round(cpu - state["last_cpu"], 1))
+        state["last"], state["last_cpu"] = now, cpu
 
     def fail(message: str):
         state["error"] = state["error"] or message
@@ -192,6 +197,7 @@ def run_in_window(prepare, begin, tmp: Path, timeout_s: float, trace_stalls: Pat
         **gap_stats(state["gaps"]),
         "stalls_at_s": state["late"],
         "stalls_ms": state["late_ms"],
+        "stalls_gui_cpu_ms": state["late_cpu_ms"],
         "collections": len(collections),
         "longest_collection_ms": round(max((ms for _, ms in collections), default=0.0), 1),
         "collections_over_50ms": [(g, round(ms, 1)) for g, ms in collections if ms > STALL_TARGET_MS],
@@ -327,7 +333,8 @@ def measure_teach(
     """A new Teach project, the classes added, each class's photos dropped on its bin at once
     (what the bin's drop hands the tab), until the model is trained, measured and nothing is
     left to do. The feature cache is fresh, so every photo's features are extracted. It starts
-    once the window has finished starting (its plots loaded), as a user's first drop would."""
+    once the window has finished starting (its plots loaded) and the tab its warm-up, as a
+    user's first drop would."""
     cache = Path(tempfile.mkdtemp(prefix="cache-", dir=tmp))
     os.environ["CIFAR_STUDIO_CACHE"] = str(cache)
     marks: dict[str, float] = {}
@@ -338,9 +345,12 @@ def measure_teach(
         tab = window.teach_tab
         window.tabs.setCurrentWidget(tab)
 
-        def settled():  # the window's own start-up (plots loaded and built) is not the task
-            plots = window._plots_loader
-            if plots is not None and not plots.done:
+        def settled():
+            # The window's own start-up (plots loaded and built) is not the task, nor is the tab's
+            # one-off warm-up when first shown (imports for features and training): a user takes
+            # longer than that to make classes and drop photos.
+            plots, warm_up = window._plots_loader, tab._warm_up_task
+            if (plots is not None and not plots.done) or (warm_up is not None and not warm_up.done):
                 QTimer.singleShot(50, settled)
                 return
             QTimer.singleShot(SETTLE_MS, lambda: tab.new_project(tmp / "teach-project", then=go))

@@ -314,3 +314,18 @@ def test_a_test_photo_flagged_as_none_of_the_classes_says_what_it_looks_like():
     older = SimpleNamespace(**base, unknown=True)
     assert describe_prediction(older) == "Probably none of these classes (closest: cat 41%)"
     assert describe_prediction(SimpleNamespace(**{**base, "error": "x.jpg: truncated"})) == "⚠ x.jpg: truncated"
+
+
+def test_the_tab_warms_up_once_when_first_shown(qtbot, tab):
+    """The imports the first features pass and training need run when the tab is first seen,
+    before photos arrive (beside them they stalled the window), and only once."""
+    from gui.background import teach_calls
+
+    assert tab._warm_up_task is None  # never shown yet
+    tab.show()
+    qtbot.waitUntil(lambda: tab._warm_up_task is not None and tab._warm_up_task.done, timeout=TIMEOUT_MS)
+    assert tab._warm_up_task.error is None and teach_calls._warmed.is_set()
+    first = tab._warm_up_task
+    tab.hide()
+    tab.show()
+    assert tab._warm_up_task is first

@@ -81,6 +81,7 @@ class TeachTab(PhotosMixin, PipelineMixin, TryItMixin, QWidget):
         self._ops: list[tuple] = []  # (project, method, args, on_done)
         self._op_task: Task | None = None
         self._opening = CurrentTask()
+        self._warm_up_task: Task | None = None
         self._features_task: Task | None = None
         self._features_dirty = False
         self._feature_errors: dict[str, str] = {}
@@ -201,6 +202,21 @@ class TeachTab(PhotosMixin, PipelineMixin, TryItMixin, QWidget):
             self.open_project(last)
         else:
             self._show_project()
+        if self.isVisible():
+            self._warm_up()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.isEnabled():  # the engine is ready
+            self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Once, when the tab is first seen: the imports the first features pass and the first
+        training need, in a worker, before photos arrive (otherwise they run beside the first
+        photos' hashing, thumbnails and features, and the window stalls for them)."""
+        if self._warm_up_task is None:
+            self._warm_up_task = Task(teach_calls.warm_up, name="teach: warm up")
+            self._warm_up_task.start()
 
     # ----------------------------------------------------------------- projects
     def _default_folder(self) -> Path:
