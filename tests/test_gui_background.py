@@ -276,3 +276,25 @@ def test_quitting_collects_the_last_garbage_in_the_gui_thread(qtbot, qapp):
     del node
     qapp.aboutToQuit.emit()  # what QApplication emits when its event loop is about to end
     assert ref() is None
+
+
+def test_a_yielding_task_runs_nicer_than_the_gui_thread(qtbot):
+    """Task.yielding: the worker's thread gets a higher nice value (Linux), the GUI thread's stays."""
+    import os
+    import sys
+
+    from gui.background import task as task_module
+
+    def nice(state):
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    plain, yielding = Task(nice, name="plain"), Task(nice, name="yielding")
+    yielding.yielding = True
+    for t in (plain, yielding):
+        t.start()
+    qtbot.waitUntil(lambda: plain.done and yielding.done, timeout=10_000)
+    assert plain.result == mine
+    if sys.platform.startswith("linux"):
+        assert yielding.result == min(mine + task_module.YIELDING_NICE, 19)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine

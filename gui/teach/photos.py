@@ -197,6 +197,7 @@ class PhotosMixin:
         project, fn, args, on_done = self._ops.pop(0)
         task = Task(fn, project, *args, name=f"project {args[0] if fn is teach_calls.project_call else fn.__name__}")
         self._op_task = task
+        task.yielding = True  # the window stays responsive while photos are added
         task.partial.connect(lambda added: project is self.project and self._on_chunk(added))
         task.progress.connect(
             lambda fraction, text: project is self.project and self.status_message.emit(f"Adding photos: {text}")
@@ -286,6 +287,7 @@ class PhotosMixin:
             return
         jobs, self._thumb_jobs = self._thumb_jobs, []
         task = self._thumb_task = Task(teach_calls.load_thumbnails, jobs, 2 * THUMB, name="thumbnails")
+        task.yielding = True  # the window stays responsive while photos are added
         task.partial.connect(self._on_thumbnail)
         task.finished.connect(self._thumbs_done)
         task.start()

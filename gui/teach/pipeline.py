@@ -51,6 +51,7 @@ class PipelineMixin:
         if not project.all_photos():
             return
         task = self._features_task = Task(teach_calls.compute_features, project, name="features")
+        task.yielding = True  # the window stays responsive while photos are added
         task.progress.connect(self._on_features_progress)
         task.succeeded.connect(lambda errors: self._on_features(project, errors))
         task.failed.connect(lambda error: self.message.show_message(f"Reading the photos: {error.message}", "error"))
@@ -88,6 +89,7 @@ class PipelineMixin:
         config = engine.teach_config(project, **self.train_changes)
         out_dir = teach_calls.run_folder(project)
         run = self._training = TrainingRun(config, str(out_dir), overwrite=True)
+        run.task.yielding = True
         generation = self._generation
         counts = project.counts()
         self.model_panel.set_state("Training the last layer on your photos…", None, busy=True)
@@ -148,6 +150,7 @@ class PipelineMixin:
         project, generation = self.project, self._generation
         args = (checkpoint, str(project.folder), counts, tta)
         task = self._reporting.start(teach_calls.held_out_report, *args, name="held-out accuracy")
+        task.yielding = True
         task.succeeded.connect(lambda report: self._on_report(project, generation, report, counts))
         task.failed.connect(
             lambda error: self.model_panel.clear_report(f"Could not measure the model: {error.message}")

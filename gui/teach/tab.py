@@ -216,6 +216,7 @@ class TeachTab(PhotosMixin, PipelineMixin, TryItMixin, QWidget):
         photos' hashing, thumbnails and features, and the window stalls for them)."""
         if self._warm_up_task is None:
             self._warm_up_task = Task(teach_calls.warm_up, name="teach: warm up")
+            self._warm_up_task.yielding = True
             self._warm_up_task.start()
 
     # ----------------------------------------------------------------- projects
