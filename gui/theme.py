@@ -74,10 +74,7 @@ def import_pyqtgraph(_state=None) -> None:
     window. pyqtgraph creates no QObject at import, so a worker can do it; ``pyqtgraph()``
     below then finds the module loaded (or waits on the import lock if it is still loading).
     """
-    from .background import gui_thread_gc
-
-    with gui_thread_gc.lasting_imports():
-        import pyqtgraph  # noqa: F401
+    import pyqtgraph  # noqa: F401
 
 
 @functools.cache
