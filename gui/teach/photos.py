@@ -15,7 +15,8 @@ import engine
 
 from ..background import teach_calls
 from ..background.task import Task
-from .class_bin import THUMB, ClassBin, local_paths
+from ..widgets.drops import local_paths
+from .class_bin import THUMB, ClassBin
 from .common import EMPTY, IMAGE_FILTER, MAX_LINES, PASTED
 
 __all__ = ["PhotosMixin"]

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 import engine
 
 from ..background import prediction_calls
-from .class_bin import local_paths
+from ..widgets.drops import local_paths
 from .common import IMAGE_FILTER
 
 __all__ = ["TryItMixin"]
