@@ -349,7 +349,7 @@ def measure_teach(
             # The window's own start-up (plots loaded and built) is not the task, nor is the tab's
             # one-off warm-up when first shown (imports for features and training): a user takes
             # longer than that to make classes and drop photos.
-            plots, warm_up = window._plots_loader, tab._warm_up_task
+            plots, warm_up = window._plots_loader, getattr(tab, "_warm_up_task", None)
             if (plots is not None and not plots.done) or (warm_up is not None and not warm_up.done):
                 QTimer.singleShot(50, settled)
                 return
