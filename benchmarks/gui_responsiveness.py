@@ -3,8 +3,9 @@ visible, (b) the longest event-loop stall while a ResNet-20 trains on the CPU, a
 it decodes, classifies photos and evaluates (``--scenario``).
 
     python benchmarks/gui_responsiveness.py [--runs 3] [--seconds 30] [--data PATH] [--json]
-        [--scenario train|decode|predict|evaluate|all] [--archive ZIP] [--subset N]
+        [--scenario train|decode|predict|evaluate|teach|all] [--archive ZIP] [--subset N]
         [--photos 1000] [--photo-size 1600x1200] [--photo-dir DIR] [--checkpoint C]
+        [--teach-classes 3] [--teach-photos 15] [--teach-data photos-dev]
 
 (a) starts the app as a subprocess with CIFAR_STUDIO_REPORT_STARTUP=1 and reads the
 "window-visible <s>" line it writes on its first paint (seconds since the process was
@@ -16,7 +17,9 @@ QTimer for --seconds after the first batch; then presses Stop and times how long
 (c) see benchmarks/gui_task_stalls.py: decode = the Train tab's data Load of --archive with an
 empty cache; predict = --photos phone-sized JPEGs (made once in --photo-dir) handed to the
 Predict tab at once, until all are classified; evaluate = the Evaluate tab on the archive's
-validation split (cache warmed first). --subset N uses a copy of the archive with N images per
+validation split (cache warmed first); teach = the Teach tab with a new project, --teach-classes
+classes of --teach-photos real photos each (from --teach-data) dropped on their bins, until the
+model is trained and measured (fresh feature cache). --subset N uses a copy of the archive with N images per
 class for a short run (evaluate then uses all of its images: a subset is not the data the model
 held its validation split out of). Each reports the longest stall, p99, gaps > 50 ms and the task's wall time.
 
@@ -231,6 +234,9 @@ def _task_scenarios(args, scenarios, tmp: Path) -> dict:
                 split="all" if args.subset else "val",  # a subset is not what the model held val out of
                 trace_stalls=args.trace_stalls,
             )
+        elif name == "teach":
+            photos = gui_task_stalls.teach_photos(args.teach_classes, args.teach_photos, args.teach_data)
+            out["teach_stalls"] = gui_task_stalls.measure_teach(photos, tmp, trace_stalls=args.trace_stalls)
     return out
 
 
@@ -239,9 +245,29 @@ def _print_task(name: str, r: dict) -> None:
         print(f"{name}: not measured ({r['error']})")
         return
     verdict = "ok" if r["longest_stall_ms"] <= STALL_TARGET_MS else "over target"
-    what = {"decode_stalls": "decoding", "predict_stalls": "classifying photos", "evaluate_stalls": "evaluating"}
+    what = {
+        "decode_stalls": "decoding",
+        "predict_stalls": "classifying photos",
+        "evaluate_stalls": "evaluating",
+        "teach_stalls": "teaching (thumbnails, features, training)",
+    }
     extra = ", ".join(
-        f"{k} {r[k]}" for k in ("classes", "photos", "errors", "images", "accuracy", "images_per_s") if k in r
+        f"{k} {r[k]}"
+        for k in (
+            "classes",
+            "photos",
+            "errors",
+            "images",
+            "accuracy",
+            "images_per_s",
+            "phases_s",
+            "stalls_at_s",
+            "stalls_ms",
+            "stalls_gui_cpu_ms",
+            "longest_collection_ms",
+            "collections_over_50ms",
+        )
+        if k in r
     )
     print(
         f"event loop while {what[name]} ({r['wall_s']} s): longest stall {r['longest_stall_ms']} ms, p99 "
@@ -271,8 +297,15 @@ def main() -> int:
         "--photo-dir", type=Path, help="where the photos are made once and reused (default: the temp folder)"
     )
     p.add_argument("--checkpoint", help="model for predict/evaluate (default: the bundled one)")
+    p.add_argument("--teach-classes", type=int, default=3, help="teach: how many classes")
+    p.add_argument("--teach-photos", type=int, default=15, help="teach: photos dropped on each class")
     p.add_argument(
-        "--trace-stalls", type=Path, help="decode/predict/evaluate: append every thread's stack to this file per stall"
+        "--teach-data", type=Path, default=gui_task_stalls.PHOTOS_DEV, help="teach: a folder of class folders of photos"
+    )
+    p.add_argument(
+        "--trace-stalls",
+        type=Path,
+        help="decode/predict/evaluate/teach: append every thread's stack to this file per stall",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = p.parse_args()
@@ -309,7 +342,7 @@ def main() -> int:
                 f"{verdict}); {t['batches']} batches, {t['redraws']} redraws; Stop took "
                 f"{t['stop_to_finished_s']} s ({t['status']})"
             )
-    for name in ("decode_stalls", "predict_stalls", "evaluate_stalls"):
+    for name in ("decode_stalls", "predict_stalls", "evaluate_stalls", "teach_stalls"):
         if name in result:
             _print_task(name, result[name])
     return 0

@@ -88,6 +88,7 @@ _EXPORTS = {
     "ProjectPhoto": "teach.project",
     "AddReport": "teach.project",
     "project_features": "teach.project",
+    "warm_up_teach": "teach.project",
     "teach_config": "teach.project",
     "guidance": "teach.project",
     "MIN_PHOTOS": "teach.project",

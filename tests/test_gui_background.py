@@ -231,6 +231,39 @@ def test_gui_thread_collection_follows_pythons_thresholds(qtbot):
     assert seen == [None]  # never from a worker
 
 
+def test_a_big_import_in_a_worker_is_not_collected_meanwhile_and_is_frozen_after(qtbot):
+    """While a worker runs lasting_imports() (torch._dynamo's import in the Teach tab), the GUI
+    thread's collector waits (its collections would walk every new object, 50-200 ms stalls);
+    afterwards what the import left is frozen, out of every later collection's walk."""
+    import gc
+
+    from gui.background import gui_thread_gc
+
+    gui_thread_gc.install()
+    gc.collect()
+    frozen_before = gc.get_freeze_count()
+    inside, go_on = threading.Event(), threading.Event()
+    kept = []
+
+    def importing(state):
+        with gui_thread_gc.lasting_imports():
+            kept.extend({"module": i} for i in range(gc.get_threshold()[0] * 3))  # like module state
+            inside.set()
+            go_on.wait(10)
+        return True
+
+    task = Task(importing, name="import")
+    task.start()
+    try:
+        assert inside.wait(10)
+        assert gc.get_count()[0] > gc.get_threshold()[0]
+        assert gui_thread_gc.collect_if_due() is None  # held while the worker imports
+    finally:
+        go_on.set()
+    qtbot.waitUntil(lambda: task.done, timeout=10_000)
+    assert gc.get_freeze_count() >= frozen_before + len(kept)
+
+
 def test_quitting_collects_the_last_garbage_in_the_gui_thread(qtbot, qapp):
     import weakref
 
@@ -243,3 +276,25 @@ def test_quitting_collects_the_last_garbage_in_the_gui_thread(qtbot, qapp):
     del node
     qapp.aboutToQuit.emit()  # what QApplication emits when its event loop is about to end
     assert ref() is None
+
+
+def test_a_yielding_task_runs_nicer_than_the_gui_thread(qtbot):
+    """Task.yielding: the worker's thread gets a higher nice value (Linux), the GUI thread's stays."""
+    import os
+    import sys
+
+    from gui.background import task as task_module
+
+    def nice(state):
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    plain, yielding = Task(nice, name="plain"), Task(nice, name="yielding")
+    yielding.yielding = True
+    for t in (plain, yielding):
+        t.start()
+    qtbot.waitUntil(lambda: plain.done and yielding.done, timeout=10_000)
+    assert plain.result == mine
+    if sys.platform.startswith("linux"):
+        assert yielding.result == min(mine + task_module.YIELDING_NICE, 19)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine

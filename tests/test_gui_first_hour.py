@@ -68,12 +68,22 @@ def test_a_preset_that_names_its_data_sets_that_data(qtbot, engine_info, gui_set
 
 # ---------------------------------------------------------------------------- item 3
 def test_a_first_start_uses_data_that_needs_no_download(qtbot, engine_info, gui_settings, tmp_path):
+    from engine import preset_config as engine_preset_config
+
     archive = tmp_path / "cifar10-train.zip"
     archive.write_bytes(b"")
     info = dataclasses.replace(engine_info, default_data=(str(archive), f"the CIFAR-10 archive found at {archive}"))
     tab = _tab(qtbot, info, gui_settings)
     assert tab.form.config().data == str(archive)
     assert str(archive) in tab.form.data.status.text()  # says where the data came from
+    # Other data chosen (here by a whole config, as a preset or a saved run sets it): the note
+    # about the archive goes.
+    folder = tmp_path / "photos"
+    (folder / "cat").mkdir(parents=True)
+    tab.form.set_config(engine_preset_config("photos", data=str(folder)))
+    assert tab.form.config().data == str(folder)
+    assert "no data chosen yet" not in tab.form.data.status.text()
+    assert str(archive) not in tab.form.data.status.text()
 
 
 def test_a_first_start_with_no_data_asks_for_it(qtbot, engine_info, gui_settings):

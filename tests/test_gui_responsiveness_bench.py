@@ -48,6 +48,33 @@ def test_predict_scenario_reports_stalls_and_classifies_every_photo(tmp_path):
     assert len(list((tmp_path / "photos").glob("*.jpg"))) == 20  # made there, not in the repository
 
 
+def test_teach_scenario_trains_from_dropped_photos_and_reports_stalls(tmp_path):
+    import pytest
+
+    from benchmarks.gui_task_stalls import PHOTOS_DEV
+
+    if not PHOTOS_DEV.is_dir():
+        pytest.skip(f"{PHOTOS_DEV} is not on this machine")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    args = ["--skip-startup", "--scenario", "teach", "--teach-classes", "2", "--teach-photos", "6", "--json"]
+    out = subprocess.run(
+        [sys.executable, "benchmarks/gui_responsiveness.py", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout)["teach_stalls"]
+    assert "error" not in r, r
+    assert r["classes"] == 2 and r["photos"] == 12 and r["held_out"] > 0
+    for key in ("longest_stall_ms", "p99_gap_ms", "gaps_over_50ms", "wall_s", "longest_collection_ms"):
+        assert isinstance(r[key], (int, float)), key
+    assert len(r["stalls_ms"]) == len(r["stalls_gui_cpu_ms"]) == r["gaps_over_50ms"]
+    assert "model_ready" in r["phases_s"]
+
+
 def _prediction(top: str, classes: list[str]) -> engine.Prediction:
     probs = {c: (0.91 if c == top else 0.01) for c in classes}
     return engine.Prediction("/x.png", probabilities=probs)

@@ -314,3 +314,39 @@ def test_a_test_photo_flagged_as_none_of_the_classes_says_what_it_looks_like():
     older = SimpleNamespace(**base, unknown=True)
     assert describe_prediction(older) == "Probably none of these classes (closest: cat 41%)"
     assert describe_prediction(SimpleNamespace(**{**base, "error": "x.jpg: truncated"})) == "⚠ x.jpg: truncated"
+
+
+def test_the_tab_warms_up_once_when_first_shown(qtbot, tab):
+    """The imports the first features pass and training need run when the tab is first seen,
+    before photos arrive (beside them they stalled the window), and only once."""
+    from gui.background import teach_calls
+
+    assert tab._warm_up_task is None  # never shown yet
+    tab.show()
+    qtbot.waitUntil(lambda: tab._warm_up_task is not None and tab._warm_up_task.done, timeout=TIMEOUT_MS)
+    assert tab._warm_up_task.error is None and teach_calls._warmed.is_set()
+    first = tab._warm_up_task
+    tab.hide()
+    tab.show()
+    assert tab._warm_up_task is first
+
+
+def test_the_model_panel_shows_progress_at_most_every_150_ms_and_the_last_one_always(qtbot):
+    """QProgressBar.setValue repaints at once (and the window's pending paints with it): a
+    features pass reporting every photo is shown a few times a second, never losing its last."""
+    from gui.teach.model_panel import PROGRESS_EVERY_MS, ModelPanel
+
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    panel.set_state("reading photo 1 of 45", 1 / 45, busy=True)
+    assert panel.progress.value() == round(1000 / 45)
+    for i in range(2, 30):
+        panel.set_state(f"reading photo {i} of 45", i / 45, busy=True)
+    assert "photo 1 of" in panel.state.text()  # too soon: held back
+    qtbot.waitUntil(lambda: "photo 29 of" in panel.state.text(), timeout=10 * PROGRESS_EVERY_MS)
+    assert panel.progress.value() == round(1000 * 29 / 45)
+    panel.set_state("reading photo 30 of 45", 30 / 45, busy=True)
+    panel.set_state("Trained: up to date")  # a state without progress is shown at once, and wins
+    assert panel.state.text() == "Trained: up to date" and panel.progress.isHidden()
+    qtbot.wait(2 * PROGRESS_EVERY_MS)
+    assert panel.state.text() == "Trained: up to date"

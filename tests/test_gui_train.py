@@ -74,6 +74,25 @@ def test_transfer_mode_shows_for_the_pretrained_backbone_and_round_trips(
     assert not picker.transfer_combo.isVisibleTo(tab) and tab.form.config().model_args == {}
 
 
+def test_the_start_from_choice_fits_the_form_and_explains_itself(qtbot, engine_info, gui_settings, tiny_image_folder):
+    """Its text is not cut at the form's width (the whole explanation is in each item's tooltip)."""
+    from PySide6.QtCore import Qt
+
+    tab = _configured_tab(
+        qtbot, engine_info, gui_settings, tiny_image_folder, model="efficientnet_lite0",
+        model_args={"transfer": "head", "input_size": 96},
+    )  # fmt: skip
+    tab.resize(1280, 800)
+    tab.show()
+    qtbot.waitExposed(tab)
+    combo = tab.form.model.transfer_combo
+    assert combo.isVisible()
+    text_width = combo.fontMetrics().horizontalAdvance(combo.currentText())
+    assert text_width + 40 <= combo.width(), (combo.currentText(), text_width, combo.width())
+    for i in range(combo.count()):
+        assert len(combo.itemData(i, Qt.ItemDataRole.ToolTipRole) or "") > len(combo.itemText(i))
+
+
 def test_muon_settings_show_only_for_muon_and_round_trip(qtbot, engine_info, gui_settings, tiny_image_folder):
     import engine
 

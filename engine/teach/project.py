@@ -42,6 +42,7 @@ __all__ = [
     "guidance",
     "project_features",
     "teach_config",
+    "warm_up_teach",
 ]
 
 PROJECT_FILE = ".cifar-studio-project.json"
@@ -372,6 +373,18 @@ def project_features(
         _DONE.update(done)
     _warm_up_training()
     return errors
+
+
+@functools.lru_cache(maxsize=1)
+def warm_up_teach() -> None:
+    """Import, once per process, everything extracting features and the first training use
+    (torch._dynamo, sympy, the feature cache, the image-folder loader), so that an app can do
+    it at a moment of its choosing, in one go, rather than piecemeal in its workers."""
+    from ..data import folder  # noqa: F401
+    from ..models import efficientnet_lite  # noqa: F401
+    from ..training import features  # noqa: F401
+
+    _warm_up_training()
 
 
 @functools.lru_cache(maxsize=1)

@@ -15,11 +15,13 @@ it would put its 0.3-1.2 s import back on the start-up path, which loads it in a
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import threading
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer
 
-__all__ = ["COLLECT_EVERY_MS", "collect_if_due", "install"]
+__all__ = ["COLLECT_EVERY_MS", "collect_if_due", "install", "lasting_imports"]
 
 # How often the GUI thread checks. Short, because a collection's cost grows with the objects
 # allocated since the last one: during a dataset decode, generation-0 collections took 20-37 ms
@@ -31,11 +33,37 @@ COLLECT_EVERY_MS = 50
 _THRESHOLDS = gc.get_threshold()  # Python's own (700, 10, 10), read before anything changes them
 
 
+_held = 0  # lasting_imports() blocks running now: no collection meanwhile
+_held_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def lasting_imports():
+    """For a worker importing big libraries (torch._dynamo and sympy: about 300,000 objects):
+    no collection while it runs, and everything alive at its end frozen (``gc.freeze()``).
+
+    Collections run in the GUI thread, and their cost grows with the objects they walk: during
+    such an import in the Teach tab's features worker, generation-1 collections took 50-84 ms
+    of the GUI thread and a full one 192-200 ms, its longest stalls (gc.callbacks timings in the
+    teach scenario of benchmarks/gui_responsiveness.py). Import-time state lives as long as the
+    app, like what the window freezes after start-up (gui.main_window.freeze_heap)."""
+    global _held
+    with _held_lock:
+        _held += 1
+    try:
+        yield
+    finally:
+        gc.freeze()
+        with _held_lock:
+            _held -= 1
+
+
 def collect_if_due() -> int | None:
     """Collect the oldest generation whose count passed its threshold, as automatic collection
-    would; returns that generation, or None when none was due. A no-op outside the GUI thread."""
+    would; returns that generation, or None when none was due (or while :func:`lasting_imports`
+    runs). A no-op outside the GUI thread."""
     app = QCoreApplication.instance()
-    if app is not None and QThread.currentThread() is not app.thread():
+    if _held or (app is not None and QThread.currentThread() is not app.thread()):
         return None
     counts = gc.get_count()
     if counts[0] <= _THRESHOLDS[0]:

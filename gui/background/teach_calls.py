@@ -7,11 +7,13 @@ by two threads at once; features and training read a snapshot (:func:`snapshot`)
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtGui import QImage
 
+from . import gui_thread_gc
 from .qimages import load_photo
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "run_folder",
     "save_project_as",
     "snapshot",
+    "warm_up",
 ]
 
 
@@ -105,11 +108,28 @@ def snapshot(project):
     return engine.TeachProject(project.folder, classes, project.copy_photos)
 
 
+_warmed = threading.Event()
+
+
+def warm_up(state=None) -> None:
+    """Import what features and the first training need (torch._dynamo and sympy: 2.5-3.7 s of
+    Python here, about 300,000 objects), once per process, with the GUI thread's collector held
+    meanwhile and the imported state frozen after (see gui_thread_gc.lasting_imports)."""
+    import engine
+
+    if _warmed.is_set():
+        return
+    with gui_thread_gc.lasting_imports():
+        engine.warm_up_teach()
+    _warmed.set()
+
+
 def compute_features(state, project) -> dict[str, str]:
     """Every photo's backbone features into the cache (cached ones cost nothing); the errors."""
     import engine
 
     state.set_progress(None, "preparing the ImageNet network")
+    warm_up(state)  # at once if the tab did it already
 
     def report(done: int, total: int, stage: str) -> None:
         n = max(total // 2, 1)  # the engine counts each photo twice: decoded, then read

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon, QPainter, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle
 
 from ..background.qimages import enlarge
+from ..widgets.drops import paint_placeholder
 
 __all__ = ["ICON_SIZE", "ImageList"]
 
@@ -65,11 +66,4 @@ class ImageList(QListWidget):
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
         if self.count() == 0:
-            painter = QPainter(self.viewport())
-            painter.setPen(self.palette().color(self.palette().ColorRole.PlaceholderText))
-            painter.drawText(
-                self.viewport().rect().adjusted(12, 12, -12, -12),
-                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                "Drop photos or folders here\n(or anywhere on this tab)",
-            )
-            painter.end()
+            paint_placeholder(self.viewport(), "Drop photos or folders here\n(or anywhere on this tab)")

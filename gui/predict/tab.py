@@ -31,6 +31,7 @@ from ..background.current import CurrentTask
 from ..background.task import TaskError
 from ..settings import Settings
 from ..widgets.checkpoint_picker import CheckpointPicker
+from ..widgets.drops import carries_files, local_paths
 from ..widgets.message_bar import MessageBar
 from .compare import CompareDialog, image_filter
 from .image_list import ImageList
@@ -228,7 +229,7 @@ class PredictTab(QWidget):
     def _add_mime(self, mime) -> bool:
         if mime is None:
             return False
-        local = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+        local = local_paths(mime)
         if local:
             self.add_paths(local)
             return True
@@ -243,8 +244,7 @@ class PredictTab(QWidget):
         return False
 
     def dragEnterEvent(self, event) -> None:
-        mime = event.mimeData()
-        if (mime.hasUrls() and any(u.isLocalFile() for u in mime.urls())) or mime.hasImage():
+        if carries_files(event.mimeData(), images=True):
             event.acceptProposedAction()
 
     def dragMoveEvent(self, event) -> None:

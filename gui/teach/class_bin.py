@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from ..background.qimages import enlarge
+from ..widgets.drops import FileDrops, local_paths, paint_placeholder
 
-__all__ = ["PHOTO_MIME", "THUMB", "ClassBin", "DropArea", "dragged_photos", "local_paths"]
+__all__ = ["PHOTO_MIME", "THUMB", "ClassBin", "DropArea", "dragged_photos"]
 
 THUMB = 56  # thumbnail side in logical pixels
 PHOTO_MIME = "application/x-cifar-studio-teach-photos"  # photos dragged from one bin to another
@@ -39,13 +40,6 @@ def dragged_photos(mime) -> tuple[str, list[str]] | None:
         return str(data["class"]), [str(n) for n in data["names"]]
     except (ValueError, KeyError, TypeError):
         return None
-
-
-def local_paths(mime) -> list[str]:
-    """The local files and folders a drop or a paste carries."""
-    if mime is None or not mime.hasUrls():
-        return []
-    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
 
 
 class _PhotoStrip(QListWidget):
@@ -268,7 +262,7 @@ class ClassBin(QFrame):
         self.setBackgroundRole(self.palette().ColorRole.Window)
 
 
-class DropArea(QWidget):
+class DropArea(FileDrops, QWidget):
     """The column the bins stand in: a drop outside every bin (a folder of class folders) lands here."""
 
     files_dropped = Signal(list)
@@ -285,26 +279,4 @@ class DropArea(QWidget):
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
         if self.placeholder:
-            from PySide6.QtGui import QPainter
-
-            painter = QPainter(self)
-            painter.setPen(self.palette().color(self.palette().ColorRole.PlaceholderText))
-            painter.drawText(
-                self.rect().adjusted(24, 24, -24, -24),
-                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                self.placeholder,
-            )
-            painter.end()
-
-    def dragEnterEvent(self, event) -> None:
-        if local_paths(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event) -> None:
-        event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        paths = local_paths(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.files_dropped.emit(paths)
+            paint_placeholder(self, self.placeholder, margin=24)

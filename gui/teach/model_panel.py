@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QVBoxLayout
 
 __all__ = ["ModelPanel"]
@@ -18,6 +18,9 @@ def _label(word_wrap: bool = True) -> QLabel:
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.hide()
     return label
+
+
+PROGRESS_EVERY_MS = 150  # the fastest the progress line and bar change
 
 
 def _show(label: QLabel, text: str) -> None:
@@ -73,10 +76,34 @@ class ModelPanel(QGroupBox):
         layout.addLayout(buttons)
         layout.addWidget(self.note)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self._shown = QElapsedTimer()  # since the progress shown last
+        self._pending: tuple[str, float] | None = None
+        self._later = QTimer(self, singleShot=True, timeout=self._apply_pending)
         self.set_model(None)
 
     def set_state(self, text: str, fraction: float | None = None, busy: bool = False) -> None:
-        """A line on what runs now; a progress bar while it runs (``fraction`` None: no measure yet)."""
+        """A line on what runs now; a progress bar while it runs (``fraction`` None: no measure yet).
+
+        Progress comes at most every PROGRESS_EVERY_MS (the last one then): QProgressBar.setValue
+        repaints at once, and the window's pending paints with it, for every photo read."""
+        if busy and fraction is not None and self._shown.isValid() and self._shown.elapsed() < PROGRESS_EVERY_MS:
+            self._pending = (text, fraction)
+            if not self._later.isActive():
+                self._later.start(PROGRESS_EVERY_MS - self._shown.elapsed())
+            return
+        self._pending = None
+        self._later.stop()
+        self._shown.start()
+        self._apply(text, fraction, busy)
+
+    def _apply_pending(self) -> None:
+        if self._pending is not None:
+            text, fraction = self._pending
+            self._pending = None
+            self._shown.start()
+            self._apply(text, fraction, True)
+
+    def _apply(self, text: str, fraction: float | None, busy: bool) -> None:
         _show(self.state, text)
         if not busy:
             self.progress.hide()

@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPainter, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMenu, QStyle
 
 from ..background.qimages import enlarge
-from .class_bin import local_paths
+from ..widgets.drops import FileDrops, paint_placeholder
 
 __all__ = ["TEST_ICON", "TestList", "describe_prediction"]
 
@@ -32,7 +32,7 @@ def describe_prediction(prediction) -> str:
     return f"{prediction.top} {prediction.confidence:.0%}{flag}"
 
 
-class TestList(QListWidget):
+class TestList(FileDrops, QListWidget):
     """Test photos and their answers; drops of files or folders land here."""
 
     files_dropped = Signal(list)
@@ -95,28 +95,7 @@ class TestList(QListWidget):
         if item is not None:
             self.row_menu(self.row(item)).exec(self.viewport().mapToGlobal(pos))
 
-    # ----------------------------------------------------------------- drops
-    def dragEnterEvent(self, event) -> None:
-        if local_paths(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event) -> None:
-        event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        paths = local_paths(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.files_dropped.emit(paths)
-
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
         if self.count() == 0:
-            painter = QPainter(self.viewport())
-            painter.setPen(self.palette().color(self.palette().ColorRole.PlaceholderText))
-            painter.drawText(
-                self.viewport().rect().adjusted(12, 12, -12, -12),
-                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                "Try it: drop photos here to see what the model says",
-            )
-            painter.end()
+            paint_placeholder(self.viewport(), "Try it: drop photos here to see what the model says")

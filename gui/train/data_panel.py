@@ -75,6 +75,7 @@ class DataPanel(QWidget):
         self.info: engine_calls.DataInfo | None = None
         self._loading = CurrentTask()  # a newer load retires the older one
         self._wanted: list[str] | None = None  # subset to tick once the class list arrives
+        self._note_for: str | None = None  # the source a note (set_note) describes
         self.source.changed.connect(self._source_changed)
         for edit in (self.val_fraction, self.limit, self.image_size):
             edit.textChanged.connect(self.changed)
@@ -133,9 +134,18 @@ class DataPanel(QWidget):
         self.status.setText(f"Could not load: {error.message}")
         self.load_failed.emit(error.message)
 
+    def set_note(self, text: str) -> None:
+        """A line about the data now chosen (where a first start found it): it goes when the
+        source changes, like a loaded dataset's description."""
+        self.status.setText(text)
+        self._note_for = self.source.value()
+
     def _source_changed(self) -> None:
-        if self.info is not None and self.info.source != self.source.value():
+        value = self.source.value()
+        stale_note = self._note_for is not None and self._note_for != value
+        if (self.info is not None and self.info.source != value) or stale_note:
             self.info = None
+            self._note_for = None
             self.classes.clear()
             self.classes.hide()
             self.status.setText("Not loaded yet: press Load to see the classes, or just start training.")

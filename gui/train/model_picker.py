@@ -27,9 +27,14 @@ _BLOCKS = [
 ]
 # Pretrained backbones whose transfer mode is selectable (model_args {"transfer": "head" | "finetune"}).
 TRANSFER_MODELS = {"efficientnet_lite0"}
+# (value, what the combo shows: short enough for the form's column, the item's tooltip)
 _TRANSFER = [
-    ("head", "ImageNet features, frozen: trains the last layer (seconds on a CPU)"),
-    ("finetune", "ImageNet weights, fine-tune everything (slow on a CPU; a GPU helps)"),
+    ("head", "ImageNet features, frozen (fast)", "ImageNet features, frozen: trains the last layer (seconds on a CPU)"),
+    (
+        "finetune",
+        "ImageNet weights, fine-tuned (slow)",
+        "ImageNet weights, fine-tune everything (slow on a CPU; a GPU helps)",
+    ),
 ]
 _OTHER = "@other"
 WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.bin);;All files (*)"
@@ -77,8 +82,9 @@ class ModelPicker(QWidget):
             self.block_combo.addItem(text, value)
         self.block_combo.setToolTip("Residual-unit ordering (He et al. 2016b, fig. 4); same parameter count")
         self.transfer_combo = QComboBox()
-        for value, text in _TRANSFER:
+        for value, text, tip in _TRANSFER:
             self.transfer_combo.addItem(text, value)
+            self.transfer_combo.setItemData(self.transfer_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.transfer_combo.setToolTip(
             "Frozen: the pretrained network's features are computed once per photo (cached on disk) and only a\n"
             "new last layer learns your classes. Fine-tune: every layer learns, the pretrained ones at a tenth\n"

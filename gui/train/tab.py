@@ -185,7 +185,7 @@ class TrainTab(QWidget):
         else:
             self.form.set_config(cfg)
         if note:
-            self.form.data.status.setText(note)
+            self.form.data.set_note(note)
         self.setEnabled(True)
         self._update_buttons()
 
