@@ -233,7 +233,9 @@ def cmd_predict(args) -> int:
     if predictor.last_rate:
         seconds = len(results) / predictor.last_rate
         n = f"{len(results)} image{'s' if len(results) != 1 else ''}"
-        _err(f"{n} in {seconds:.2f} s ({predictor.last_rate:.0f} images/s, decoding included)")
+        rate = predictor.last_rate
+        speed = f"{rate:.0f} images/s" if rate >= 10 else f"{1 / rate:.2f} s per image"  # never "0 images/s"
+        _err(f"{n} in {seconds:.2f} s ({speed}, decoding included)")
     _err(f"model {predictor.source}; photo view {predictor.view}; {TTA_NAMES[args.tta]}")
     if args.json:
         _out([r.to_dict() for r in results])

@@ -381,9 +381,11 @@ def warm_up_teach() -> None:
     (torch._dynamo, sympy, the feature cache, the image-folder loader), so that an app can do
     it at a moment of its choosing, in one go, rather than piecemeal in its workers."""
     from ..data import folder  # noqa: F401
+    from ..imaging.decode import pillow_formats
     from ..models import efficientnet_lite  # noqa: F401
     from ..training import features  # noqa: F401
 
+    pillow_formats()  # the image plugins: the first photos' check imported them in a worker, a 50-70 ms stall
     _warm_up_training()
 
 
