@@ -96,3 +96,45 @@ def test_it_is_built_not_trained(tmp_path):
     assert not (tmp_path / "run").exists()
     with pytest.raises(EngineError, match="ten classes"):
         create_model("photo-fusion", num_classes=3)
+
+
+# ---------------------------------------------------------------------------- ONNX Runtime on the CPU
+def test_onnx_runtime_gives_the_pytorch_answers_and_is_exported_once(monkeypatch, caplog):
+    pytest.importorskip("onnxruntime")
+    from engine.inference.onnx_runner import OnnxRunner
+
+    files = [SAMPLES / "cat-chelsea.jpg", SAMPLES / "coffee-cup.jpg", SAMPLES / "horse-silhouette.png"]
+    fast = engine.Predictor(FUSION, looks_like=False)
+    assert isinstance(fast.runner, OnnxRunner)
+    (exported,) = (engine.paths.cache_dir() / "onnx").glob("*.onnx")
+    stamp = exported.stat().st_mtime_ns
+    monkeypatch.setenv("CIFAR_STUDIO_ONNX", "0")
+    plain = engine.Predictor(FUSION, looks_like=False)
+    assert plain.runner is plain.model  # turned off: PyTorch
+    for a, b in zip(fast.predict_paths(files), plain.predict_paths(files)):
+        assert a.top == b.top and a.unknown == b.unknown
+        np.testing.assert_allclose(list(a.probabilities.values()), list(b.probabilities.values()), atol=1e-4)
+        assert a.unknown_score == pytest.approx(b.unknown_score, abs=1e-4)
+    monkeypatch.delenv("CIFAR_STUDIO_ONNX")
+    engine.Predictor(FUSION, looks_like=False)
+    assert exported.stat().st_mtime_ns == stamp  # the cached export is reused
+
+
+def test_without_onnx_runtime_or_with_a_damaged_export_it_runs_in_pytorch(monkeypatch, caplog):
+    import sys
+
+    pytest.importorskip("onnxruntime")
+    folder = engine.paths.cache_dir() / "onnx"
+    engine.Predictor(FUSION, looks_like=False)
+    (exported,) = folder.glob("*.onnx")
+    exported.write_bytes(b"not a model")
+    damaged = engine.Predictor(FUSION, looks_like=False)
+    assert damaged.runner is damaged.model and "running in PyTorch" in caplog.text
+    assert not exported.exists()  # exported again next time
+    (cat,) = damaged.predict_paths([SAMPLES / "cat-chelsea.jpg"])
+    assert cat.top == "cat"
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # not installed
+    missing = engine.Predictor(FUSION, looks_like=False)
+    assert missing.runner is missing.model
+    net = engine.Predictor(FASTNET, looks_like=False)
+    assert net.runner is net.model  # the CIFAR net does not opt in: PyTorch is fast there

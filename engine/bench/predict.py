@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from .. import paths
+from ..imaging.photo import DEFAULT_PHOTO_TTA
 from ..inference.predict import Predictor
 from .common import ms, time_calls, time_interleaved
 from .options import MEGAPIXELS
@@ -92,7 +93,8 @@ def _folder(fast, slow, folder: Path, batch_size: int) -> dict:
     fast_s = time.perf_counter() - t
     t = time.perf_counter()
     for i in range(0, len(files), batch_size):  # the straightforward loop: decode all, then the model
-        slow.predict_arrays(np.stack([slow.prepare(f) for f in files[i : i + batch_size]]))
+        # at predict_paths' default TTA level: the photo model's mirror image is a second pass
+        slow.predict_arrays(np.stack([slow.prepare(f) for f in files[i : i + batch_size]]), tta=DEFAULT_PHOTO_TTA)
     slow_s = time.perf_counter() - t
     return {
         "photos": len(results),

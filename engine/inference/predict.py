@@ -27,6 +27,7 @@ from ..imaging.photo import DEFAULT_PHOTO_TTA, DEFAULT_VIEW, VIEWS, load_photo
 from ..paths import default_checkpoint_path
 from .gradcam import gradcam
 from .looks_like import LooksLike
+from .onnx_runner import cpu_runner
 from .ood import UnknownDetector, forward_with_features
 
 __all__ = ["LOW_CONFIDENCE", "Prediction", "Predictor", "expand_inputs"]
@@ -115,6 +116,12 @@ def expand_inputs(paths: list[str | Path]) -> list[Path]:
     return out
 
 
+# Pixels per batch on a CPU: 32 px inputs keep batches of 64; the 224 px photo model runs 4
+# photos at a time. Its ImageNet network, per image, fp32, 2 threads: 43-46 ms in batches of
+# 1-2, 57-75 ms in batches of 16 and 74-118 ms in 64 (its activations outgrow the caches).
+CPU_BATCH_PIXELS = 4 * 224 * 224
+
+
 class Predictor:
     """A checkpoint's model, ready to classify images. ``None`` means the bundled default model.
 
@@ -146,6 +153,10 @@ class Predictor:
         self.fast_decode = fast_decode
         self.detector = UnknownDetector.for_checkpoint(ck.path)
         self.looks_like = LooksLike(self.model) if looks_like else None
+        # Classification runs here: ONNX Runtime for a model that measured faster there on a CPU
+        # (the photo model), else the PyTorch model itself, which Grad-CAM and looks-like use.
+        runner = cpu_runner(self.model, ck.path, (ck.channels, *ck.input_size)) if self.device.type == "cpu" else None
+        self.runner = runner or self.model
         self.last_rate: float | None = None  # images/s of the last predict_paths call
         self._mean = torch.tensor(ck.mean, device=self.device).view(1, -1, 1, 1) * 255
         self._std = torch.tensor(ck.std, device=self.device).view(1, -1, 1, 1) * 255
@@ -180,17 +191,17 @@ class Predictor:
         # One forward pass over the images and their mirror images when the score or TTA level 1
         # needs the mirror: the plain half gives the unknown score, the pair's mean level 1.
         if self.detector.needs_mirror or tta == 1:
-            both, both_feats = forward_with_features(self.model, batch_layout(torch.cat([x, x.flip(3)])))
+            both, both_feats = forward_with_features(self.runner, batch_layout(torch.cat([x, x.flip(3)])))
             n = len(x)
             logits, feats, mirror = both[:n], both_feats[:n], both_feats[n:]
             scores = self.detector.scores(logits, feats, mirror)
             if tta == 1:  # the mirror pass is already done: level 1 is the mean of the two (as tta_logits)
                 logits, tta = both.view(2, n, -1).mean(0), 0
         else:
-            logits, feats = forward_with_features(self.model, batch_layout(x))
+            logits, feats = forward_with_features(self.runner, batch_layout(x))
             scores = self.detector.scores(logits, feats if self.detector.needs_features else None)
         if tta:
-            logits = tta_logits(self.model, x, tta).float()
+            logits = tta_logits(self.runner, x, tta).float()
         finite = torch.isfinite(logits).all(1).cpu().numpy() & np.isfinite(scores)
         return logits.softmax(1).cpu().numpy(), scores, finite
 
@@ -234,6 +245,9 @@ class Predictor:
         files = expand_inputs(paths)
         results = [Prediction(str(f)) for f in files]
         start_time = time.perf_counter()
+        if self.device.type == "cpu":  # big inputs run fastest in small batches on a CPU
+            h, w = self.input_size
+            batch_size = max(1, min(batch_size, CPU_BATCH_PIXELS // (h * w)))
         workers = workers or min(8, os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
             pending: deque = deque()
