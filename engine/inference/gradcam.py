@@ -17,12 +17,15 @@ def pick_cam_layer(model: nn.Module, sample: torch.Tensor) -> nn.Module:
     """The last convolution whose output is still at least 4x4.
 
     The very last feature map of a CIFAR net is often 1x1-3x3, too coarse to point at
-    anything; one stage earlier is still class-specific and shows where.
+    anything; one stage earlier is still class-specific and shows where. A model whose
+    gradients reach only part of it names that part ``cam_module`` (the photo model: its CIFAR
+    net; its ImageNet network is frozen and runs without gradients).
     """
     sizes: dict[nn.Module, int] = {}
+    within = getattr(model, "cam_module", None) or model
     hooks = [
         m.register_forward_hook(lambda mod, i, o: sizes.__setitem__(mod, o.shape[-1]))
-        for m in model.modules()
+        for m in within.modules()
         if isinstance(m, nn.Conv2d)
     ]
     try:

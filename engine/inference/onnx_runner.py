@@ -43,14 +43,19 @@ class _WithFeatures(nn.Module):
 
 
 class OnnxRunner(nn.Module):
-    """Callable like the model (``forward``, ``forward_with_features``), run by ONNX Runtime."""
+    """Callable like the model (``forward``, ``forward_with_features``), run by ONNX Runtime for
+    inputs of the exported shape; any other shape (``predict_arrays`` of 32 px images) runs the
+    PyTorch model, which takes every size."""
 
-    def __init__(self, session):
+    def __init__(self, session, model: nn.Module, input_shape: tuple[int, int, int]):
         super().__init__()
-        self.session = session
+        self.session, self.input_shape = session, tuple(input_shape)
+        self._model = [model]  # a list: not registered as a submodule (no second copy in .to())
 
     @torch.inference_mode()
     def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if tuple(x.shape[1:]) != self.input_shape:
+            return self._model[0].forward_with_features(x)
         logits, feats = self.session.run(None, {"pixels": x.detach().float().contiguous().cpu().numpy()})
         return torch.from_numpy(logits), torch.from_numpy(feats)
 
@@ -109,7 +114,7 @@ def cpu_runner(model: nn.Module, checkpoint_path: Path | None, input_shape: tupl
         # decoding threads beside it (a 0.3 MP photo's decode-to-probabilities 77 ms against 46).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        return OnnxRunner(session)
+        return OnnxRunner(session, model, input_shape)
     except Exception as exc:  # any failure: the PyTorch model gives the same answers, slower
         if path is not None:
             path.unlink(missing_ok=True)  # a damaged cached file is exported again next time

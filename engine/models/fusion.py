@@ -133,6 +133,11 @@ class PhotoFusion(nn.Module):
         self._register_state_dict_hook(_drop_imagenet)
         self.register_load_state_dict_post_hook(_allow_imagenet_missing)
 
+    @property
+    def cam_module(self) -> nn.Module:
+        """Where Grad-CAM looks (engine.inference.gradcam): the CIFAR net, the expert with gradients."""
+        return self.cifar
+
     def train(self, mode: bool = True):
         super().train(mode)
         self.imagenet.eval()  # frozen, with ImageNet's batch-norm statistics
