@@ -271,3 +271,22 @@ def test_the_model_loads_at_once_when_the_predict_tab_is_in_front(qtbot, gui_set
     with qtbot.waitSignals([window.engine_ready, window.predict_tab.checkpoint_loaded], timeout=TIMEOUT_MS):
         window.show()
     assert window.predict_tab.checkpoint == str(tiny_checkpoint)
+
+
+def test_a_remembered_bundled_model_gives_way_to_the_new_default(qtbot, gui_settings, tmp_path):
+    """After an upgrade the Predict tab starts on the current default bundled model, not the
+    previous default the settings remember; a checkpoint of the user's own stays chosen."""
+    from types import SimpleNamespace
+
+    from gui.predict.tab import PredictTab
+
+    default, previous, own = (tmp_path / n for n in ("new.pt", "old.pt", "mine.pt"))
+    for p in (default, previous, own):
+        p.write_bytes(b"x")
+    info = SimpleNamespace(torch_device="cpu", default_checkpoint=str(default), bundled_checkpoints=[str(previous)])
+    for remembered, expected in ((previous, default), (own, own)):
+        gui_settings.last_checkpoint = str(remembered)
+        tab = PredictTab(gui_settings)
+        qtbot.addWidget(tab)
+        tab.engine_ready(info, load_checkpoint=False)
+        assert tab.initial_checkpoint == str(expected)

@@ -62,6 +62,13 @@ class _Entry:
         self.path, self.prediction, self.heat = path, None, None
 
 
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, RuntimeError):
+        return a == b
+
+
 class PredictTab(QWidget):
     classification_finished = Signal()  # nothing left to classify
     checkpoint_loaded = Signal(str)
@@ -143,15 +150,20 @@ class PredictTab(QWidget):
 
     # ----------------------------------------------------------------- engine / checkpoint
     def engine_ready(self, info, load_checkpoint: bool = True) -> None:
-        """Enable the tab and choose its first checkpoint (the last one used, else the bundled
-        model). ``load_checkpoint=False`` defers loading it to :meth:`load_initial_checkpoint`
-        (the window calls it when this tab or the Evaluate tab is first shown, or photos arrive):
-        at start-up the load competes for the GIL with whatever the user starts on the tab in
-        front of them, and the GUI thread waits for it."""
+        """Enable the tab and choose its first checkpoint (the last one used if it is the user's
+        own, else the bundled default model). ``load_checkpoint=False`` defers loading it to
+        :meth:`load_initial_checkpoint` (the window calls it when this tab or the Evaluate tab is
+        first shown, or photos arrive): at start-up the load competes for the GIL with whatever
+        the user starts on the tab in front of them, and the GUI thread waits for it."""
         self.cache.device = info.torch_device
         self.picker.set_entries(info.default_checkpoint, self.settings.recent_checkpoints, info.bundled_checkpoints)
         last = self.settings.last_checkpoint
-        initial = last if last and Path(last).is_file() else info.default_checkpoint
+        # A remembered bundled model gives way to the current default: bundled models come with
+        # the app, so after an upgrade the new default is shown (the others stay in the menu);
+        # a checkpoint of the user's own is kept.
+        bundled = [p for p in (info.default_checkpoint, *info.bundled_checkpoints) if p]
+        remembered = last and Path(last).is_file() and not any(_same_file(last, p) for p in bundled)
+        initial = last if remembered else info.default_checkpoint
         self.setEnabled(True)
         if initial:
             self._initial_checkpoint = initial
