@@ -58,8 +58,9 @@ _logger = logging.getLogger(__name__)
 
 # Photos are classified by default with test-time augmentation level 1: the logits of the view
 # and of its left-right mirror, averaged (engine.evaluation.metrics.tta_logits). On photos-dev with the
-# bundled model it measured 93.7% macro accuracy against 91.7% for the view alone; it costs no
-# extra forward pass, because the unknown score already runs the mirror image (engine.inference.ood).
+# bundled model it measured 93.7% macro accuracy against 91.7% for the view alone; for that CIFAR
+# net it costs no extra forward pass (its unknown score already runs the mirror image), for the
+# photo model it is a second pass (engine.inference.predict runs both in one batch).
 DEFAULT_PHOTO_TTA = 1
 
 # The reduced decode keeps at least this many times the model input on the short side, so the

@@ -13,7 +13,6 @@ more slowly, and says so in the log; ``CIFAR_STUDIO_ONNX=0`` turns it off.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 from ..paths import cache_dir
+from .ood import file_sha256
 
 __all__ = ["OnnxRunner", "cpu_runner"]
 
@@ -64,7 +64,7 @@ class OnnxRunner(nn.Module):
 
 
 def _cached_file(checkpoint_path: Path, ort_version: str) -> Path:
-    digest = hashlib.sha256(checkpoint_path.read_bytes()).hexdigest()[:16]
+    digest = file_sha256(checkpoint_path)[:16]
     return cache_dir() / "onnx" / f"{digest}-torch{torch.__version__}-ort{ort_version}.onnx"
 
 
