@@ -53,7 +53,7 @@ def _train_for(budget: float, recipe: str, ds, device, classic_workers: int) -> 
     model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
     optimizer = build_optimizer(model, cfg)
     schedule = _schedule(cfg)
-    amp = autocast_dtype(device, cfg.mixed_precision)
+    amp = autocast_dtype(device, cfg.mixed_precision, model)
     step = train_step(model, optimizer, device, amp, cfg.label_smoothing)
     if fast:
         it = DeviceBatches(

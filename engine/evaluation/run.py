@@ -215,7 +215,7 @@ def evaluate_checkpoint(
     if precision == "auto":
         precision = str(cfg.get("mixed_precision", "auto"))
         precision = precision if precision in PRECISIONS else "auto"
-    dtype = autocast_dtype(dev, precision)
+    dtype = autocast_dtype(dev, precision, model)
     result = evaluate_arrays(model, batches, len(ck.classes), tta, dtype, dev, should_stop, progress)
     if result is None:
         raise Cancelled("evaluation cancelled")

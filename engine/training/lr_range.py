@@ -175,7 +175,7 @@ class _Sweep:
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=memory_format)
         self.optimizer = optimizer or build_optimizer(self.model, cfg)
-        self.amp_dtype = autocast_dtype(self.device, cfg.mixed_precision)
+        self.amp_dtype = autocast_dtype(self.device, cfg.mixed_precision, self.model)
         self.scaler = grad_scaler(self.device, self.amp_dtype)  # as in training
         self.batches = DeviceBatches(
             ds.train.images,
