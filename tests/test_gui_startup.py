@@ -70,12 +70,18 @@ def _import_order(tmp_path, torch_first: bool) -> list[str]:
     """Run the app's start-up (a screenshot of the Evaluate tab) and return the order in which
     torch and PySide6 entered sys.modules (a dict keeps insertion order)."""
     out = tmp_path / f"order-{torch_first}.png"
+    # main() leaves with os._exit while uninterruptible background work (the photo model being
+    # built for the Predict tab) still runs (gui.app): the order is printed on either way out.
     code = (
-        "import sys\n"
+        "import os, sys\n"
         "from gui import app\n"
+        "def report():\n"
+        "    print(' '.join(m for m in sys.modules if m in ('torch', 'PySide6')), flush=True)\n"
+        "leave = os._exit\n"
+        "os._exit = lambda status: (report(), leave(status))\n"
         f"app.TORCH_BEFORE_QT = {torch_first}\n"
         f"code = app.main(['--screenshot', {str(out)!r}, '--tab', 'evaluate', '--size', '640x400'])\n"
-        "print(' '.join(m for m in sys.modules if m in ('torch', 'PySide6')))\n"
+        "report()\n"
         "raise SystemExit(code)\n"
     )
     result = _run(["-c", code])

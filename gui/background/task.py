@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from .messages import one_line
 
@@ -61,6 +61,7 @@ _logger = logging.getLogger(__name__)
 # widget that started it has let go (a QThread destroyed while running aborts the process).
 _ACTIVE: set[Task] = set()
 _SHUTDOWN = threading.Event()  # set by stop_all(final=True): no task starts after it
+THREAD_END_MS = 5_000  # how long the GUI thread waits for a thread that said it finished to end
 READER_GRACE_MS = 100  # closing: how long a task that writes nothing may take to notice the stop
 
 
@@ -290,6 +291,13 @@ class Task(QObject):
         if progress is not None:
             self.progress.emit(*progress)
 
+    def _forget_when_ended(self) -> None:
+        if self._thread.wait(THREAD_END_MS):
+            _ACTIVE.discard(self)
+            return
+        _logger.warning("task %s: its thread had not ended %d ms after it finished", self.name, THREAD_END_MS)
+        QTimer.singleShot(THREAD_END_MS, self._forget_when_ended)
+
     @Slot()
     def _on_thread_finished(self) -> None:
         if self._done:
@@ -300,9 +308,10 @@ class Task(QObject):
         # QThread.finished is emitted from the thread just *before* it ends. Dropping the last
         # reference now let the garbage collector destroy a QThread whose thread had not quite
         # returned (a SIGSEGV "Garbage-collecting" in CI). The thread is at its last instructions,
-        # so this wait is immediate; only then may the Task (and its QThread) be collected.
-        self._thread.wait()
-        _ACTIVE.discard(self)
+        # so this wait is immediate; only then may the Task (and its QThread) be collected. It is
+        # bounded all the same, as every wait in the GUI thread: a thread that has not ended by
+        # then stays referenced in _ACTIVE (looked at again later) instead of freezing the window.
+        self._forget_when_ended()
         if ok:
             self.result = value
             self.succeeded.emit(value)
