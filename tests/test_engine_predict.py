@@ -16,7 +16,8 @@ from engine.errors import CheckpointError, ConfigError, ImageError
 from engine.imaging.decode import load_image_array
 from engine.imaging.photo import DEFAULT_PHOTO_TTA
 from engine.inference.ood import UnknownDetector
-from engine.inference.predict import LOW_CONFIDENCE, Prediction, Predictor, expand_inputs
+from engine.inference.predict import LOW_CONFIDENCE, Predictor, expand_inputs
+from engine.inference.prediction import Prediction
 from engine.models import create_model
 
 CLASSES = ["cat", "dog", "frog"]
@@ -440,3 +441,22 @@ def test_small_cpu_batches_run_in_nchw_large_ones_channels_last():
     x = torch.randn(CHANNELS_LAST_MIN_CPU_BATCH, 3, 8, 8)
     with torch.no_grad():
         torch.testing.assert_close(conv(batch_layout(x)), conv(x.contiguous()), rtol=1e-4, atol=1e-5)
+
+
+def test_one_verdict_and_one_line_for_every_view_of_an_answer():
+    """The Predict and Teach lists, the table, the detail view and the CLI read this judgement
+    (engine.inference.prediction) instead of deciding "unknown" or "low confidence" each."""
+    sure = Prediction("a.jpg", {"cat": 0.93, "dog": 0.07})
+    unsure = Prediction("b.jpg", {"cat": 0.41, "dog": 0.35, "frog": 0.24}, unknown=False)
+    flagged = Prediction("c.jpg", {"cat": 0.41, "dog": 0.59}, unknown=True, looks_like="tabby cat")
+    older = Prediction("d.jpg", {"cat": 0.41, "dog": 0.59}, unknown=True)  # no looks-like label
+    broken = Prediction("x.jpg", error="x.jpg: truncated")
+    assert [p.verdict for p in (sure, unsure, flagged, older, broken)] == [
+        "confident", "uncertain", "unknown", "unknown", "error"
+    ]  # fmt: skip
+    assert sure.answer() == "cat 93%"
+    assert unsure.answer() == "cat 41% (low confidence)"
+    assert flagged.answer() == "Probably none of these: looks like a tabby cat"
+    # flagged as none of the classes: no percentage beside a class the model does not believe in
+    assert older.answer() == "Probably none of these (closest: dog)"
+    assert broken.answer() == "⚠ x.jpg: truncated"

@@ -301,21 +301,6 @@ def test_the_window_has_a_teach_tab_on_ctrl_5_that_opens_its_model_in_predict_an
     qtbot.waitUntil(lambda: not window.train_tab.running, timeout=TIMEOUT_MS)
 
 
-def test_a_test_photo_flagged_as_none_of_the_classes_says_what_it_looks_like():
-    from types import SimpleNamespace
-
-    from gui.teach.test_area import describe_prediction
-
-    base = dict(error=None, top="cat", confidence=0.41, uncertain=True)
-    assert describe_prediction(SimpleNamespace(**base, unknown=False)) == "cat 41% (low confidence)"
-    flagged = SimpleNamespace(**base, unknown=True, looks_like="tabby cat")
-    assert describe_prediction(flagged) == "Probably none of these classes: looks like tabby cat"
-    # before the engine names what a photo looks like: the closest class, with its confidence
-    older = SimpleNamespace(**base, unknown=True)
-    assert describe_prediction(older) == "Probably none of these classes (closest: cat 41%)"
-    assert describe_prediction(SimpleNamespace(**{**base, "error": "x.jpg: truncated"})) == "⚠ x.jpg: truncated"
-
-
 def test_the_tab_warms_up_once_when_first_shown(qtbot, tab):
     """The imports the first features pass and training need run when the tab is first seen,
     before photos arrive (beside them they stalled the window), and only once."""

@@ -13,7 +13,6 @@ import os
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,69 +28,13 @@ from .gradcam import gradcam
 from .looks_like import LooksLike
 from .onnx_runner import cpu_runner
 from .ood import UnknownDetector, forward_with_features
+from .prediction import LOW_CONFIDENCE, Prediction
 
-__all__ = ["LOW_CONFIDENCE", "Prediction", "Predictor", "expand_inputs"]
+__all__ = ["LOW_CONFIDENCE", "Prediction", "Predictor", "expand_inputs"]  # the first two from .prediction
 
 _logger = logging.getLogger(__name__)
 
-# Below this top-class probability the photo may show none of the classes: say so.
-LOW_CONFIDENCE = 0.5
 NON_FINITE = "the model's output is not finite (NaN or infinity): the checkpoint's weights may be corrupt"
-
-
-@dataclass
-class Prediction:
-    path: str
-    probabilities: dict[str, float] = field(default_factory=dict)  # class -> probability, model order
-    error: str | None = None
-    input_image: np.ndarray | None = None  # the small uint8 H,W,C image the model saw
-    unknown: bool | None = None  # likely none of the classes (None when there is no answer)
-    unknown_score: float | None = None  # the score behind ``unknown`` (higher = less like the classes)
-    # Where the answer came from: the checkpoint file, the photo view and the TTA level.
-    checkpoint: str | None = None
-    view: str | None = None
-    tta: int | None = None
-    # For a photo flagged as none of the classes: what the ImageNet backbone says it shows
-    # ("espresso") and its probability among ImageNet's 1,000 categories (engine.inference.looks_like).
-    looks_like: str | None = None
-    looks_like_probability: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def ranked(self) -> list[tuple[str, float]]:
-        return sorted(self.probabilities.items(), key=lambda kv: kv[1], reverse=True)
-
-    @property
-    def top(self) -> str | None:
-        return self.ranked[0][0] if self.probabilities else None
-
-    @property
-    def confidence(self) -> float:
-        return self.ranked[0][1] if self.probabilities else 0.0
-
-    @property
-    def uncertain(self) -> bool:
-        return self.ok and self.confidence < LOW_CONFIDENCE
-
-    def to_dict(self) -> dict:
-        if self.error is not None:
-            return {"path": self.path, "error": self.error}
-        return {
-            "path": self.path,
-            "top": self.top,
-            "confidence": self.confidence,
-            "unknown": bool(self.unknown),
-            "unknown_score": self.unknown_score,
-            "probabilities": self.probabilities,
-            "checkpoint": self.checkpoint,
-            "view": self.view,
-            "tta": self.tta,
-            "looks_like": self.looks_like,
-            "looks_like_probability": self.looks_like_probability,
-        }
 
 
 def expand_inputs(paths: list[str | Path]) -> list[Path]:

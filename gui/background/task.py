@@ -6,12 +6,13 @@ images, evaluating, training) is a plain function ``fn(state, *args)`` run by a
 (Orange's task-state pattern) to report progress and partial results and to ask whether it
 should stop. ``TaskState`` has ``is_set()``, so it is also the engine's stop flag.
 
-Threading model (Qt's documented pattern): a runner QObject is moved to a QThread and runs
-the function there. Results cross back through queued connections to the :class:`Task`,
-which lives in the GUI thread and re-emits everything there, so any slot or lambda
-connected to a Task runs in the GUI thread. Partial results go through a mailbox with at
-most one pending wake-up, so a fast producer (a training loop reporting every batch) never
-floods the GUI's event queue: the GUI drains whatever has piled up in one go.
+Threading model: a QThread subclass whose ``run`` calls the function (no object ever changes
+threads: see :class:`_Worker` for the deadlock moveToThread caused). Results cross back
+through queued connections to the :class:`Task`, which lives in the GUI thread and re-emits
+everything there, so any slot or lambda connected to a Task runs in the GUI thread.
+Partial results go through a mailbox with at most one pending wake-up, so a fast producer (a
+training loop reporting every batch) never floods the GUI's event queue: the GUI drains
+whatever has piled up in one go.
 
 Errors never escape as tracebacks: they cross the thread as a :class:`TaskError` (a one-line
 message, and the offending field when the engine named one); an :class:`engine.EngineError`
@@ -40,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from .messages import one_line
 
@@ -145,8 +146,16 @@ def _lower_priority() -> None:
         pass
 
 
-class _Runner(QObject):
-    """Runs the task function in the worker thread, then hands itself back to the GUI thread."""
+class _Worker(QThread):
+    """The task's thread: ``run`` (Qt calls it in the new thread) calls the task function.
+
+    A QThread subclass rather than a worker QObject moved to a plain QThread: moving an object
+    between threads (QObject.moveToThread) locks both threads' event queues while PySide holds
+    the GIL, and the GUI thread, posting an event under its queue's lock, can be waiting for
+    the GIL at that moment. That deadlock froze the test suite (and would freeze the window):
+    a worker stuck in moveToThread, the GUI thread in its event loop. Here nothing ever
+    changes threads; the thread object itself lives in the GUI thread.
+    """
 
     def __init__(self, fn: Callable, args: tuple, kwargs: dict, state: TaskState, where: str = ""):
         super().__init__()
@@ -156,7 +165,6 @@ class _Runner(QObject):
         self.outcome: tuple[bool, Any] = (False, "did not run")
         self.yielding = False  # Task.yielding: run at a lower CPU priority than the GUI thread
 
-    @Slot()
     def run(self) -> None:
         fn, args, kwargs = self._call
         if self.yielding:
@@ -167,10 +175,6 @@ class _Runner(QObject):
             self.outcome = (False, TaskError.from_exception(exc, self.where))
         finally:
             self._call = (None, (), {})  # drop references to big arguments early
-            app = QCoreApplication.instance()
-            if app is not None:
-                self.moveToThread(app.thread())  # so it can be destroyed from the GUI thread
-            QThread.currentThread().quit()
 
 
 class Task(QObject):
@@ -213,11 +217,8 @@ class Task(QObject):
         # gui_responsiveness.py --scenario teach), the GUI thread waited in 14-24 gaps over 50 ms
         # per run without it, 2-5 with it; its own CPU time in those gaps was 0-27 ms.
         self.yielding = False
-        self._thread = QThread()
+        self._thread = _Worker(fn, args, kwargs, self.state, self.name)
         self._thread.setObjectName(f"task:{self.name}")
-        self._runner = _Runner(fn, args, kwargs, self.state, self.name)
-        self._runner.moveToThread(self._thread)
-        self._thread.started.connect(self._runner.run)
         self._thread.finished.connect(self._on_thread_finished, Qt.ConnectionType.QueuedConnection)
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
 
@@ -232,7 +233,7 @@ class Task(QObject):
             self._done = True
             return self
         _ACTIVE.add(self)
-        self._runner.yielding = self.yielding
+        self._thread.yielding = self.yielding
         self._thread.start()
         return self
 
@@ -304,7 +305,7 @@ class Task(QObject):
             return
         self._drain()
         self._done = True
-        ok, value = self._runner.outcome
+        ok, value = self._thread.outcome
         # QThread.finished is emitted from the thread just *before* it ends. Dropping the last
         # reference now let the garbage collector destroy a QThread whose thread had not quite
         # returned (a SIGSEGV "Garbage-collecting" in CI). The thread is at its last instructions,

@@ -110,7 +110,7 @@ class CompareColumn(QWidget):
             self.caption.setText(f"Where it looks for {self.heat_class} ({w}×{h})")
             image = heatmap_overlay(p.input_image, self.heat, max(1, round(INPUT_SIZE * ratio)))
         else:
-            tta = f", {engine.TTA_NAMES[p.tta]}" if getattr(p, "tta", None) is not None else ""
+            tta = f", {engine.TTA_NAMES[p.tta]}" if p.tta is not None else ""
             self.caption.setText(f"What it sees ({w}×{h}){tta}")
             image = array_to_qimage(p.input_image)
         self.input.setPixmap(to_pixmap(image, INPUT_SIZE, ratio, smooth=False))

@@ -37,31 +37,16 @@ class ImageList(QListWidget):
         """Show one image's outcome; ``thumbnail`` is a small QImage (or None)."""
         item = self.item(row)
         name = Path(path).name
+        item.setText(f"{name}\n{prediction.answer()}")  # the engine's one-line answer (Prediction.verdict)
         if prediction.error:
-            item.setText(f"{name}\n⚠ {prediction.error}")
             item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
-        else:
-            if getattr(prediction, "unknown", False):
-                # Not a confident "cat 34%": the model says it does not know this kind of image.
-                looks = getattr(prediction, "looks_like", None)
-                item.setText(
-                    f"{name}\nnone of these: looks like {looks}"
-                    if looks
-                    else f"{name}\nnone of these? (closest: {prediction.top})"
-                )
-            else:
-                flag = "  (low confidence)" if prediction.uncertain else ""
-                item.setText(f"{name}\n{prediction.top} {prediction.confidence:.0%}{flag}")
-            if thumbnail is not None:
-                ratio = self.devicePixelRatioF()
-                small = min(thumbnail.width(), thumbnail.height()) <= 48  # tiny images: keep the pixels
-                pixmap = QPixmap.fromImage(enlarge(thumbnail, round(ICON_SIZE * ratio), smooth=not small))
-                pixmap.setDevicePixelRatio(ratio)
-                item.setIcon(QIcon(pixmap))
-        outcome = prediction.error or f"{prediction.top} ({prediction.confidence:.1%})"
-        if not prediction.error and getattr(prediction, "unknown", False):
-            outcome = f"probably none of the classes (closest: {outcome})"
-        item.setToolTip(f"{path}\n{outcome}")
+        elif thumbnail is not None:
+            ratio = self.devicePixelRatioF()
+            small = min(thumbnail.width(), thumbnail.height()) <= 48  # tiny images: keep the pixels
+            pixmap = QPixmap.fromImage(enlarge(thumbnail, round(ICON_SIZE * ratio), smooth=not small))
+            pixmap.setDevicePixelRatio(ratio)
+            item.setIcon(QIcon(pixmap))
+        item.setToolTip(f"{path}\n{prediction.answer()}")
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)

@@ -28,7 +28,7 @@ INPUT_SIZE = 160  # 32x32 inputs are shown 5x, pixel for pixel
 
 def describe_source(prediction) -> str:
     """ "Model cifar10_fastnet.pt · whole photo · TTA: flips" for an answered prediction, else ""."""
-    if prediction is None or prediction.error or getattr(prediction, "checkpoint", None) is None:
+    if prediction is None or prediction.error or prediction.checkpoint is None:
         return ""
     import engine  # light: the names below import no torch
 
@@ -138,24 +138,24 @@ class PredictionView(QWidget):
             self.bars.set_probabilities(None)
             self.model_input.clear()
             return
-        if prediction.error:
+        verdict = prediction.verdict  # the engine's one judgement (also the lists' and the table's)
+        if verdict == "error":
             self.headline.setText("Cannot classify this file")
             self.hint.show_message(prediction.error, "error")
             self.bars.set_probabilities(None)
             self.model_input.clear()
             return
-        unknown = bool(getattr(prediction, "unknown", False))
-        self.bars.set_muted(unknown)
-        if unknown:
+        self.bars.set_muted(verdict == "unknown")
+        if verdict == "unknown":
             # Said plainly, instead of a confident-looking bar for the closest class.
-            looks = getattr(prediction, "looks_like", None)
+            looks = prediction.looks_like
             # What the ImageNet backbone says the photo shows, when it is sure enough to name it.
             self.headline.setText(
                 f"Probably none of these classes: looks like {engine.with_article(looks)}"
                 if looks
                 else "Probably none of these classes"
             )
-            score = getattr(prediction, "unknown_score", None)
+            score = prediction.unknown_score
             self.hint.show_message(
                 "This image does not look like anything this model was trained on. "
                 f"Closest class: {prediction.top} ({prediction.confidence:.0%}); the model knows "
@@ -165,7 +165,7 @@ class PredictionView(QWidget):
             self.hint.setToolTip(
                 f"Unknown score {score:.3f} (higher: less like the classes)" if score is not None else ""
             )
-        elif prediction.uncertain:
+        elif verdict == "uncertain":
             self.headline.setText(f"{prediction.top} — {prediction.confidence:.1%}")
             self.hint.show_message(
                 f"Low confidence ({prediction.confidence:.0%}): this photo may show none of the classes "

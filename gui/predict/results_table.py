@@ -124,9 +124,9 @@ class ResultsTable(QTableWidget):
         self.setItem(row, 1, QTableWidgetItem(prediction.top if ok else ("" if error else "…")))
         conf = prediction.confidence if ok else None
         self.setItem(row, 2, _NumberItem(conf, f"{conf:.1%}" if ok else ""))
-        unknown = getattr(prediction, "unknown", None) if ok else None
-        self.setItem(row, 3, QTableWidgetItem("" if unknown is None else ("yes" if unknown else "no")))
-        score = getattr(prediction, "unknown_score", None) if ok else None
+        flagged = None if not ok or prediction.unknown is None else prediction.verdict == "unknown"
+        self.setItem(row, 3, QTableWidgetItem("" if flagged is None else ("yes" if flagged else "no")))
+        score = prediction.unknown_score if ok else None
         self.setItem(row, 4, _NumberItem(score, f"{score:.3f}" if score is not None else ""))
         first = len(_FIXED)
         for i, cls in enumerate(self.classes):
@@ -156,8 +156,8 @@ class ResultsTable(QTableWidget):
                     blank = [""] * (len(self.classes) + len(_SOURCE))
                     writer.writerow([record["path"], "", "", "", "", *blank, p.error])
                 else:
-                    unknown = getattr(p, "unknown", None)
-                    score = getattr(p, "unknown_score", None)
+                    unknown = None if p.unknown is None else p.verdict == "unknown"
+                    score = p.unknown_score
                     writer.writerow(
                         [
                             record["path"],

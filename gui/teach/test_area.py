@@ -13,23 +13,9 @@ from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMenu, QStyle
 from ..background.qimages import enlarge
 from ..widgets.drops import FileDrops, paint_placeholder
 
-__all__ = ["TEST_ICON", "TestList", "describe_prediction"]
+__all__ = ["TEST_ICON", "TestList"]
 
 TEST_ICON = 64
-
-
-def describe_prediction(prediction) -> str:
-    """One line for a test photo's answer, the way a user reads it."""
-    if prediction.error:
-        return f"⚠ {prediction.error}"
-    if getattr(prediction, "unknown", False):
-        looks_like = getattr(prediction, "looks_like", None)
-        tail = (
-            f": looks like {looks_like}" if looks_like else f" (closest: {prediction.top} {prediction.confidence:.0%})"
-        )
-        return f"Probably none of these classes{tail}"
-    flag = " (low confidence)" if prediction.uncertain else ""
-    return f"{prediction.top} {prediction.confidence:.0%}{flag}"
 
 
 class TestList(FileDrops, QListWidget):
@@ -64,8 +50,8 @@ class TestList(FileDrops, QListWidget):
     def set_result(self, row: int, prediction, where: str) -> None:
         item = self.item(row)
         name = Path(self.path(row)).name
-        item.setText(f"{name}\n{describe_prediction(prediction)}")
-        item.setToolTip(f"{self.path(row)}\n{describe_prediction(prediction)}\n{where}")
+        item.setText(f"{name}\n{prediction.answer()}")
+        item.setToolTip(f"{self.path(row)}\n{prediction.answer()}\n{where}")
         if prediction.error:
             item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
 
