@@ -219,7 +219,7 @@ def test_two_processes_never_write_one_folder(tmp_path):
 
 # ---------------------------------------------------------------------------- strict JSON
 def test_every_json_is_strict(tmp_path, capsys):
-    from engine.cli.program import _out
+    from engine.cli.common import _out
     from engine.config import TrainConfig
     from engine.training.run_files import RunFiles
 
