@@ -204,7 +204,8 @@ def test_train_config_file_and_flags(tmp_path, capsys):
 
 
 def test_a_partial_config_file_changes_only_its_settings_of_the_preset(tmp_path):
-    from engine.cli.program import _train_config, build_parser
+    from engine.cli.program import build_parser
+    from engine.cli.train_args import _train_config
     from engine.presets import preset_config
 
     cfg = tmp_path / "cfg.json"

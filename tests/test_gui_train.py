@@ -361,11 +361,11 @@ def test_the_window_imports_pyqtgraph_in_a_worker_then_builds_the_plots(qtbot, g
     heap is frozen (gc.freeze) so full collections stop walking torch's and Qt's objects."""
     import threading
 
-    import gui.main_window as main_window
+    import gui.window_startup as window_startup
     from gui import theme
 
     freezes = []
-    monkeypatch.setattr(main_window.gc, "freeze", lambda: freezes.append(1))
+    monkeypatch.setattr(window_startup.gc, "freeze", lambda: freezes.append(1))
     threads = []
     real = theme.import_pyqtgraph
     monkeypatch.setattr(

@@ -12,6 +12,7 @@ import pytest
 from conftest import tiny_config, tiny_dataset, write_image_folder
 
 from engine.cli import program as cli
+from engine.cli.train_args import _train_config
 from engine.errors import EngineError
 from engine.runs.catalog import list_runs, read_run, rename_run, summarize_run
 from engine.runs.command import format_command, resume_command, train_command
@@ -181,7 +182,7 @@ def test_rename_run(runs_root, tmp_path):
 def _parsed_config(argv):
     assert argv[:4] == ["python", "-m", "engine", "train"]
     args = cli.build_parser().parse_args(argv[3:])
-    return cli._train_config(args), args.out
+    return _train_config(args), args.out
 
 
 def test_train_command_round_trips_through_the_cli_parser(tmp_path):

@@ -61,9 +61,9 @@ def _finite(path: Path) -> bool:
 def test_weights_broken_before_a_stop_are_never_saved(tmp_path, monkeypatch):
     """The step after the last loss check breaks the weights, then the user stops: the run
     fails with advice instead of saving a NaN model for resume."""
-    from engine.training import trainer
+    from engine.training import run_setup
 
-    real_build = trainer.build_optimizer
+    real_build = run_setup.build_optimizer
 
     def diverging_optimizer(model, cfg):
         opt = real_build(model, cfg)
@@ -80,7 +80,7 @@ def test_weights_broken_before_a_stop_are_never_saved(tmp_path, monkeypatch):
         opt.step = step
         return opt
 
-    monkeypatch.setattr(trainer, "build_optimizer", diverging_optimizer)
+    monkeypatch.setattr(run_setup, "build_optimizer", diverging_optimizer)
     rec = Recorder(stop_after=6)
     result = train(tiny_config(epochs=3), tmp_path, callback=rec, stop=rec.stop, dataset=tiny_dataset())
     assert result.status == "failed", result.message
@@ -219,7 +219,7 @@ def test_two_processes_never_write_one_folder(tmp_path):
 
 # ---------------------------------------------------------------------------- strict JSON
 def test_every_json_is_strict(tmp_path, capsys):
-    from engine.cli.program import _out
+    from engine.cli.common import _out
     from engine.config import TrainConfig
     from engine.training.run_files import RunFiles
 

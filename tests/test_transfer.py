@@ -285,6 +285,7 @@ def test_guidance_speaks_plainly():
 
 def test_model_arg_flag_chooses_the_transfer_mode(tmp_path, capsys):
     from engine.cli import program as cli
+    from engine.cli.train_args import _train_config
 
     parser = cli.build_parser()
     args = parser.parse_args(
@@ -300,7 +301,7 @@ def test_model_arg_flag_chooses_the_transfer_mode(tmp_path, capsys):
             "input_size=96",
         ]
     )
-    assert cli._train_config(args).model_args == {"transfer": "finetune", "input_size": 96}
+    assert _train_config(args).model_args == {"transfer": "finetune", "input_size": 96}
     assert cli.main(["train", "--data", str(tmp_path), "--model-arg", "oops", "--out", str(tmp_path / "r")]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
 

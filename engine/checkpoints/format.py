@@ -44,8 +44,10 @@ from ..errors import CheckpointError, DiskFull, EngineError
 from ..models import check_model_args, create_model, get_model_info
 from ..models.factory import META_LOCK
 from ..text import TTA_NAMES
-from .checks import check_container, check_depth, check_metadata, check_weights, short
+from .checks import check_depth, check_metadata, short
+from .container_checks import check_container
 from .state_dict import clean_state_dict
+from .weight_checks import check_weights
 
 __all__ = [
     "FORMAT",

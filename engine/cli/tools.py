@@ -1,5 +1,5 @@
 """``python -m engine`` commands for iterating on models: runs, lr-find, export, explain, weights
-and ``models --summary``. Same conventions as engine/cli/program.py: progress on stderr, ``--json`` on
+and ``models --summary``. Same conventions as engine/cli/commands.py: progress on stderr, ``--json`` on
 stdout (never NaN), exit 2 with one line on stderr for bad usage or input.
 """
 

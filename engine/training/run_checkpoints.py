@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from ..checkpoints.checks import tensor_finite
 from ..checkpoints.format import Checkpoint, save_checkpoint
+from ..checkpoints.weight_checks import tensor_finite
 from ..errors import EngineError
 
 __all__ = ["RunCheckpoints", "TrainingFailed"]

@@ -46,7 +46,7 @@ def lasting_imports():
     such an import in the Teach tab's features worker, generation-1 collections took 50-84 ms
     of the GUI thread and a full one 192-200 ms, its longest stalls (gc.callbacks timings in the
     teach scenario of benchmarks/gui_responsiveness.py). Import-time state lives as long as the
-    app, like what the window freezes after start-up (gui.main_window.freeze_heap)."""
+    app, like what the window freezes after start-up (gui.window_startup.freeze_heap)."""
     global _held
     with _held_lock:
         _held += 1

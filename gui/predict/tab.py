@@ -4,12 +4,14 @@ image's top class in a list, the selected one in detail, and all results in a ta
 Classification runs as one job at a time in a worker thread (engine.Predictor, cached per
 checkpoint). Changing the checkpoint or the TTA level re-classifies everything. A bad file
 shows its own error; the others are still classified.
+
+The classification jobs are in gui/predict/classify_jobs.py, Grad-CAM heatmaps in
+gui/predict/grad_cam.py; here: the tab's widgets, its checkpoint, adding images, export.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTemporaryDir, Signal
@@ -26,14 +28,15 @@ from PySide6.QtWidgets import (
 
 import engine
 
-from ..background import engine_calls, prediction_calls
+from ..background import engine_calls
 from ..background.current import CurrentTask
-from ..background.task import TaskError
 from ..settings import Settings
 from ..widgets.checkpoint_picker import CheckpointPicker
 from ..widgets.drops import carries_files, local_paths
 from ..widgets.message_bar import MessageBar
+from .classify_jobs import ClassifyJob, ClassifyJobs, Entry
 from .compare import CompareDialog, image_filter
+from .grad_cam import GradCam
 from .image_list import ImageList
 from .prediction_view import PredictionView
 from .results_table import ResultsTable
@@ -45,23 +48,6 @@ _logger = logging.getLogger(__name__)
 _CHECKPOINT_SUFFIXES = {".pt", ".pth"}
 
 
-@dataclass
-class _ClassifyJob:
-    """The current predict_files run: what the tab needs to place its results (kept off the Task)."""
-
-    paths: list[str]
-    expand: bool
-    listed: bool  # its files have rows in the list (from the start when re-classifying listed entries)
-    base: int = 0  # the row of its first file
-
-
-class _Entry:
-    __slots__ = ("heat", "path", "prediction")
-
-    def __init__(self, path: str):
-        self.path, self.prediction, self.heat = path, None, None
-
-
 def _same_file(a: str, b: str) -> bool:
     try:
         return Path(a).resolve() == Path(b).resolve()
@@ -69,7 +55,7 @@ def _same_file(a: str, b: str) -> bool:
         return a == b
 
 
-class PredictTab(QWidget):
+class PredictTab(ClassifyJobs, GradCam, QWidget):
     classification_finished = Signal()  # nothing left to classify
     checkpoint_loaded = Signal(str)
     status_message = Signal(str)
@@ -78,13 +64,13 @@ class PredictTab(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.cache = engine_calls.PredictorCache()
-        self.entries: list[_Entry] = []
+        self.entries: list[Entry] = []
         self._queue: list[list[str]] = []
         self._reclassify = False
         # One classification job at a time; a new one (re-classify) or Clear retires the old one,
         # so its late results never reach entries that have changed or gone.
         self._classifying = CurrentTask()
-        self._job: _ClassifyJob | None = None
+        self._job: ClassifyJob | None = None
         self._explaining = CurrentTask()  # one Grad-CAM at a time; requests meanwhile wait for it
         self._tmp = QTemporaryDir()
         self._pasted = 0
@@ -276,167 +262,13 @@ class PredictTab(QWidget):
         self.table.clear_rows()
         self.view.clear()
 
-    # ----------------------------------------------------------------- classification jobs
-    @property
-    def busy(self) -> bool:
-        return self._job is not None or bool(self._queue) or self._reclassify or self.picker.loading
-
-    def reclassify(self) -> None:
-        """Classify every listed image again (new checkpoint, TTA level changed)."""
-        for entry in self.entries:
-            entry.heat = None
-        self._retire_job()
-        self._reclassify = bool(self.entries)
-        self._pump()
-        self._finish_if_idle()
-
-    def _pump(self) -> None:
-        if self._job is not None or self.checkpoint is None:
-            return
-        if self._reclassify and not self.entries:
-            self._reclassify = False
-        if self._reclassify:
-            self._reclassify = False
-            paths, expand = [e.path for e in self.entries], False
-        elif self._queue:
-            paths, expand = [p for batch in self._queue for p in batch], True
-            self._queue.clear()
-        else:
-            return
-        tta = self.tta.level
-        args = (self.cache, self.checkpoint, paths, tta, expand)
-        task = self._classifying.start(prediction_calls.predict_files, *args, name="classify")
-        job = self._job = _ClassifyJob(paths, expand, listed=not expand)
-        task.partial.connect(lambda value: self._on_partial(job, value))
-        task.progress.connect(lambda f, text: self.status_message.emit(f"Classifying: {text}"))
-        task.failed.connect(self._on_job_failed)
-        task.finished.connect(lambda: self._on_job_done(job))
-        task.start()
-
-    def _retire_job(self) -> None:
-        """Stop listening to the current job (it stops at its next chunk); files it had not
-        listed yet stay queued."""
-        job, self._job = self._job, None
-        self._classifying.cancel()
-        if job is not None and not job.listed:
-            self._queue.insert(0, job.paths)
-
-    def _on_partial(self, job: _ClassifyJob, value) -> None:
-        if isinstance(value, prediction_calls.FoundFiles):
-            self._on_files_found(job, value.paths)
-        elif isinstance(value, prediction_calls.PredictedImage):
-            self._on_predicted(job, value)
-
-    def _on_files_found(self, job: _ClassifyJob, paths: list[str]) -> None:
-        """List the files now; their results follow."""
-        job.listed = True
-        job.base = len(self.entries)
-        self._append_entries(paths)
-        if not paths:
-            self.message.show_message("No image files found there.", "warning")
-
-    def _on_predicted(self, job: _ClassifyJob, value: prediction_calls.PredictedImage) -> None:
-        row = job.base + value.index
-        if row >= len(self.entries) or self.entries[row].path != value.path:
-            return  # the list was cleared meanwhile
-        entry = self.entries[row]
-        entry.prediction = value.prediction
-        self.list.set_result(row, entry.path, entry.prediction, value.thumbnail)
-        self.table.set_row(row, entry.path, entry.prediction)
-        current = self.list.currentRow()
-        if current == row:
-            self._show_current(row)
-        elif (
-            self._auto_select
-            and not entry.prediction.error
-            and (current < 0 or self.entries[current].prediction is None or self.entries[current].prediction.error)
-        ):
-            self.list.setCurrentRow(row)  # show the first good result until the user picks one
-
-    def _on_job_failed(self, error: TaskError) -> None:
-        message = error.message
-        self.message.show_message(f"Classification failed: {message}", "error")
-        self.status_message.emit(message)
-
-    def _on_job_done(self, job: _ClassifyJob) -> None:
-        self._job = None
-        if not job.listed:
-            self._queue.insert(0, job.paths)  # stopped before listing its files: keep them queued
-        self._pump()
-        self._finish_if_idle()
-
-    def _finish_if_idle(self) -> None:
-        if not self.busy:
-            if self.list.currentRow() < 0 and self.entries:
-                self.list.setCurrentRow(0)
-            done = [e for e in self.entries if e.prediction is not None]
-            bad = sum(1 for e in done if e.prediction.error)
-            if self.entries:
-                errors = f", {engine.plural(bad, 'error')}" if bad else ""
-                self.status_message.emit(f"Classified {engine.plural(len(done) - bad, 'image')}{errors}")
-            self.classification_finished.emit()
-
     # ----------------------------------------------------------------- list and detail
-    def _append_entries(self, paths: list[str]) -> None:
-        """Pending rows for many files in one go (a dropped folder of 1,000 photos stays fluid)."""
-        self.entries.extend(_Entry(path) for path in paths)
-        for path in paths:
-            self.list.add_pending(path)
-        self.table.add_pending(paths)
-
     def _show_current(self, row: int) -> None:
         if 0 <= row < len(self.entries):
             entry = self.entries[row]
             self.view.show_item(entry.path, entry.prediction, entry.heat)
         else:
             self.view.clear()
-
-    def _explain_current(self) -> None:
-        row = self.list.currentRow()
-        if not (0 <= row < len(self.entries)) or self.checkpoint is None:
-            return
-        entry = self.entries[row]
-        p = entry.prediction
-        if p is None or p.error or p.input_image is None or self._explaining.busy:
-            return
-        args = (self.cache, self.checkpoint, p.input_image, None)
-        task = self._explaining.start(prediction_calls.explain_image, *args, name="grad-cam")
-        task.succeeded.connect(lambda result, e=entry: self._on_heat(e, result))
-        task.failed.connect(lambda error: self.message.show_message(f"Grad-CAM: {error.message}", "warning"))
-        task.start()
-
-    def explain_class(self, class_name: str) -> bool:
-        """Grad-CAM of any class (clicked in the probability bars) for the selected image."""
-        row = self.list.currentRow()
-        if not (0 <= row < len(self.entries)) or self.checkpoint is None:
-            return False
-        entry = self.entries[row]
-        p = entry.prediction
-        if p is None or p.error or p.input_image is None or class_name not in p.probabilities:
-            return False
-        index = list(p.probabilities).index(class_name)  # probabilities are in the model's class order
-        args = (self.cache, self.checkpoint, p.input_image, index)
-        task = self._explaining.start(prediction_calls.explain_image, *args, name="grad-cam")
-        task.succeeded.connect(lambda result, e=entry: self._on_class_heat(e, class_name, result))
-        task.failed.connect(lambda error: self.message.show_message(f"Grad-CAM: {error.message}", "warning"))
-        task.start()
-        return True
-
-    def _on_class_heat(self, entry: _Entry, class_name: str, result) -> None:
-        entry.heat = result[0]
-        if self.view.path != entry.path:
-            return
-        self.view.set_heat(entry.path, entry.heat)
-        self.view.heatmap.setChecked(True)
-        self.view.input_caption.setText(f"Where the model looks for {class_name}")
-        self.status_message.emit(f"Grad-CAM for {class_name}")
-
-    def _on_heat(self, entry: _Entry, result) -> None:
-        entry.heat = result[0]
-        self.view.set_heat(entry.path, entry.heat)
-        current = self.list.currentRow()
-        if 0 <= current < len(self.entries) and self.entries[current] is not entry and self.view.heatmap.isChecked():
-            self._explain_current()  # the selection moved on while this one was computed
 
     def open_compare(self, checkpoints: list[str] | None = None) -> CompareDialog:
         """Side-by-side checkpoints on the selected photo (this tab's checkpoint first)."""

@@ -6,6 +6,9 @@ command, rename, move to trash, export.
 The engine owns the run-folder format (engine.list_runs / read_run), so this view and
 ``python -m engine runs`` agree. The list refreshes when the Train tab starts or ends a run,
 when a watched folder changes, and every few seconds while a listed run is training.
+
+What the actions do is in gui/runs/run_actions.py; here: the table, listing and watching the
+folders, the selection and the curves overlay.
 """
 
 from __future__ import annotations
@@ -16,16 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QDialog,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
-    QMenu,
     QPushButton,
     QSplitter,
     QTableView,
@@ -38,8 +39,9 @@ from ..background.current import CurrentTask
 from ..settings import Settings
 from ..widgets.export_dialog import ExportDialog
 from ..widgets.message_bar import MessageBar
-from .dialogs import ask_text, ask_yes_no, config_dialog, move_to_trash
+from .dialogs import ask_text, ask_yes_no
 from .overlay import RunsOverlay
+from .run_actions import RunActions
 from .runs_model import PATH_ROLE, RunsFilter, RunsTableModel
 
 __all__ = ["RunsTab"]
@@ -50,7 +52,7 @@ BUSY_REFRESH_MS = 3000  # while a listed run is training: its epochs and status 
 LIVE_POLL_MS = 1000
 
 
-class RunsTab(QWidget):
+class RunsTab(RunActions, QWidget):
     """Signals: ``resume_requested(run folder)``, ``open_in_predict(checkpoint)``,
     ``open_in_evaluate(checkpoint)``, ``status_message(text)``.
 
@@ -286,124 +288,6 @@ class RunsTab(QWidget):
         if force or count != self._live_count:
             self._live_count = count
             self.overlay.set_live(*(live or (None, None)))
-
-    # ----------------------------------------------------------------- actions
-    def _update_actions(self) -> None:
-        runs = self.selected_summaries()
-        one = runs[0] if len(runs) == 1 else None
-        idle = one is not None and one.status != "running"
-        self.actions["resume"].setEnabled(one is not None and bool(one.resumable) and idle)
-        for key in ("predict", "evaluate", "export"):
-            self.actions[key].setEnabled(one is not None and bool(one.best_checkpoint))
-        self.actions["config"].setEnabled(one is not None)
-        self.actions["command"].setEnabled(one is not None)
-        self.actions["rename"].setEnabled(idle)
-        self.actions["trash"].setEnabled(bool(runs) and all(s.status != "running" for s in runs))
-
-    def _context_menu(self, pos) -> None:
-        menu = QMenu(self)
-        for action in self.actions.values():
-            menu.addAction(action)
-        menu.exec(self.table.viewport().mapToGlobal(pos))
-
-    def _one(self):
-        runs = self.selected_summaries()
-        return runs[0] if len(runs) == 1 else None
-
-    def resume_selected(self) -> bool:
-        run = self._one()
-        if run is None or not run.resumable:
-            return False
-        self.resume_requested.emit(run.path)
-        return True
-
-    def open_selected(self, where: str) -> bool:
-        run = self._one()
-        if run is None or not run.best_checkpoint:
-            return False
-        (self.open_in_predict if where == "predict" else self.open_in_evaluate).emit(run.best_checkpoint)
-        return True
-
-    def _config(self, run) -> dict | None:
-        import engine
-
-        try:
-            return engine.read_run(run.path).config
-        except engine.EngineError as exc:
-            self.message.show_message(str(exc), "error")
-            return None
-
-    def show_config(self) -> QDialog | None:
-        run = self._one()
-        config = self._config(run) if run is not None else None
-        if config is None:
-            return None
-        return config_dialog(self, run.name, config)
-
-    def copy_command(self) -> str | None:
-        """Copy ``python -m engine train …`` reproducing the run's settings (its own folder as --out)."""
-        import engine
-
-        run = self._one()
-        config = self._config(run) if run is not None else None
-        if config is None:
-            return None
-        try:
-            argv = engine.train_command(config, run.path, config_path=Path(run.path) / "config.json")
-        except (engine.EngineError, TypeError, ValueError) as exc:
-            self.message.show_message(f"Cannot build the command: {exc}", "error")
-            return None
-        line = engine.format_command(argv)
-        QGuiApplication.clipboard().setText(line)
-        self.status_message.emit(f"Copied: {line}")
-        return line
-
-    def rename_selected(self) -> str | None:
-        import engine
-
-        run = self._one()
-        if run is None:
-            return None
-        name = self.ask_text(self, "Rename run", "New folder name:", run.name)
-        if not name or name == run.name:
-            return None
-        try:
-            new = engine.rename_run(run.path, name)
-        except engine.EngineError as exc:
-            self.message.show_message(str(exc), "error")
-            return None
-        self.status_message.emit(f"Renamed {run.name} to {new.name}")
-        self.refresh()
-        return str(new)
-
-    def trash_selected(self) -> list[str]:
-        runs = [s for s in self.selected_summaries() if s.status != "running"]
-        if not runs:
-            return []
-        names = ", ".join(s.name for s in runs[:5]) + (f" and {len(runs) - 5} more" if len(runs) > 5 else "")
-        if not self.confirm(self, "Move to trash", f"Move {len(runs)} run folder(s) to the trash?\n{names}"):
-            return []
-        moved, failed = [], []
-        for s in runs:
-            (moved if move_to_trash(s.path) else failed).append(s)
-        if failed:
-            self.message.show_message(
-                f"Could not move to the trash: {', '.join(s.name for s in failed)} (no trash on this system?)",
-                "error",
-            )
-        if moved:
-            self.status_message.emit(f"Moved {len(moved)} run(s) to the trash")
-        self.refresh()
-        return [s.path for s in moved]
-
-    def export_selected(self) -> ExportDialog | None:
-        run = self._one()
-        if run is None or not run.best_checkpoint:
-            return None
-        self.export_dialog = ExportDialog(run.best_checkpoint, self)
-        self.export_dialog.exported.connect(lambda _r: self.refresh())
-        self.export_dialog.show()
-        return self.export_dialog
 
     def shutdown(self) -> None:
         self._listing.cancel()

@@ -1,59 +1,24 @@
-"""Teach: your own classes from a few photos each, as a project folder on disk.
-
-A project is a folder with one sub-folder per class, each holding the class's photos as links
-to the user's files (or copies, ``copy_photos``), and a hidden manifest
-(``.cifar-studio-project.json``: every photo's original path, SHA-256 and size). Because the
-folder is an ordinary class-per-folder image tree (the loader ignores hidden files and follows
-links), the window and ``python -m engine train --preset photos --data PROJECT`` train on exactly
-the same data, decoded and framed by the same code, and give the same model.
-
-What the Teach tab calls, all without Qt:
-- :class:`TeachProject`: create, open, add / rename / remove classes, add / move / remove photos
-  (duplicates by content noticed, unreadable files refused one by one), save atomically.
-- :func:`project_features`: every photo's frozen-backbone features, computed in the
-  background as photos arrive and kept in the feature cache that training then reads.
-- :func:`teach_config`: the "photos" preset on the project (the recipe ``train`` uses).
-- :func:`guidance`: warnings a person understands (too few photos, unbalanced classes, two
-  classes the model confuses).
+"""A Teach project's folder: class sub-folders of links (or copies) to the user's photos and a
+hidden manifest saved atomically (the format is described in engine/teach/project/__init__.py).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import Cancelled, DataError, EngineError, ImageError
-from ..paths import cache_dir
-from ..presets import preset_config
+from ...errors import DataError, EngineError, ImageError
+from ...presets import preset_config
+from .guidance import MIN_PHOTOS
 
-__all__ = [
-    "MIN_PHOTOS",
-    "PROJECT_FILE",
-    "AddReport",
-    "ProjectClass",
-    "ProjectPhoto",
-    "TeachProject",
-    "guidance",
-    "project_features",
-    "teach_config",
-    "warm_up_teach",
-]
+__all__ = ["PROJECT_FILE", "AddReport", "ProjectClass", "ProjectPhoto", "TeachProject", "teach_config"]
 
 PROJECT_FILE = ".cifar-studio-project.json"
 _FORMAT = "cifar-studio-teach-project"
-# Training starts when every class has this many photos; fewer gets a warning (see guidance()).
-MIN_PHOTOS = 5
-FEW_PHOTOS = 10
-# Classes whose photo counts differ more than this factor are called unbalanced.
-UNBALANCED_RATIO = 3.0
-# A class pair the model mixes up in at least this share of the held-out photos of one of them.
-CONFUSED_SHARE = 0.25
 
 
 @dataclass
@@ -211,8 +176,8 @@ class TeachProject:
         """Add image files (folders: the images under them) to a class; see :class:`AddReport`."""
         # Imported here, not at the top: this module stays free of torch so that the Teach tab can
         # open and edit a project before the engine's torch side has loaded (engine.inference.predict has it).
-        from ..imaging.decode import probe_image
-        from ..inference.predict import expand_inputs
+        from ...imaging.decode import probe_image
+        from ...inference.predict import expand_inputs
 
         target = self.get(class_name)
         report = AddReport()
@@ -319,118 +284,3 @@ def teach_config(project: TeachProject | str | Path, **changes):
     """The training config for a project: the "photos" preset on its folder."""
     folder = project.folder if isinstance(project, TeachProject) else Path(project)
     return preset_config("photos", data=str(folder), **changes)
-
-
-def project_features(
-    project: TeachProject,
-    progress: Callable[[int, int, str], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> dict[str, str]:
-    """Compute and cache every photo's features now, as training will read them.
-
-    Photos are decoded exactly as the image-folder loader decodes them for the "photos"
-    preset (same size, same framing), so training finds every feature in the cache. Returns
-    the photos that could not be read: ``{"class/name": one-line reason}``.
-    """
-    # Start-up: torch and numpy load here, not when the Teach tab opens a project (see add_photos).
-    import numpy as np
-
-    from ..data.folder import decode_for_training
-    from ..models.efficientnet_lite import shared_backbone
-    from ..training.features import FeatureCache, extract_features
-
-    cfg = teach_config(project)
-    model = shared_backbone(**cfg.model_args)
-    mean, std = model.input_normalization
-    errors: dict[str, str] = {}
-    arrays = []
-    # Photos whose features this process already cached are not decoded again: adding the
-    # 100th photo costs one decode and one forward pass, not a hundred decodes.
-    where = str(cache_dir())  # the cache that holds them (tests and users may switch it)
-    photos = [(c, p) for c, p in project.all_photos() if (where, p.sha256, cfg.image_size) not in _DONE]
-    done = []
-    for i, (cname, photo) in enumerate(photos):
-        if should_stop is not None and should_stop():
-            raise Cancelled("stopped while computing features")
-        try:
-            arrays.append(decode_for_training(project.photo_path(cname, photo), cfg.image_size))
-            done.append((where, photo.sha256, cfg.image_size))
-        except ImageError as exc:
-            errors[f"{cname}/{photo.name}"] = str(exc)
-        if progress is not None:
-            progress(i + 1, 2 * len(photos), "decoding")
-    if arrays:
-        cache = FeatureCache()
-        try:
-
-            def forward(done, total, stage):
-                if progress is not None:
-                    progress(len(photos) + done * len(photos) // max(total, 1), 2 * len(photos), "features")
-
-            extract_features(model, np.stack(arrays), mean, std, "cpu", cache, forward, should_stop)
-        finally:
-            cache.close()
-        _DONE.update(done)
-    _warm_up_training()
-    return errors
-
-
-@functools.lru_cache(maxsize=1)
-def warm_up_teach() -> None:
-    """Import, once per process, everything extracting features and the first training use
-    (torch._dynamo, sympy, the feature cache, the image-folder loader), so that an app can do
-    it at a moment of its choosing, in one go, rather than piecemeal in its workers."""
-    from ..data import folder  # noqa: F401
-    from ..imaging.decode import pillow_formats
-    from ..models import efficientnet_lite  # noqa: F401
-    from ..training import features  # noqa: F401
-
-    pillow_formats()  # the image plugins: the first photos' check imported them in a worker, a 50-70 ms stall
-    _warm_up_training()
-
-
-@functools.lru_cache(maxsize=1)
-def _warm_up_training() -> None:
-    """Import what the first training needs while the user is still adding photos: building an
-    optimizer imports torch._dynamo, 6.7 s of the first "photos" training on this CPU under load
-    (cProfile of benchmarks/teach.py), once per process."""
-    import torch
-
-    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
-
-
-_DONE: set[tuple[str, str, int]] = set()  # (cache folder, file SHA-256, image size) already cached
-
-
-def guidance(counts: dict[str, int], confusion=None, classes: list[str] | None = None) -> list[str]:
-    """Plain-language warnings about a project: few photos, unbalanced classes, look-alikes.
-
-    ``confusion`` (``[true, predicted]`` counts on held-out photos, optional) names class pairs
-    the model mixes up.
-    """
-    tips = []
-    if len(counts) < 2:
-        tips.append("Add at least two classes: the model learns to tell classes apart.")
-    for name, n in counts.items():
-        if n < MIN_PHOTOS:
-            tips.append(f"“{name}” has {n} photo{'s' if n != 1 else ''}: add at least {MIN_PHOTOS} to train.")
-        elif n < FEW_PHOTOS:
-            tips.append(f"“{name}” has only {n} photos: 10 or more per class make the model more reliable.")
-    filled = {k: v for k, v in counts.items() if v > 0}
-    if len(filled) >= 2:
-        big, small = max(filled, key=filled.get), min(filled, key=filled.get)
-        if filled[big] > UNBALANCED_RATIO * filled[small]:
-            tips.append(
-                f"The classes are unbalanced: “{big}” has {filled[big]} photos, “{small}” {filled[small]}. "
-                "The model will favour the bigger class; add photos to the smaller one."
-            )
-    if confusion is not None and classes:
-        for i, a in enumerate(classes):
-            total = int(sum(confusion[i]))
-            for j, b in enumerate(classes):
-                if i != j and total and confusion[i][j] / total >= CONFUSED_SHARE:
-                    tips.append(
-                        f"Photos of “{a}” are often taken for “{b}” ({int(confusion[i][j])} of {total} held out): "
-                        "add photos that show the difference."
-                    )
-    return tips
