@@ -32,6 +32,7 @@ from ..background.training_run import TrainingRun
 from ..settings import Settings
 from ..widgets.fields import PathField, clear_invalid, mark_invalid
 from ..widgets.message_bar import MessageBar
+from .config_fields import describe_config_error
 from .config_form import ConfigForm
 from .curves import CurvesView
 from .lr_finder import LRFinderDialog
@@ -421,8 +422,6 @@ class TrainTab(QWidget):
         previous run's bars and curves go, so nothing on screen belongs to another run."""
         message = error.message
         if error.field:
-            from .config_form import describe_config_error
-
             message = describe_config_error(error.field, message)
         self.curves.reset()
         self.progress.reset()
