@@ -20,6 +20,8 @@ _EXPORTS = {
     "SCHEDULES": "config",
     "PRECISIONS": "config",
     "DEVICES": "config",
+    "TRAIN_SETTINGS": "train_settings",
+    "TrainSetting": "train_settings",
     "PRESETS": "presets",
     "Preset": "presets",
     "preset_config": "presets",

@@ -18,6 +18,7 @@ __all__ = [
     "CPU_MICRO_BATCH",
     "DEVICES",
     "OPTIMIZERS",
+    "PADDING_MODES",
     "PRECISIONS",
     "SCHEDULES",
     "Augment",
@@ -44,6 +45,7 @@ OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw", "muon")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "onecycle", "linear", "plateau")
 PRECISIONS = ("auto", "off", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PADDING_MODES = ("reflect", "zeros")  # how Augment.crop_padding fills the border
 
 
 @dataclass
@@ -250,7 +252,7 @@ class TrainConfig:
             "augment.crop_padding",
             "must be a whole number between 0 and 16",
         )
-        need(a.padding_mode in ("reflect", "zeros"), "augment.padding_mode", "must be reflect or zeros")
+        need(a.padding_mode in PADDING_MODES, "augment.padding_mode", "must be " + " or ".join(PADDING_MODES))
         need(isinstance(a.flip, bool), "augment.flip", "must be true or false")
         need(_whole(a.cutout) and 0 <= a.cutout <= 32, "augment.cutout", "must be a whole number between 0 and 32")
         need(isinstance(a.alternate_flips, bool), "augment.alternate_flips", "must be true or false")

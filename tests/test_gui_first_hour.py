@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from gui.train.config_form import CUSTOM
+from gui.train.preset_chooser import CUSTOM
 from gui.train.tab import TrainTab
 
 

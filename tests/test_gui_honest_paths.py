@@ -14,7 +14,7 @@ import pytest
 from conftest import tiny_config
 
 from gui.main_window import MainWindow
-from gui.train.config_form import CUSTOM
+from gui.train.preset_chooser import CUSTOM
 from gui.train.tab import TrainTab
 
 RUN_TIMEOUT_MS = 180_000

@@ -174,7 +174,7 @@ def test_invalid_value_is_highlighted_and_start_refused(
     edit = tab.form.widget_for(field)
     assert edit is tab.form.inputs[widget]
     assert edit.property("invalid") is True
-    from gui.train.config_form import label_of
+    from gui.train.config_fields import label_of
 
     assert tab.form.error.startswith(f"{label_of(field)}:") and words in tab.form.error
     assert "\n" not in tab.form.error
@@ -394,3 +394,57 @@ def test_the_window_shortens_the_gil_switch_interval(qtbot, gui_settings):
         assert sys.getswitchinterval() == pytest.approx(main_window.GUI_SWITCH_INTERVAL_S) == pytest.approx(0.001)
     finally:
         sys.setswitchinterval(before)
+
+
+def test_one_table_makes_the_flags_the_run_command_and_the_form(qtbot):
+    """engine.TRAIN_SETTINGS is the one declaration of the train settings: the train parser's
+    flags and help, the run command's flags and the form's inputs, tooltips and labels are all
+    made from its rows, so a row's help changed is changed in --help and in the form alike."""
+    import argparse
+    import dataclasses
+
+    import engine
+    from engine.cli.train_args import add_train_arguments
+    from engine.runs.command import FLAGS
+    from gui.train.config_fields import FIELD_LABELS
+    from gui.train.config_form import ConfigForm
+
+    rows = engine.TRAIN_SETTINGS
+    # one row per TrainConfig field (a nested one by its dotted name), defaults and choices not restated
+    top = {f.name for f in dataclasses.fields(engine.TrainConfig)} - {"augment"}
+    augment = {f"augment.{f.name}" for f in dataclasses.fields(engine.Augment)}
+    assert sorted(row.name for row in rows) == sorted(top | augment)
+    by_name = {row.name: row for row in rows}
+    for name, constant in (("optimizer", engine.OPTIMIZERS), ("schedule", engine.SCHEDULES)):
+        assert by_name[name].choices is constant
+
+    def train_help() -> dict[str, str]:
+        parser = argparse.ArgumentParser()
+        add_train_arguments(parser)
+        return {a.option_strings[0]: a.help for a in parser._actions if a.option_strings}
+
+    def form() -> ConfigForm:
+        built = ConfigForm()
+        qtbot.addWidget(built)
+        return built
+
+    helps, built = train_help(), form()
+    assert FLAGS == {row.name: (row.flag, row.write) for row in rows if row.flag}
+    for row in rows:
+        if row.flag:
+            assert helps[row.flag] == row.full_help and helps[row.flag].startswith(row.help)
+        assert FIELD_LABELS[row.name] == row.label
+    assert list(built.inputs) == [row.key for row in rows if row.group]
+    for row in rows:
+        if row.group:
+            assert built.inputs[row.key].toolTip() == row.tooltip and row.help[1:] in row.tooltip
+
+    lr = by_name["lr"]
+    original = lr.help
+    object.__setattr__(lr, "help", "a new explanation of the learning rate")  # the row is frozen
+    try:
+        assert train_help()["--lr"].startswith("a new explanation of the learning rate (default")
+        rebuilt = form()
+        assert rebuilt.inputs["lr"].toolTip().startswith("A new explanation of the learning rate")
+    finally:
+        object.__setattr__(lr, "help", original)

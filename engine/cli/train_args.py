@@ -1,6 +1,6 @@
 """The ``train`` command's flags, and the TrainConfig they make (defaults, then ``--preset``,
 then ``--config FILE``, then the flags); ``lr-find`` reads the same settings. The settings'
-flags come from the one table in engine/train_flags.py.
+flags come from the one table of the train settings, engine/train_settings.py.
 """
 
 from __future__ import annotations
@@ -11,39 +11,29 @@ from pathlib import Path
 
 from ..config import TrainConfig
 from ..presets import preset_config
-from ..train_flags import TRAIN_FLAGS
+from ..train_settings import TRAIN_FLAGS
 from .common import _err
 
 __all__ = ["add_settings_arguments", "add_train_arguments", "train_defaults"]
 
-FLAG_OF = {row.field: row.flag for row in TRAIN_FLAGS}
+FLAG_OF = {row.name: row.flag for row in TRAIN_FLAGS}
 
 
 def add_settings_arguments(s: argparse.ArgumentParser, lr_find: bool = False) -> None:
-    """The settings' flags, from the one table (engine/train_flags.py); ``lr_find``: only lr-find's."""
+    """The settings' flags, from the one table (engine/train_settings.py); ``lr_find``: only lr-find's."""
     for row in TRAIN_FLAGS:
         if row.lr_find or not lr_find:
-            s.add_argument(row.flag, help=row.full_help, **row.options)
-            if not lr_find:
-                _after(s, row.field)
-
-
-def _after(s: argparse.ArgumentParser, name: str) -> None:
-    """train's flags that are not settings, where its --help lists them."""
-    if name == "epochs":
-        s.add_argument(
-            "--out", help="run folder for checkpoints and metrics (resuming: default the resumed run's folder)"
-        )
-    elif name == "ema_decay":
-        s.add_argument("--preset", help="start from a named recipe (see `presets`) (default none)")
-        s.add_argument(
-            "--config", metavar="FILE", help="JSON file with TrainConfig fields, see engine/config.py (default none)"
-        )
+            s.add_argument(row.flag, help=row.full_help, **row.argparse_options)
 
 
 def add_train_arguments(s: argparse.ArgumentParser) -> None:
-    """The flags of ``train`` (its settings, --resume, --out and the rest)."""
+    """The flags of ``train``: --preset and --config, its settings, --out, --resume and the rest."""
+    s.add_argument("--preset", help="start from a named recipe (see `presets`) (default none)")
+    s.add_argument(
+        "--config", metavar="FILE", help="JSON file with TrainConfig fields, see engine/config.py (default none)"
+    )
     add_settings_arguments(s)
+    s.add_argument("--out", help="run folder for checkpoints and metrics (resuming: default the resumed run's folder)")
     s.add_argument(
         "--resume",
         metavar="RUN",
@@ -68,7 +58,7 @@ def train_defaults() -> dict:
 
 def _train_flags(args) -> dict:
     """The TrainConfig settings given as flags (None: not given)."""
-    return {row.field: row.value(args) for row in TRAIN_FLAGS}
+    return {row.name: row.value(args) for row in TRAIN_FLAGS}
 
 
 def _train_config(args):

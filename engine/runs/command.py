@@ -19,7 +19,7 @@ from typing import Any
 
 from ..config import TrainConfig
 from ..errors import EngineError
-from ..train_flags import TRAIN_FLAGS
+from ..train_settings import TRAIN_FLAGS
 
 __all__ = ["PROGRAM", "format_command", "fresh_run_folder", "resume_command", "train_command"]
 
@@ -27,10 +27,10 @@ PROGRAM = ["python", "-m", "engine"]
 
 
 # TrainConfig field -> (train flag, how the value is written: None when it cannot be, "" for a
-# switch), from the one table of the settings' flags. tests/test_runs.py checks this covers every
-# settings flag of the train parser.
+# switch), from the one table of the train settings (engine/train_settings.py).
+# tests/test_runs.py checks this covers every settings flag of the train parser.
 FLAGS: dict[str, tuple[str, Callable[[Any], str | list[str] | None]]] = {
-    row.field: (row.flag, row.write) for row in TRAIN_FLAGS
+    row.name: (row.flag, row.write) for row in TRAIN_FLAGS
 }
 
 

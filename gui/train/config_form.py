@@ -1,6 +1,7 @@
 """The training form: every TrainConfig field as a widget, both ways (form <-> TrainConfig).
 
-The inputs come from one table (:data:`.config_fields.FIELDS`; one widget per kind of field,
+The inputs come from the engine's one table of the train settings (``engine.TRAIN_SETTINGS``,
+its rows with a form group: :data:`.config_fields.FIELDS`; one widget per kind of field,
 :mod:`.field_inputs`): building them, listing them, reading them into a dict and writing a
 TrainConfig into them are all loops over that table.
 Validation is TrainConfig's own: the form builds a dict, ``TrainConfig.from_dict`` coerces and
@@ -19,7 +20,6 @@ learning-rate preview and the validity message update live (debounced) as fields
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -27,63 +27,24 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+import engine
+
 from ..widgets.fields import clear_invalid, mark_invalid
-from .config_fields import FIELDS
+from .config_fields import FIELDS, describe_config_error
 from .data_panel import DataPanel
 from .field_inputs import changed_signal, make_input, read_input, write_input
 from .model_picker import ModelPicker
+from .preset_chooser import PresetChooser
 from .schedule_preview import SchedulePreview
 
-__all__ = ["CUSTOM", "FIELD_LABELS", "ConfigForm", "describe_config_error", "label_of"]
+__all__ = ["ConfigForm"]
 
 _logger = logging.getLogger(__name__)
-CUSTOM = "custom"  # the preset combo's entry for a form that no preset gives exactly
-
-# What the form calls the settings that are not in the field table (FIELDS has the others).
-_OTHER_LABELS = {
-    "data": "Source",
-    "classes": "Classes",
-    "val_fraction": "Validation fraction",
-    "limit": "Limit (images)",
-    "image_size": "Image size",
-    "model": "Model",
-    "model_args": "Model",
-    "block": "Block",
-    "pretrained_path": "Weights file",
-    "preset": "Preset",
-}
-FIELD_LABELS = {
-    **_OTHER_LABELS,
-    **{spec.name: spec.label for spec in FIELDS},
-    **{spec.key: spec.label for spec in FIELDS},
-}
-
-
-def label_of(field: str) -> str | None:
-    """The form's label for a TrainConfig field ("val_fraction" -> "Validation fraction")."""
-    return FIELD_LABELS.get(field) or FIELD_LABELS.get(field.rsplit(".", 1)[-1])
-
-
-def describe_config_error(field: str | None, message: str) -> str:
-    """An engine message about ``field`` in the form's words: the field's label first, and any
-    other field name in it replaced by its quoted label ("set ema_decay to 0" -> "set 'EMA decay' to 0")."""
-    if field:
-        prefix = f"{field}: "
-        reason = message[len(prefix) :] if message.startswith(prefix) else message
-        label = label_of(field)
-        message = f"{label}: {reason}" if label else message
-    names = sorted(FIELD_LABELS, key=len, reverse=True)
-    pattern = r"(?<![\w.])(" + "|".join(re.escape(n) for n in names if "_" in n or "." in n) + r")(?![\w.])"
-    head, sep, rest = message.partition(": ")
-    rest = re.sub(pattern, lambda m: repr(FIELD_LABELS[m.group(1)]), rest) if sep else rest
-    return f"{head}{sep}{rest}" if sep else re.sub(pattern, lambda m: repr(FIELD_LABELS[m.group(1)]), message)
 
 
 def _config_value(cfg, name: str):
@@ -102,13 +63,11 @@ class ConfigForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.presets: dict[str, tuple[str, str, str]] = {}  # name -> (title, description, summary)
         self._compile_unavailable: str | None = None  # why torch.compile cannot work here
-        self._base_preset = ""  # the preset the form was last set from (for "changed from ...")
         self.error = ""
         self._loaded_model = ""
         self._loaded_model_args: dict = {}
-        self.inputs: dict[str, QWidget] = {}  # FieldSpec.key -> its input, in table order
+        self.inputs: dict[str, QWidget] = {}  # TrainSetting.key -> its input, in table order
         self._build()
         self._external: tuple[str, str] | None = None  # (field, message) the engine reported
         self._debounce = QTimer(self, singleShot=True, interval=150, timeout=self.refresh)
@@ -117,27 +76,9 @@ class ConfigForm(QWidget):
 
     # ----------------------------------------------------------------- layout
     def _build(self) -> None:
-        self.preset = QComboBox()
-        self.preset.setToolTip(
-            "A named recipe: sets every training setting exactly and keeps your data; "
-            'editing a training setting afterwards makes it "Custom"'
-        )
-        self.preset_info = QLabel()  # the preset's plain one-sentence summary
-        self.preset_info.setWordWrap(True)
-        self.preset_details_button = QToolButton()
-        self.preset_details_button.setText("Details")
-        self.preset_details_button.setCheckable(True)
-        self.preset_details_button.setToolTip("Show every setting this preset sets")
-        self.preset_details = QLabel()  # the full description, on demand
-        self.preset_details.setWordWrap(True)
-        self.preset_details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.preset_details.hide()
-        self.preset_details_button.toggled.connect(self.preset_details.setVisible)
-        info_row = QWidget()
-        info_layout = QHBoxLayout(info_row)
-        info_layout.setContentsMargins(0, 0, 0, 0)
-        info_layout.addWidget(self.preset_info, 1)
-        info_layout.addWidget(self.preset_details_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.chooser = PresetChooser(self)
+        self.preset, self.preset_info = self.chooser.combo, self.chooser.info
+        self.preset_details, self.preset_details_button = self.chooser.details, self.chooser.details_button
         self.data = DataPanel()
         self.model = ModelPicker()
         self.preview = SchedulePreview()
@@ -146,7 +87,7 @@ class ConfigForm(QWidget):
         self.message.hide()
 
         groups: dict[str, list[tuple[str | None, QWidget]]] = {
-            "Recipe": [("Preset", self.preset), (None, info_row), (None, self.preset_details)],
+            "Recipe": [("Preset", self.preset), (None, self.chooser.info_row), (None, self.preset_details)],
             "Data": [(None, self.data)],
             "Model": [(None, self.model)],
         }
@@ -182,7 +123,7 @@ class ConfigForm(QWidget):
         self.model.changed.connect(self.changed)
         self.inputs["schedule"].currentIndexChanged.connect(self._update_visible_rows)
         self.inputs["optimizer"].currentIndexChanged.connect(self._update_visible_rows)
-        self.preset.activated.connect(self._on_preset_chosen)
+        self.chooser.chosen.connect(self._on_preset_chosen)
 
     def _highlightable(self) -> list[QWidget]:
         d = self.data
@@ -205,10 +146,7 @@ class ConfigForm(QWidget):
         for spec in FIELDS:
             if spec.schedules is not None or spec.optimizers is not None:
                 widget = self.inputs[spec.key]
-                shown = (spec.schedules is None or schedule in spec.schedules) and (
-                    spec.optimizers is None or optimizer in spec.optimizers
-                )
-                self._forms[widget].setRowVisible(widget, shown)
+                self._forms[widget].setRowVisible(widget, spec.shown_for(schedule, optimizer))
         compile_box = self.inputs["compile"]
         self._forms[compile_box].setRowVisible(compile_box, self._compile_unavailable is None)
 
@@ -218,40 +156,23 @@ class ConfigForm(QWidget):
 
     # ----------------------------------------------------------------- engine data
     def set_choices(self, info) -> None:
-        """Fill the combos from the loaded engine (an EngineInfo)."""
-        import engine
-
-        for spec in FIELDS:
-            if isinstance(spec.choices, str):  # the name of the engine constant listing them
-                combo = self.inputs[spec.key]
-                combo.blockSignals(True)
-                combo.clear()
-                combo.addItems(list(getattr(engine, spec.choices)))
-                combo.blockSignals(False)
-        self.presets = {name: (title, description, summary) for name, title, description, summary in info.presets}
-        self.preset.clear()
-        for name, title, _description, _summary in info.presets:
-            self.preset.addItem(title, name)
-        self.preset.addItem("Custom", CUSTOM)
-        self.preset.setItemData(
-            self.preset.count() - 1, "Settings edited after choosing a preset", Qt.ItemDataRole.ToolTipRole
-        )
+        """Fill the combos from the loaded engine (an EngineInfo); the settings' own choices
+        come with the table (:func:`.field_inputs.make_input`)."""
+        self.chooser.set_presets(info.presets)
         self.data.source.set_builtins(info.datasets)
         self.model.set_models(info.models)
         # torch.compile where it cannot work (a frozen app, no C++ compiler) is not offered at all.
         self._compile_unavailable = getattr(info, "compile_unavailable", None)
         self._update_visible_rows()
 
-    def _on_preset_chosen(self, _index: int) -> None:
+    def _on_preset_chosen(self) -> None:
         """A preset sets every recipe setting to exactly ``engine.preset_config(name)``'s: nothing
         of the form's recipe is kept, so it trains as its description says. The data stays the
         user's (data is not part of a recipe), except the data settings the preset names itself
         (``engine.recipe_config``)."""
-        import engine
-
         name = self.preset.currentData()
-        if name not in self.presets:  # "Custom" chosen by hand: keep the form as it is
-            self._sync_preset(self.config())
+        if name not in self.chooser.presets:  # "Custom" chosen by hand: keep the form as it is
+            self.chooser.sync(self.config())
             return
         try:
             own = engine.PRESETS[name].overrides
@@ -260,64 +181,17 @@ class ConfigForm(QWidget):
             self.show_error(describe_config_error(exc.field, str(exc)), exc.field)
 
     def set_preset(self, name: str | None, apply: bool = False) -> None:
-        index = self.preset.findData(name)
-        if index >= 0:
-            self.preset.setCurrentIndex(index)
-            if name in self.presets:
-                self._base_preset = name
-            self._show_preset_info()
-            if apply:
-                self._on_preset_chosen(index)
-
-    def _sync_preset(self, cfg) -> None:
-        """Show the preset the form holds exactly, or "Custom" once it differs from it."""
-        import engine
-
-        name = self.preset.currentData()
-        if name in self.presets:
-            self._base_preset = name
-        base = self._base_preset
-        matches = False
-        if cfg is not None and base in self.presets:
-            try:
-                matches = engine.same_recipe(cfg, base)  # the data is the user's: never "Custom" for it
-            except engine.ConfigError:
-                matches = False
-        wanted = base if matches else CUSTOM
-        if wanted != name:
-            index = self.preset.findData(wanted)
-            if index >= 0:
-                self.preset.setCurrentIndex(index)
-        self._show_preset_info()
-
-    def _show_preset_info(self) -> None:
-        name = self.preset.currentData()
-        if name in self.presets:
-            _title, description, summary = self.presets[name]
-            self.preset_info.setText(summary or description)
-            self.preset_details.setText(description)
-            self.preset_info.setToolTip(description)
-        elif self._base_preset in self.presets:
-            title, description, _summary = self.presets[self._base_preset]
-            self.preset_info.setText(f"Your own settings, changed from the preset {title!r}.")
-            self.preset_details.setText(f"The preset {title!r} sets: {description}")
-            self.preset_info.setToolTip("")
-        else:
-            self.preset_info.setText("Your own settings.")
-            self.preset_details.setText("")
-            self.preset_info.setToolTip("")
-        self.preset_details_button.setVisible(bool(self.preset_details.text()))
+        if self.chooser.select(name) and apply:
+            self._on_preset_chosen()
 
     @property
     def preset_name(self) -> str:
         """The preset the form holds exactly, or ``CUSTOM``."""
-        return self.preset.currentData() or CUSTOM
+        return self.chooser.name
 
     # ----------------------------------------------------------------- form -> config
     def read_config(self):
         """``(TrainConfig, None)`` when the form is valid, else ``(None, ConfigError)``; no side effects."""
-        import engine
-
         try:
             return engine.TrainConfig.from_dict(self._values()), None
         except engine.ConfigError as exc:
@@ -337,8 +211,6 @@ class ConfigForm(QWidget):
         return cfg
 
     def _values(self) -> dict:
-        import engine
-
         model = self.model.model_name()
         args = dict(self._loaded_model_args) if model == self._loaded_model else {}
         block = self.model.block()
@@ -384,8 +256,6 @@ class ConfigForm(QWidget):
     def set_config(self, cfg, data_settings=None) -> None:
         """Show ``cfg``; of the data settings (``engine.DATA_SETTINGS``) only ``data_settings``
         when given (a preset keeps the user's data)."""
-        import engine
-
         wanted = set(engine.DATA_SETTINGS if data_settings is None else data_settings)
         self.blockSignals(True)
         try:
@@ -416,10 +286,8 @@ class ConfigForm(QWidget):
     # ----------------------------------------------------------------- validity and preview
     def refresh(self) -> None:
         """Validate now; redraw the learning-rate preview when the settings are valid."""
-        import engine
-
         cfg = self.check()
-        self._sync_preset(cfg)
+        self.chooser.sync(cfg)
         if cfg is not None:
             try:
                 self.preview.set_points(engine.schedule_preview(cfg))

@@ -1,17 +1,19 @@
-"""One input widget per kind of training-form field (:class:`.config_fields.FieldSpec`):
-building it, reading its raw value, writing a config value into it, and its change signal."""
+"""One input widget per kind of training-form field (a row of ``engine.TRAIN_SETTINGS`` with a
+form group, ``engine.TrainSetting``): building it, reading its raw value, writing a config value
+into it, and its change signal."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox, QWidget
 
+import engine
+
 from ..widgets.fields import NumberEdit
-from .config_fields import FieldSpec
 
 __all__ = ["changed_signal", "make_input", "read_input", "write_input"]
 
 
-def make_input(spec: FieldSpec) -> QWidget:
+def make_input(spec: engine.TrainSetting) -> QWidget:
     """The widget for one table row; a change of it is reported through :func:`changed_signal`."""
     if spec.kind == "int":
         widget = QSpinBox()
@@ -23,8 +25,7 @@ def make_input(spec: FieldSpec) -> QWidget:
         widget = NumberEdit()
     elif spec.kind in ("choice", "option"):
         widget = QComboBox()
-        if isinstance(spec.choices, tuple):
-            widget.addItems(list(spec.choices))
+        widget.addItems(list(spec.choices))
         for value, text in spec.options:
             widget.addItem(text, value)
     elif spec.kind == "flag":
@@ -49,10 +50,8 @@ def changed_signal(widget: QWidget):
     return widget.textChanged
 
 
-def read_input(spec: FieldSpec, widget: QWidget):
+def read_input(spec: engine.TrainSetting, widget: QWidget):
     """The raw value of one input; a number that does not parse is a ConfigError on its field."""
-    import engine
-
     if spec.kind == "int":
         return widget.value()
     if spec.kind == "choice":
@@ -72,7 +71,7 @@ def read_input(spec: FieldSpec, widget: QWidget):
         raise engine.ConfigError(spec.key, f"{widget.text()!r} is not a number") from None
 
 
-def write_input(spec: FieldSpec, widget: QWidget, value) -> None:
+def write_input(spec: engine.TrainSetting, widget: QWidget, value) -> None:
     """Show ``value`` (a TrainConfig field's) in one input."""
     if spec.kind == "int":
         widget.setValue(value)

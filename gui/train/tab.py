@@ -1,7 +1,8 @@
 """The Train tab: the configuration form on the left; run control, progress, live curves,
-log and exports on the right. A run is a :class:`gui.background.training_run.TrainingRun` (engine.train in
-a QThread); Stop acts within one batch and keeps the checkpoints, Resume continues the
-last stopped run from its last.pt."""
+log and exports on the right (the run on display and its exports: :mod:`.run_results`). A run
+is a :class:`gui.background.training_run.TrainingRun` (engine.train in a QThread); Stop acts
+within one batch and keeps the checkpoints, Resume continues the last stopped run from its
+last.pt."""
 
 from __future__ import annotations
 
@@ -9,10 +10,8 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -25,18 +24,19 @@ from PySide6.QtWidgets import (
 
 import engine
 
-from ..background import engine_calls
 from ..background.current import CurrentTask
 from ..background.task import TaskError
 from ..background.training_run import TrainingRun
 from ..settings import Settings
 from ..widgets.fields import PathField, clear_invalid, mark_invalid
 from ..widgets.message_bar import MessageBar
+from .config_fields import describe_config_error
 from .config_form import ConfigForm
 from .curves import CurvesView
 from .lr_finder import LRFinderDialog
-from .run_folders import default_run_dir, holds_run, run_checkpoint, runs_root, stopped_run
+from .run_folders import default_run_dir, holds_run, runs_root, stopped_run
 from .run_progress import RunProgress, format_duration
+from .run_results import RunResults
 
 __all__ = ["TrainTab"]
 
@@ -44,7 +44,7 @@ _logger = logging.getLogger(__name__)
 LOG_LINES = 5000  # the log panel keeps the most recent lines only
 
 
-class TrainTab(QWidget):
+class TrainTab(RunResults, QWidget):
     open_checkpoint = Signal(str)  # "Open in Predict tab"
     status_message = Signal(str)
     run_finished = Signal(object)  # RunFinished
@@ -421,8 +421,6 @@ class TrainTab(QWidget):
         previous run's bars and curves go, so nothing on screen belongs to another run."""
         message = error.message
         if error.field:
-            from .config_form import describe_config_error
-
             message = describe_config_error(error.field, message)
         self.curves.reset()
         self.progress.reset()
@@ -443,87 +441,3 @@ class TrainTab(QWidget):
 
     def _append_log(self, line: str) -> None:
         self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {line}")
-
-    # ----------------------------------------------------------------- results
-    def _best_checkpoint(self) -> str | None:
-        if self.last_outcome is not None:
-            return self.last_outcome.best_checkpoint
-        return self._opened_best
-
-    def _open_in_predict(self) -> None:
-        best = self._best_checkpoint()
-        if best:
-            self.open_checkpoint.emit(best)
-
-    def _run_folder(self) -> str | None:
-        if self.run is not None:
-            return self.run.out_dir
-        return self.last_outcome.out_dir if self.last_outcome is not None else self._opened_folder
-
-    def _open_folder(self) -> None:
-        folder = self._run_folder()
-        if folder:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
-
-    def open_run(self, folder: str) -> bool:
-        """Show an earlier run's per-epoch curves (from its last.pt, else best.pt)."""
-        if self.running:
-            return False
-        folder_path = Path(folder)
-        checkpoint = run_checkpoint(folder_path)
-        if checkpoint is None:
-            self.message.show_message(f"{folder}: no last.pt or best.pt in this folder", "error")
-            return False
-        task = self._opening.start(engine_calls.open_run_info, str(checkpoint), name="open run")
-        task.succeeded.connect(lambda run: self._show_run(folder_path, run))
-        task.failed.connect(lambda error: self.message.show_message(error.message, "error"))
-        task.start()
-        return True
-
-    @property
-    def busy(self) -> bool:
-        return self.running or self._opening.busy
-
-    def _show_run(self, folder: Path, run) -> None:
-        """Show an opened run; when it was stopped (here or from the command line) its settings
-        go into the form and Resume continues it."""
-        info = run.info
-        self.last_outcome = None
-        self.curves.reset(info.history, epochs=info.epochs, batch_history=run.batch_history)
-        best = folder / "best.pt"
-        self._opened_best = str(best) if best.is_file() else None
-        self._opened_folder = str(folder)
-        acc = f", best validation accuracy {info.best_val_acc:.2%}" if info.best_val_acc is not None else ""
-        self._append_log(f"Showing {folder}: {engine.plural(len(info.history), 'epoch')} of {info.arch}{acc}")
-        self._shown_unresumable = run.resumable is None
-        if run.resumable is not None:
-            try:
-                self.form.set_config(engine.TrainConfig.from_dict(run.config))
-            except engine.ConfigError as exc:
-                _logger.warning("the opened run's settings do not fit the form: %s", exc)
-            self.settings.last_run = stopped_run(folder, run.resumable, self._opened_best)
-            self._append_log("This run was stopped before its last epoch: Resume continues it")
-        self.progress.opened(folder.name, info.arch, len(info.history), info.epochs, run.resumable is not None)
-        self.status_message.emit(f"Showing run {folder}")
-        self._update_buttons()
-
-    def export_png(self, path: str | None = None) -> str | None:
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export curves", "curves.png", "PNG images (*.png)")
-        if path and self.curves.export_png(path):
-            self.status_message.emit(f"Curves saved to {path}")
-            return path
-        return None
-
-    def export_csv(self, path: str | None = None) -> str | None:
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export metrics", "metrics.csv", "CSV files (*.csv)")
-        if not path:
-            return None
-        try:
-            self.curves.export_csv(path)
-        except OSError as exc:
-            self.message.show_message(f"Could not write {path}: {exc.strerror}", "error")
-            return None
-        self.status_message.emit(f"Metrics saved to {path}")
-        return path
