@@ -22,6 +22,10 @@ from pathlib import Path
 
 from .output import install_excepthook, setup_logging
 
+# Imports inside functions: importing this module imports neither Qt nor torch (the single-instance
+# hand-off exits before either loads: tests/test_gui_startup.py); main() imports Qt, then the
+# window.
+
 __all__ = ["build_parser", "main"]
 
 TABS = ("train", "predict", "evaluate")

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import sys
 
+# Imports inside functions: ctypes and package metadata are read only on the platforms and versions
+# that need the workaround.
+
 __all__ = ["protect_singletons"]
 
 _RESERVE = 1 << 40  # far more decrements than any session can leak

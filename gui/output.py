@@ -14,6 +14,9 @@ import time
 import traceback
 from pathlib import Path
 
+# Imports inside functions: the message helpers import the background layer, which this leaf module
+# must not load at start-up.
+
 __all__ = [
     "add_error_listener",
     "handle_exception",

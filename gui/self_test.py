@@ -13,6 +13,9 @@ from pathlib import Path
 
 from .output import write_line
 
+# Imports inside functions: --self-test imports the engine itself; the normal start-up never runs
+# it.
+
 __all__ = ["run_self_test"]
 
 _logger = logging.getLogger(__name__)

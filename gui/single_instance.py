@@ -23,6 +23,9 @@ import sys
 import tempfile
 from collections.abc import Callable
 
+# Imports inside functions: QtNetwork loads only when a window starts its server, not in the launch
+# that hands its files to a running window and exits.
+
 __all__ = ["InstanceServer", "forward_to_running", "server_name"]
 
 _logger = logging.getLogger(__name__)

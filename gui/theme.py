@@ -14,6 +14,9 @@ from PySide6.QtCore import QByteArray, QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
+# Imports inside functions: pyqtgraph's import is 0.3-1.2 s of Python, done in a worker after the
+# first paint (tests/test_gui_train.py); QtSvg only when an icon is drawn.
+
 __all__ = [
     "app_icon",
     "blend",

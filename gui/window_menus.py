@@ -17,6 +17,9 @@ from .train.config_files import load_training_settings, save_training_settings
 from .widgets.checkpoint_picker import CHECKPOINT_FILTER
 from .widgets.export_dialog import ExportDialog
 
+# Imports inside functions: the About box and the engine's names are imported when a menu action
+# runs, never at start-up.
+
 __all__ = ["TAB_NAMES", "WindowMenus"]
 
 # The tabs in their order, by the names the tab shortcuts, a second launch and the settings use.

@@ -188,3 +188,42 @@ def test_no_public_name_is_shadowed_by_a_submodule():
 
     submodules = {m.name for m in pkgutil.iter_modules(engine.__path__)}
     assert not submodules & set(engine._EXPORTS)
+
+
+DEFERRED_NOTE = "# Imports inside functions:"
+
+
+def _unexplained_imports_in_functions(path: Path, root: Path = REPO_ROOT) -> list[str]:
+    """Imports inside functions with no reason beside them: on their line, the line above, or the
+    module's ``# Imports inside functions: ...`` note (one reason for a module's many: start-up)."""
+    source = path.read_text(encoding="utf-8")
+    if DEFERRED_NOTE in source:
+        return []
+    lines = source.splitlines()
+    found = []
+    for fn in ast.walk(ast.parse(source, filename=str(path))):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(fn):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    here, above = lines[node.lineno - 1], lines[node.lineno - 2]
+                    if "#" not in here and not above.strip().startswith("#"):
+                        found.append(f"{path.relative_to(root).as_posix()}:{node.lineno}: {here.strip()}")
+    return sorted(set(found))
+
+
+def test_every_import_inside_a_function_says_why():
+    """Imports belong at the top; one inside a function is there for a measured reason (start-up
+    without torch, an optional dependency), said in a comment (issue 18)."""
+    found = []
+    for package in ("engine", "gui"):
+        for path in sorted((REPO_ROOT / package).rglob("*.py")):
+            found += _unexplained_imports_in_functions(path)
+    assert found == []
+
+
+def test_the_import_reason_check_sees_a_bare_import(tmp_path):
+    module = tmp_path / "module.py"
+    module.write_text("def f():\n    import json\n    return json\n", encoding="utf-8")
+    assert _unexplained_imports_in_functions(module, tmp_path) == ["module.py:2: import json"]
+    module.write_text("def f():\n    import json  # only here: why\n    return json\n", encoding="utf-8")
+    assert _unexplained_imports_in_functions(module, tmp_path) == []

@@ -52,6 +52,9 @@ from ..training import train
 from .common import say, sync
 from .options import DEFAULT_PEER_SCALE
 
+# Imports inside functions: airbench (and torchvision's transforms it needs) is an optional
+# dependency, imported only when the peer benchmark runs.
+
 __all__ = [
     "PEER_VERSION",
     "bench_peer",

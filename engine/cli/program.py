@@ -27,6 +27,9 @@ from .common import _err, add_tta_arguments
 from .tools import add_parsers, add_summary_arguments
 from .train_args import add_train_arguments
 
+# Imports inside functions: argcomplete is optional (tab completion); photo-view names come from a
+# module that imports numpy, which --help does not need.
+
 # Start-up: the commands (commands.py) import what needs torch (models, training, checkpoints, evaluation,
 # prediction) inside their functions, so building the parser imports no torch and `--help` answers
 # at once (tests/test_cli.py checks it in a subprocess); the photo views (Pillow, numpy) load only

@@ -20,6 +20,9 @@ from .common import _err, _out, add_tta_arguments, all_failed
 from .stage_progress import is_terminal
 from .train_args import _train_config, add_settings_arguments, train_defaults
 
+# Imports inside functions: as in engine/cli/commands.py: a command imports what it runs (torch,
+# tqdm), so --help and the light commands stay fast.
+
 # Start-up: the commands import what needs torch, PIL or numpy (models, training, checkpoints,
 # prediction, photo views) inside their functions, so building the parser imports none of them and
 # `--help` answers at once (tests/test_cli.py measures it in a subprocess).

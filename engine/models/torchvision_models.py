@@ -32,6 +32,9 @@ from torch import nn
 from ..errors import EngineError
 from .registry import ModelInfo
 
+# Imports inside functions: torchvision (0.3-1.2 s to import) loads only when a tv: model is built
+# or its weights are listed.
+
 __all__ = ["UpsampleInput", "cached_weights_path", "torchvision_model_info", "torchvision_model_names"]
 
 _logger = logging.getLogger(__name__)

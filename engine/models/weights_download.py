@@ -35,6 +35,9 @@ from urllib.parse import urlparse
 
 from ..errors import Cancelled, DiskFull, EngineError
 
+# Imports inside functions: torchvision_models imports torchvision; listing and downloading weights
+# import it only when asked.
+
 __all__ = [
     "WEIGHTS_URL_ENV",
     "DownloadError",

@@ -14,6 +14,8 @@ import os
 import shutil
 import sys
 
+import torch
+
 __all__ = ["CompiledStep", "compile_available", "compile_unavailable_reason"]
 
 _logger = logging.getLogger(__name__)
@@ -55,8 +57,6 @@ class CompiledStep:
     """
 
     def __init__(self, eager, device_type: str, log):
-        import torch
-
         self.eager = eager
         self.model = eager
         self.log = log
@@ -75,8 +75,6 @@ class CompiledStep:
     def run(self, step_fn):
         if not self._pending:
             return step_fn(self.model)
-        import torch
-
         try:
             result = step_fn(self.model)
         except torch.OutOfMemoryError:

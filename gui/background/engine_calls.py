@@ -15,6 +15,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Imports inside functions: these functions run in worker threads, where the engine (and torch) is
+# imported; the GUI thread never imports torch at start-up (tests/test_gui_startup.py).
+
 __all__ = [
     "CheckpointInfo",
     "DataInfo",

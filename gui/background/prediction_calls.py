@@ -14,6 +14,9 @@ from PySide6.QtGui import QImage
 from .engine_calls import PredictorCache
 from .qimages import load_photo
 
+# Imports inside functions: these functions run in worker threads, where the engine (and torch) is
+# imported; the GUI thread never imports torch at start-up.
+
 if TYPE_CHECKING:
     import numpy as np
 

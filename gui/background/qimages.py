@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QImageReader, QPainter, QPixmap
 
+# Imports inside functions: numpy is imported by the worker threads that convert arrays; the GUI
+# thread's start-up does not need it.
+
 if TYPE_CHECKING:  # numpy itself is imported on use: it is not needed to open the window
     import numpy as np
 

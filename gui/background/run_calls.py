@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Imports inside functions: these functions run in worker threads, where the engine (and torch) is
+# imported; the GUI thread never imports torch at start-up.
+
 __all__ = ["RunCurves", "export_model", "find_lr", "list_runs", "model_summary", "read_run_curves"]
 
 

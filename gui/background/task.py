@@ -45,6 +45,9 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from .messages import one_line
 
+# Imports inside functions: `engine` is imported to describe an error, which happens in a worker
+# after the engine has loaded; importing it here would bring torch into the GUI's start-up.
+
 __all__ = [
     "Task",
     "TaskError",

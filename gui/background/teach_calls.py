@@ -16,6 +16,9 @@ from PySide6.QtGui import QImage
 from . import gui_thread_gc
 from .qimages import load_photo
 
+# Imports inside functions: these functions run in worker threads, where the engine (and torch) is
+# imported; the GUI thread never imports torch at start-up.
+
 __all__ = [
     "Added",
     "HeldOutReport",

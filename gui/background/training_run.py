@@ -10,6 +10,9 @@ from PySide6.QtCore import QObject, Signal
 
 from .task import Task, TaskState
 
+# Imports inside functions: the engine's event classes are imported when a run is set up, after the
+# engine has loaded in a worker; not at the window's start-up.
+
 __all__ = ["TrainingRun"]
 
 

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+# Imports inside functions: these functions run in worker threads, where the engine (and torch) is
+# imported; the GUI thread never imports torch at start-up.
+
 __all__ = ["download_weights", "weights_status"]
 
 

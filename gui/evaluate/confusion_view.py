@@ -3,7 +3,7 @@ fraction of each true class; clicking an off-diagonal cell asks for that pair's 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
@@ -77,8 +77,6 @@ class ConfusionView(QTableWidget):
             self.pair_clicked.emit(row, col)
 
     def changeEvent(self, event) -> None:
-        from PySide6.QtCore import QEvent
-
         if event.type() == QEvent.Type.PaletteChange and self.classes:
             self._paint_cells()
         super().changeEvent(event)

@@ -13,6 +13,8 @@ import engine
 
 from ..background.qimages import array_to_qimage, enlarge
 
+# Imports inside functions: numpy is imported when the first report arrives, after start-up.
+
 if TYPE_CHECKING:
     import numpy as np
 

@@ -13,6 +13,9 @@ from PySide6.QtWidgets import QDialog, QMenu
 from ..widgets.export_dialog import ExportDialog
 from .dialogs import config_dialog, move_to_trash
 
+# Imports inside functions: `engine` is imported when the user acts on a run, after it has loaded in
+# a worker; never at the window's start-up.
+
 __all__ = ["RunActions"]
 
 

@@ -44,6 +44,9 @@ from .overlay import RunsOverlay
 from .run_actions import RunActions
 from .runs_model import PATH_ROLE, RunsFilter, RunsTableModel
 
+# Imports inside functions: `engine` is imported when the user acts on a run, after it has loaded in
+# a worker; never at the window's start-up.
+
 __all__ = ["RunsTab"]
 
 _logger = logging.getLogger(__name__)

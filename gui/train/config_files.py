@@ -8,6 +8,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
+# Imports inside functions: `engine` is imported when a config file is opened or saved, after it has
+# loaded; not at start-up.
+
 __all__ = ["CONFIG_FILTER", "load_training_settings", "save_training_settings"]
 
 CONFIG_FILTER = "Training settings (*.json);;All files (*)"

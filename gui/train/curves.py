@@ -17,6 +17,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .. import theme
 
+# Imports inside functions: numpy arrives with pyqtgraph, imported in a worker after the first paint
+# (gui/theme.py); the curves use it only once plots exist.
+
 if TYPE_CHECKING:
     import numpy as np
 

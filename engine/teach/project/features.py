@@ -11,6 +11,9 @@ from ...errors import Cancelled, ImageError
 from ...paths import cache_dir
 from .folder import TeachProject, teach_config
 
+# Imports inside functions: feature extraction needs torch and the backbone; a project opens, lists
+# and hashes its photos without them (the Teach tab's first paint).
+
 __all__ = ["project_features", "warm_up_teach"]
 
 

@@ -15,6 +15,9 @@ from ...errors import DataError, EngineError, ImageError
 from ...presets import preset_config
 from .guidance import MIN_PHOTOS
 
+# Imports inside functions: expand_inputs lives with the predictor (torch); adding files imports it
+# only when a folder is dropped.
+
 __all__ = ["PROJECT_FILE", "AddReport", "ProjectClass", "ProjectPhoto", "TeachProject", "teach_config"]
 
 PROJECT_FILE = ".cifar-studio-project.json"
