@@ -147,6 +147,36 @@ def test_run_finished_arrives_exactly_once(qtbot, monkeypatch):
     assert logs == ["hello"]
 
 
+def test_each_warning_reaches_the_window_once(qtbot, monkeypatch):
+    """A warning the trainer reports as an event is also logged (marked ``reported_as_event``):
+    the window shows it once. One that is only logged (no event) is shown too, once however
+    often it repeats."""
+    import logging
+
+    import engine
+
+    finished = engine.RunFinished("completed", "done", 1, None, None, None, "/tmp")
+    log = logging.getLogger("engine.training.trainer")
+
+    def fake_train(config, out_dir, callback, stop, resume, reserve_ui_thread):
+        log.warning("early stopping is off", extra={"reported_as_event": True})  # as Trainer.log does
+        callback(engine.LogMessage("warning", "early stopping is off"))
+        for _ in range(3):
+            logging.getLogger("engine.models").warning("no ImageNet weights: random initialisation")
+        return finished
+
+    monkeypatch.setattr(engine, "train", fake_train)
+    run = TrainingRun(config=None, out_dir="/tmp")
+    logs = []
+    run.log.connect(lambda level, message: logs.append((level, message)))
+    with qtbot.waitSignal(run.done, timeout=10_000):
+        run.start()
+    assert sorted(logs) == [
+        ("warning", "early stopping is off"),
+        ("warning", "no ImageNet weights: random initialisation"),
+    ]
+
+
 def _slow_value(state, value, release):
     release.wait(10)
     return value

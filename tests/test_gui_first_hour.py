@@ -269,8 +269,7 @@ def test_the_evaluate_progress_bar_fits_its_text(qtbot, gui_settings):
 
 
 def test_a_files_error_is_shown_whole_in_the_predict_list(qtbot):
-    from types import SimpleNamespace
-
+    import engine
     from gui.predict.image_list import ImageList
 
     view = ImageList()
@@ -279,7 +278,7 @@ def test_a_files_error_is_shown_whole_in_the_predict_list(qtbot):
     view.show()
     view.add_pending("/x/broken.jpg")
     error = "broken.jpg: image file is truncated (the last 4,000 bytes are missing); decoded nothing"
-    view.set_result(0, "/x/broken.jpg", SimpleNamespace(error=error), None)
+    view.set_result(0, "/x/broken.jpg", engine.Prediction("/x/broken.jpg", error=error), None)
     assert view.wordWrap()
     rect = view.visualItemRect(view.item(0))
     lines_needed = view.fontMetrics().horizontalAdvance(error) // max(rect.width() - 80, 1) + 1

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from ..checkpoints.format import load_checkpoint, remove_stale_temp_files
@@ -23,6 +25,9 @@ __all__ = [
     "RunLock",
     "claim_run_folder",
     "find_resumable",
+    "holds_run",
+    "new_run_dir",
+    "run_checkpoint",
     "run_in_progress",
     "run_is_finished",
 ]
@@ -105,6 +110,28 @@ else:
 
     def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def new_run_dir(root: str | Path, model: str) -> Path:
+    """A new, not yet existing folder under ``root`` named by the time and ``model``
+    (``20261207-142501-resnet20``; ``-2``, ``-3``... when two runs start in one second)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", model).strip("-") or "model"
+    base = Path(root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}"
+    path, n = base, 2
+    while path.exists():
+        path, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return path
+
+
+def holds_run(folder: str | Path) -> bool:
+    """Whether ``folder`` already has a run's checkpoints: a new run there is refused
+    (:func:`claim_run_folder`) unless it resumes that run or overwrites it."""
+    return any((Path(folder) / name).exists() for name in CHECKPOINTS)
+
+
+def run_checkpoint(folder: str | Path) -> Path | None:
+    """The checkpoint that describes a run: last.pt (it has the whole history), else best.pt."""
+    return next((Path(folder) / n for n in ("last.pt", "best.pt") if (Path(folder) / n).is_file()), None)
 
 
 def run_in_progress(folder: str | Path) -> bool:

@@ -17,10 +17,14 @@ __all__ = ["TrainingRun"]
 
 
 class _ThreadWarnings(logging.Handler):
-    """Engine warnings logged by one thread (this run's), handed to the GUI as LogMessages.
+    """Engine warnings that are only logged, by one thread (this run's), handed to the GUI as
+    LogMessages.
 
     Some engine steps only log (a torchvision model whose ImageNet weights are missing trains
-    from random initialisation): the window must say so, not only the console.
+    from random initialisation): the window must say so, not only the console. What the trainer
+    reports as a LogMessage event it also logs, marked ``reported_as_event``: that record is
+    left out here, so each warning reaches the window once. A log-only warning repeated (per
+    batch, say) is shown once.
     """
 
     def __init__(self, state: TaskState, event_class):
@@ -30,7 +34,7 @@ class _ThreadWarnings(logging.Handler):
         self.seen: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.thread != self._thread:
+        if record.thread != self._thread or getattr(record, "reported_as_event", False):
             return
         try:
             message = record.getMessage().strip().splitlines()[0]
@@ -44,18 +48,11 @@ class _ThreadWarnings(logging.Handler):
 def _train(state: TaskState, config, out_dir: str, resume: str | None, overwrite: bool = False):
     import engine
 
-    handler = None
-
     def forward(event) -> None:
         # engine.train reports RunFinished through the callback and also returns it; the
         # returned one (the task's result) is the single copy the GUI receives.
-        if isinstance(event, engine.RunFinished):
-            return
-        if isinstance(event, engine.LogMessage) and handler is not None:
-            if event.message in handler.seen:
-                return
-            handler.seen.add(event.message)  # the trainer also logs what it reports: say it once
-        state.set_partial_result(event)
+        if not isinstance(event, engine.RunFinished):
+            state.set_partial_result(event)
 
     handler = _ThreadWarnings(state, engine.LogMessage)
     engine_logger = logging.getLogger("engine")

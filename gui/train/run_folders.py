@@ -1,40 +1,24 @@
-"""Run folders as the Train tab sees them: where a new run goes, which checkpoint shows an
-earlier run, and the record of a stopped run that Resume continues (``Settings.last_run``)."""
+"""Run folders as the Train tab sees them: where a new run goes and the record of a stopped run
+that Resume continues (``Settings.last_run``). What a run folder holds is the engine's to know
+(``engine.new_run_dir``, ``engine.holds_run``, ``engine.run_checkpoint``)."""
 
 from __future__ import annotations
 
-import re
-import time
 from pathlib import Path
 
-__all__ = ["default_run_dir", "holds_run", "run_checkpoint", "runs_root", "stopped_run"]
+import engine  # light here: the names below need no torch until called
+
+__all__ = ["default_run_dir", "runs_root", "stopped_run"]
 
 
 def runs_root() -> Path:
     """Per-user folder for training runs, shared with the command line; ``CIFAR_STUDIO_RUNS`` overrides."""
-    import engine  # light: engine.paths needs no torch
-
     return engine.runs_dir()
 
 
 def default_run_dir(model: str) -> Path:
     """A new, not yet existing folder under :func:`runs_root` named by the time and ``model``."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", model).strip("-") or "model"
-    base = runs_root() / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}"
-    path, n = base, 2
-    while path.exists():
-        path, n = base.with_name(f"{base.name}-{n}"), n + 1
-    return path
-
-
-def holds_run(folder: Path) -> bool:
-    """Whether ``folder`` already has a run's checkpoints (a new run must not write over them)."""
-    return (folder / "last.pt").exists() or (folder / "best.pt").exists()
-
-
-def run_checkpoint(folder: Path) -> Path | None:
-    """The checkpoint that describes a run: last.pt (it has the whole history), else best.pt."""
-    return next((folder / n for n in ("last.pt", "best.pt") if (folder / n).is_file()), None)
+    return engine.new_run_dir(runs_root(), model)
 
 
 def stopped_run(folder: str | Path, last: str, best: str | None = None) -> dict:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QFileDialog
 import engine
 
 from ..background import engine_calls
-from .run_folders import run_checkpoint, stopped_run
+from .run_folders import stopped_run
 
 __all__ = ["RunResults"]
 
@@ -30,9 +30,7 @@ class RunResults:
     """The Train tab's methods for the run on display and its exports."""
 
     def _best_checkpoint(self) -> str | None:
-        if self.last_outcome is not None:
-            return self.last_outcome.best_checkpoint
-        return self._opened_best
+        return self.shown.best_checkpoint
 
     def _open_in_predict(self) -> None:
         best = self._best_checkpoint()
@@ -40,9 +38,7 @@ class RunResults:
             self.open_checkpoint.emit(best)
 
     def _run_folder(self) -> str | None:
-        if self.run is not None:
-            return self.run.out_dir
-        return self.last_outcome.out_dir if self.last_outcome is not None else self._opened_folder
+        return self.shown.folder
 
     def _open_folder(self) -> None:
         folder = self._run_folder()
@@ -54,7 +50,7 @@ class RunResults:
         if self.running:
             return False
         folder_path = Path(folder)
-        checkpoint = run_checkpoint(folder_path)
+        checkpoint = engine.run_checkpoint(folder_path)
         if checkpoint is None:
             self.message.show_message(f"{folder}: no last.pt or best.pt in this folder", "error")
             return False
@@ -72,20 +68,17 @@ class RunResults:
         """Show an opened run; when it was stopped (here or from the command line) its settings
         go into the form and Resume continues it."""
         info = run.info
-        self.last_outcome = None
         self.curves.reset(info.history, epochs=info.epochs, batch_history=run.batch_history)
         best = folder / "best.pt"
-        self._opened_best = str(best) if best.is_file() else None
-        self._opened_folder = str(folder)
+        self.shown.open(str(folder), str(best) if best.is_file() else None, run.resumable is not None)
         acc = f", best validation accuracy {info.best_val_acc:.2%}" if info.best_val_acc is not None else ""
         self._append_log(f"Showing {folder}: {engine.plural(len(info.history), 'epoch')} of {info.arch}{acc}")
-        self._shown_unresumable = run.resumable is None
         if run.resumable is not None:
             try:
                 self.form.set_config(engine.TrainConfig.from_dict(run.config))
             except engine.ConfigError as exc:
                 _logger.warning("the opened run's settings do not fit the form: %s", exc)
-            self.settings.last_run = stopped_run(folder, run.resumable, self._opened_best)
+            self.settings.last_run = stopped_run(folder, run.resumable, self.shown.opened_best)
             self._append_log("This run was stopped before its last epoch: Resume continues it")
         self.progress.opened(folder.name, info.arch, len(info.history), info.epochs, run.resumable is not None)
         self.status_message.emit(f"Showing run {folder}")

@@ -34,9 +34,10 @@ from .config_fields import describe_config_error
 from .config_form import ConfigForm
 from .curves import CurvesView
 from .lr_finder import LRFinderDialog
-from .run_folders import default_run_dir, holds_run, runs_root, stopped_run
+from .run_folders import default_run_dir, runs_root, stopped_run
 from .run_progress import RunProgress, format_duration
 from .run_results import RunResults
+from .run_state import RunOnDisplay
 
 __all__ = ["TrainTab"]
 
@@ -52,14 +53,9 @@ class TrainTab(RunResults, QWidget):
     def __init__(self, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings = settings
-        self.run: TrainingRun | None = None
-        self.last_outcome = None
+        self.shown = RunOnDisplay()  # the run on display: live, just ended, or opened from disk
         self.engine_info = None
         self._opening = CurrentTask()  # loading an earlier run's history; the last one opened wins
-        self._opened_best: str | None = None
-        self._opened_folder: str | None = None
-        self._shown_unresumable = False  # the run on display cannot be resumed
-        self._warnings: list[str] = []  # this run's warnings (the last three), shown in the message bar
         self._build()
         self.setEnabled(False)  # until the engine has loaded
 
@@ -205,11 +201,21 @@ class TrainTab(RunResults, QWidget):
     # ----------------------------------------------------------------- run control
     @property
     def running(self) -> bool:
-        return self.run is not None
+        return self.shown.running
+
+    @property
+    def run(self) -> TrainingRun | None:
+        """The live run, if any."""
+        return self.shown.run
+
+    @property
+    def last_outcome(self):
+        """How the last run here ended (engine.RunFinished), while it is on display."""
+        return self.shown.outcome
 
     def resumable(self) -> dict | None:
         """The stopped run Resume continues: the one on display (opened, or the last run here)."""
-        if self._shown_unresumable:
+        if self.shown.unresumable:
             return None  # an opened run that finished (or has no last.pt) is on display
         last = self.settings.last_run
         if last.get("status") in ("stopped", "failed") and last.get("last") and Path(last["last"]).is_file():
@@ -242,7 +248,7 @@ class TrainTab(RunResults, QWidget):
             return False
         else:
             out_dir = Path(self.output.text()).expanduser() if self.output.text() else default_run_dir(cfg.model)
-            if holds_run(out_dir):
+            if engine.holds_run(out_dir):
                 self.message.show_message(
                     f"{out_dir} already holds a run: choose another output folder. The run is shown "
                     "below; if it was stopped, Resume continues it.",
@@ -254,21 +260,19 @@ class TrainTab(RunResults, QWidget):
             clear_invalid(self.output.edit)
         self.save_settings()
         self.message.clear()
-        self._warnings = []
-        self._shown_unresumable = False
-        self.last_outcome = None
-        self.run = TrainingRun(cfg, str(out_dir), resume_from)
-        self.run.started.connect(self._on_started)
-        self.run.batch.connect(self._on_batch)
-        self.run.epoch.connect(self._on_epoch)
-        self.run.log.connect(self._on_log)
-        self.run.finished.connect(self._on_finished)
-        self.run.failed.connect(self._on_failed)
-        self.run.done.connect(self._on_done)
+        run = TrainingRun(cfg, str(out_dir), resume_from)
+        self.shown.start(run)
+        run.started.connect(self._on_started)
+        run.batch.connect(self._on_batch)
+        run.epoch.connect(self._on_epoch)
+        run.log.connect(self._on_log)
+        run.finished.connect(self._on_finished)
+        run.failed.connect(self._on_failed)
+        run.done.connect(self._on_done)
         self._append_log(f"{'Resuming' if resume else 'Starting'} {cfg.model} → {out_dir}")
         self.state_label.setText("Loading data…")
         self.status_message.emit("Training: loading data…")
-        self.run.start()
+        run.start()
         self._update_buttons()
         return True
 
@@ -297,7 +301,7 @@ class TrainTab(RunResults, QWidget):
             return False
         self.form.set_config(cfg)
         self.settings.last_run = stopped_run(folder, last)
-        self._shown_unresumable = False
+        self.shown.may_resume()
         return self.start(resume=True)
 
     def live_curves(self) -> tuple[str, list[dict]] | None:
@@ -389,11 +393,10 @@ class TrainTab(RunResults, QWidget):
         if level in ("warning", "error") and self.message.kind != "error":
             # Said in the window, not only in the log: missing pretrained weights (random
             # initialisation instead), torch.compile falling back to eager, skipped files.
-            self._warnings = [*self._warnings, message][-3:]
-            self.message.show_message("\n".join(self._warnings), "warning")
+            self.message.show_message("\n".join(self.shown.warn(message)), "warning")
 
     def _on_finished(self, rf) -> None:
-        self.last_outcome = rf
+        self.shown.finish(rf)
         best = f"; best validation accuracy {rf.best_val_acc:.2%}" if rf.best_val_acc is not None else ""
         if rf.status == "completed":
             text, kind = f"Run completed: {rf.message}{best}.", "info"
@@ -402,7 +405,7 @@ class TrainTab(RunResults, QWidget):
         else:
             text, kind = f"Training failed: {rf.message}", "error"
         self.status_message.emit(text)
-        warnings = self._warnings
+        warnings = self.shown.warnings
         if warnings:  # what went differently than asked stays in view after the run
             text, kind = "\n".join([text, *warnings]), "warning" if kind == "info" else kind
         self.message.show_message(text, kind)
@@ -425,8 +428,7 @@ class TrainTab(RunResults, QWidget):
         self.curves.reset()
         self.progress.reset()
         self.progress.run_bar.setFormat("Run: did not start")
-        self._opened_best = self._opened_folder = None
-        self._shown_unresumable = False
+        self.shown.did_not_start()
         self.message.show_message(f"Could not train: {message}", "error")
         self._append_log(f"error: {message}")
         self.state_label.setText("Failed")
@@ -436,7 +438,7 @@ class TrainTab(RunResults, QWidget):
             self.form.mark_external_error(error.field, message)
 
     def _on_done(self) -> None:
-        self.run = None
+        self.shown.end()
         self._update_buttons()
 
     def _append_log(self, line: str) -> None:
