@@ -584,7 +584,7 @@ def test_training_progress_bars_only_on_a_terminal():
         for step in (1, 2):
             progress(BatchEnd(1, step, 2, step, 2, 1.0, 0.1, 500.0))
         progress(LogMessage("warning", "something to see"))
-        progress(EpochEnd(1, 1, 1.0, 0.5, None, None, 0.1, 1.0, 0.0, 500.0, False, {}))
+        progress(EpochEnd(1, 1, 1.0, 0.5, None, None, 0.1, 1.0, 0.0, 500.0, False))
         progress.close()
         return file.getvalue()
 

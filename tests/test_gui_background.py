@@ -108,7 +108,7 @@ def test_training_run_turns_events_into_typed_signals(qtbot, kind):
     make = {
         "RunStarted": lambda: engine.RunStarted("m", 1, "CPU", ["a", "b"], 2, 1, 1, 0, 1, "/tmp"),
         "BatchEnd": lambda: engine.BatchEnd(1, 1, 1, 1, 1, 0.5, 0.1, 10.0),
-        "EpochEnd": lambda: engine.EpochEnd(1, 1, 0.5, 0.5, None, None, 0.1, 1.0, 0.0, 10.0, True, {"epoch": 1}),
+        "EpochEnd": lambda: engine.EpochEnd(1, 1, 0.5, 0.5, None, None, 0.1, 1.0, 0.0, 10.0, True),
         "LogMessage": lambda: engine.LogMessage("info", "hello"),
     }
     run = TrainingRun(config=None, out_dir="/tmp")

@@ -51,7 +51,21 @@ class EpochEnd:
     eta: float  # seconds left, estimated
     images_per_s: float
     is_best: bool
-    metrics: dict  # the row written to metrics.jsonl
+
+    @property
+    def metrics(self) -> dict:
+        """This epoch as one row of metrics.jsonl, a checkpoint's history and the curves, made from
+        the fields above (each value travels once): the same keys a run read back from disk has."""
+        return {
+            "epoch": self.epoch,
+            "train_loss": self.train_loss,
+            "train_acc": self.train_acc,
+            "val_loss": self.val_loss,
+            "val_acc": self.val_acc,
+            "lr": self.lr,
+            "elapsed_s": round(self.elapsed, 2),
+            "images_per_s": round(self.images_per_s, 1),
+        }
 
 
 @dataclass

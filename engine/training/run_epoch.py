@@ -185,16 +185,10 @@ class RunEpoch:
         done = epoch + 1 - self.start_epoch
         eta = (time.perf_counter() - self.t0) / max(done, 1) * (cfg.epochs - epoch - 1)
         lr = cfg.lr * self.schedule.factor((epoch + 1) * len(self.batches) - 1)
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": train_loss,
-            "train_acc": train_acc,
-            "val_loss": val_loss,
-            "val_acc": val_acc,
-            "lr": lr,
-            "elapsed_s": round(elapsed, 2),
-            "images_per_s": round(ips, 1),
-        }
+        event = EpochEnd(
+            epoch + 1, cfg.epochs, train_loss, train_acc, val_loss, val_acc, lr, elapsed, eta, ips, is_best
+        )
+        row = event.metrics  # the history's and metrics.jsonl's row: made from the event, one set of values
         self.history.append(row)
         if should_stop_early(self.history, cfg.early_stop_patience, cfg.epochs):
             self.early_stop_epoch = epoch + 1  # decided before saving, so last.pt records it
@@ -202,9 +196,5 @@ class RunEpoch:
             self._save(epoch + 1, step_in_epoch=0, partial=None, val_acc=val_acc, best=is_best)
         if self.files:
             self.files.epoch(row)
-        self.emit(
-            EpochEnd(
-                epoch + 1, cfg.epochs, train_loss, train_acc, val_loss, val_acc, lr, elapsed, eta, ips, is_best, row
-            )
-        )
+        self.emit(event)
         return True
