@@ -20,6 +20,8 @@ from .qimages import load_photo
 if TYPE_CHECKING:
     import numpy as np
 
+    import engine
+
 __all__ = [
     "THUMBNAIL_SIZE",
     "ComparedPrediction",
@@ -45,7 +47,7 @@ class FoundFiles:
 class PredictedImage:
     index: int  # position in the Predict tab's list
     path: str
-    prediction: object  # engine.Prediction (probabilities, error, input_image)
+    prediction: engine.Prediction  # its verdict and answer() are what every view shows
     thumbnail: QImage | None
 
 
@@ -95,7 +97,7 @@ class ComparedPrediction:
     """One checkpoint's answer for the compared photo (``error`` when the checkpoint failed)."""
 
     checkpoint: str
-    prediction: object | None = None  # engine.Prediction
+    prediction: engine.Prediction | None = None
     input_size: tuple[int, int] | None = None
     classes: list[str] = field(default_factory=list)
     error: str | None = None
