@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
@@ -290,3 +291,49 @@ def test_a_remembered_bundled_model_gives_way_to_the_new_default(qtbot, gui_sett
         qtbot.addWidget(tab)
         tab.engine_ready(info, load_checkpoint=False)
         assert tab.initial_checkpoint == str(expected)
+
+
+def test_a_dropped_photo_is_decoded_once_for_the_list_and_the_view(qtbot, tiny_checkpoint, tmp_path, monkeypatch):
+    """The classify worker decodes each photo once at the view's size and makes the thumbnail from
+    it; the view shows that decode, so the GUI thread decodes nothing (a 12 MP JPEG: 43-56 ms)."""
+    from conftest import save_image
+
+    from gui.background import prediction_calls
+    from gui.background.engine_calls import PredictorCache
+    from gui.predict import prediction_view
+    from gui.predict.prediction_view import PredictionView
+
+    photos = [
+        save_image(tmp_path / f"{i}.png", np.full((600, 800, 3), 60 * i, np.uint8)) for i in range(3)
+    ]  # fmt: skip
+    decodes = []
+    real = prediction_calls.load_photo
+    monkeypatch.setattr(prediction_calls, "load_photo", lambda path, side: decodes.append(side) or real(path, side))
+
+    class State:
+        def __init__(self):
+            self.results = []
+
+        def is_interruption_requested(self):
+            return False
+
+        def set_partial_result(self, value):
+            self.results.append(value)
+
+        def set_progress(self, fraction, text=""):
+            pass
+
+    state = State()
+    prediction_calls.predict_files(
+        state, PredictorCache(), str(tiny_checkpoint), [str(p) for p in photos], expand=False
+    )
+    assert decodes == [prediction_calls.PREVIEW_SIZE] * 3
+    first = state.results[0]
+    assert max(first.preview.width(), first.preview.height()) == prediction_calls.PREVIEW_SIZE
+    assert max(first.thumbnail.width(), first.thumbnail.height()) == prediction_calls.THUMBNAIL_SIZE
+
+    monkeypatch.setattr(prediction_view, "load_photo", lambda *a: pytest.fail("decoded in the GUI thread"))
+    view = PredictionView()
+    qtbot.addWidget(view)
+    view.show_item(first.path, first.prediction, None, first.preview)
+    assert view.photo.pixmap() is not None and not view.photo.pixmap().isNull()

@@ -16,7 +16,7 @@ from PySide6.QtGui import QImage, QImageReader, QPainter, QPixmap
 if TYPE_CHECKING:  # numpy itself is imported on use: it is not needed to open the window
     import numpy as np
 
-__all__ = ["array_to_qimage", "colorize", "enlarge", "heatmap_overlay", "load_photo", "to_pixmap"]
+__all__ = ["array_to_qimage", "colorize", "enlarge", "heatmap_overlay", "load_photo", "shrink", "to_pixmap"]
 
 # Anchor colours of a perceptually ordered dark-to-bright map (like "inferno") for heatmaps.
 _MAP = [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]]
@@ -43,6 +43,13 @@ def enlarge(image: QImage, size: int, smooth: bool = False) -> QImage:
     """Scale to fit ``size`` x ``size`` pixels; nearest-neighbour unless ``smooth``."""
     mode = Qt.TransformationMode.SmoothTransformation if smooth else Qt.TransformationMode.FastTransformation
     return image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, mode)
+
+
+def shrink(image: QImage, max_side: int) -> QImage:
+    """``image`` smoothly reduced to fit ``max_side`` (as it is when it already fits)."""
+    if max(image.width(), image.height()) <= max_side:
+        return image
+    return enlarge(image, max_side, smooth=True)
 
 
 def colorize(heat: np.ndarray, alpha: float = 0.55) -> np.ndarray:

@@ -12,7 +12,12 @@ import engine
 from ..background import prediction_calls
 from ..background.task import TaskError
 
-__all__ = ["ClassifyJob", "ClassifyJobs", "Entry"]
+__all__ = ["PREVIEWS_KEPT", "ClassifyJob", "ClassifyJobs", "Entry"]
+
+# Photos of the latest results kept decoded for the view: about 0.2 MB each at 280 px (0.9 MB at
+# twice the pixel ratio), so a folder of thousands never holds them all; an older entry's photo
+# is decoded again when it is shown.
+PREVIEWS_KEPT = 48
 
 
 @dataclass
@@ -26,12 +31,13 @@ class ClassifyJob:
 
 
 class Entry:
-    """One listed image: its path, its prediction and Grad-CAM heatmap once computed."""
+    """One listed image: its path, its prediction and Grad-CAM heatmap once computed, and the
+    view's photo from the classify worker's decode (kept for the latest PREVIEWS_KEPT results)."""
 
-    __slots__ = ("heat", "path", "prediction")
+    __slots__ = ("heat", "path", "prediction", "preview")
 
     def __init__(self, path: str):
-        self.path, self.prediction, self.heat = path, None, None
+        self.path, self.prediction, self.heat, self.preview = path, None, None, None
 
 
 class ClassifyJobs:
@@ -40,6 +46,14 @@ class ClassifyJobs:
     @property
     def busy(self) -> bool:
         return self._job is not None or bool(self._queue) or self._reclassify or self.picker.loading
+
+    def _keep_preview(self, entry: Entry, preview) -> None:
+        if preview is None:
+            return
+        entry.preview = preview
+        self._previews.append(entry)
+        while len(self._previews) > PREVIEWS_KEPT:
+            self._previews.popleft().preview = None
 
     def reclassify(self) -> None:
         """Classify every listed image again (new checkpoint, TTA level changed)."""
@@ -65,7 +79,8 @@ class ClassifyJobs:
             return
         tta = self.tta.level
         args = (self.cache, self.checkpoint, paths, tta, expand)
-        task = self._classifying.start(prediction_calls.predict_files, *args, name="classify")
+        side = round(prediction_calls.PREVIEW_SIZE * self.devicePixelRatioF())  # the view's photo, in pixels
+        task = self._classifying.start(prediction_calls.predict_files, *args, preview_side=side, name="classify")
         job = self._job = ClassifyJob(paths, expand, listed=not expand)
         task.partial.connect(lambda value: self._on_partial(job, value))
         task.progress.connect(lambda f, text: self.status_message.emit(f"Classifying: {text}"))
@@ -101,6 +116,7 @@ class ClassifyJobs:
             return  # the list was cleared meanwhile
         entry = self.entries[row]
         entry.prediction = value.prediction
+        self._keep_preview(entry, value.preview)
         self.list.set_result(row, entry.path, entry.prediction, value.thumbnail)
         self.table.set_row(row, entry.path, entry.prediction)
         current = self.list.currentRow()

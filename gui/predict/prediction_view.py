@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QScrollArea, QVBox
 
 import engine
 
+from ..background.prediction_calls import PREVIEW_SIZE
 from ..background.qimages import array_to_qimage, heatmap_overlay, load_photo, to_pixmap
 from ..widgets.message_bar import MessageBar
 from .class_bars import ClassBars
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PredictionView"]
 
-PHOTO_SIZE = 280
+PHOTO_SIZE = PREVIEW_SIZE  # the photo's side on screen, decoded at this size in the classify worker
 INPUT_SIZE = 160  # 32x32 inputs are shown 5x, pixel for pixel
 
 
@@ -109,6 +110,7 @@ class PredictionView(QWidget):
 
     def clear(self) -> None:
         self.path, self.prediction, self.heat = None, None, None
+        self._photo_from_worker = False
         self.headline.setText("Drop photos or folders anywhere on this tab")
         self.file_label.setText("…or use Open images, or paste (Ctrl+V) an image or copied files.")
         self.hint.clear()
@@ -117,14 +119,17 @@ class PredictionView(QWidget):
         self.model_input.clear()
         self.bars.set_probabilities(None)
 
-    def show_item(self, path: str, prediction, heat: np.ndarray | None = None) -> None:
-        """Show one list entry; ``prediction`` None means it is still being classified."""
-        new_photo = path != self.path
+    def show_item(self, path: str, prediction, heat: np.ndarray | None = None, photo=None) -> None:
+        """Show one list entry; ``prediction`` None means it is still being classified. ``photo``:
+        the classify worker's decode of it (a QImage); without one it is decoded here."""
+        new_photo = path != self.path or (photo is not None and not self._photo_from_worker)
         self.path, self.prediction, self.heat = path, prediction, heat
         self.file_label.setText(path)
         ratio = self.devicePixelRatioF()
         if new_photo:
-            photo = load_photo(path, int(PHOTO_SIZE * ratio))
+            self._photo_from_worker = photo is not None
+            if photo is None:  # not classified yet, or its decode was let go (Entry.preview)
+                photo = load_photo(path, int(PHOTO_SIZE * ratio))
             if photo is not None:
                 # Enlarged small photos keep hard pixel edges; large ones are smoothly reduced.
                 smooth = max(photo.width(), photo.height()) >= PHOTO_SIZE * ratio

@@ -12,6 +12,7 @@ gui/predict/grad_cam.py; here: the tab's widgets, its checkpoint, adding images,
 from __future__ import annotations
 
 import logging
+from collections import deque
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTemporaryDir, Signal
@@ -65,6 +66,7 @@ class PredictTab(ClassifyJobs, GradCam, QWidget):
         self.settings = settings
         self.cache = engine_calls.PredictorCache()
         self.entries: list[Entry] = []
+        self._previews: deque[Entry] = deque()  # entries holding their photo, oldest first (PREVIEWS_KEPT)
         self._queue: list[list[str]] = []
         self._reclassify = False
         # One classification job at a time; a new one (re-classify) or Clear retires the old one,
@@ -257,6 +259,7 @@ class PredictTab(ClassifyJobs, GradCam, QWidget):
         self._queue.clear()
         self._reclassify = False
         self.entries.clear()
+        self._previews.clear()
         self._auto_select = True
         self.list.clear()
         self.table.clear_rows()
@@ -266,7 +269,7 @@ class PredictTab(ClassifyJobs, GradCam, QWidget):
     def _show_current(self, row: int) -> None:
         if 0 <= row < len(self.entries):
             entry = self.entries[row]
-            self.view.show_item(entry.path, entry.prediction, entry.heat)
+            self.view.show_item(entry.path, entry.prediction, entry.heat, entry.preview)
         else:
             self.view.clear()
 
