@@ -330,3 +330,18 @@ def test_a_yielding_task_runs_nicer_than_the_gui_thread(qtbot):
     if sys.platform.startswith("linux"):
         assert yielding.result == min(mine + task_module.YIELDING_NICE, 19)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
+
+
+def test_no_qt_object_moves_between_threads():
+    """A worker that handed itself back to the GUI thread with moveToThread deadlocked against
+    the GUI thread (a CI run hung for 67 minutes; gui/background/task.py _Worker): workers are
+    QThread subclasses instead, and nothing in the app calls moveToThread."""
+    import ast
+    from pathlib import Path
+
+    calls = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "gui").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "moveToThread":
+                calls.append(f"{path.name}:{node.lineno}")
+    assert calls == []
