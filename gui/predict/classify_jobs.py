@@ -50,6 +50,8 @@ class ClassifyJobs:
     def _keep_preview(self, entry: Entry, preview) -> None:
         if preview is None:
             return
+        if entry.preview is not None:  # classified again (new checkpoint, TTA): one place in the queue
+            self._previews.remove(entry)
         entry.preview = preview
         self._previews.append(entry)
         while len(self._previews) > PREVIEWS_KEPT:
